@@ -1,0 +1,3 @@
+from cdp_cli.cli.app import main
+
+main()

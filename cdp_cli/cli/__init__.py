@@ -1,0 +1,1 @@
+"""The Typer command-line layer. Nothing outside this package imports typer."""

@@ -1,0 +1,45 @@
+"""The ``cdp`` command: joins the command groups. Heavy libraries load only inside commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cdp_cli import __version__
+from cdp_cli.cli import plan as plan_cli
+from cdp_cli.cli import rules as rules_cli
+from cdp_cli.cli.common import state
+
+app = typer.Typer(
+    name="cdp",
+    help="cdp: an offline customer-data-platform toolkit for Segment-spec event data.\n\n"
+    "Tracking plans in git, event-log linting, identity resolution, traits and audiences: on files, "
+    "no SaaS. Exit codes: 0 clean, 1 findings, 2 usage or input error.\n\n"
+    "Example: cdp plan validate plans/",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cdp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit. Example: cdp --version")] = False,
+    traceback: Annotated[bool, typer.Option("--traceback", help="On an error, show the Python traceback (for bug reports). Example: cdp --traceback plan validate plans/")] = False,
+) -> None:
+    state.traceback = traceback
+
+
+app.add_typer(plan_cli.app, name="plan")
+app.command("rules")(rules_cli.rules)
+
+
+def main() -> None:
+    app(prog_name="cdp")

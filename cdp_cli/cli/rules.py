@@ -1,0 +1,60 @@
+"""``cdp rules``: the rule reference, generated from the registry."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from cdp_cli.cli.common import handle_errors
+
+
+class RulesFormat(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+def rules_markdown(family: str | None = None) -> str:
+    """The Markdown rules table (the README embeds it; a test keeps them equal)."""
+    from cdp_cli.rules import all_rules
+
+    lines = ["| code | name | level | what it catches |", "| --- | --- | --- | --- |"]
+    for r in all_rules():
+        if family and r.family != family:
+            continue
+        summary = r.summary.replace("|", "\\|")
+        lines.append(f"| {r.code} | `{r.name}` | {r.level.value} | {summary} |")
+    return "\n".join(lines) + "\n"
+
+
+@handle_errors
+def rules(
+    family: Annotated[Optional[str], typer.Option("--family", help="Only this family of rules (plan, ...). Example: --family plan")] = None,
+    format: Annotated[RulesFormat, typer.Option("--format", "-f", help="text (table), json, or markdown (the README's rule reference). Example: --format json", case_sensitive=False)] = RulesFormat.TEXT,
+) -> None:
+    """List every rule with its code, name, default level and an example.
+
+    Example:
+
+      cdp rules --family plan
+    """
+    from cdp_cli.rules import all_rules
+
+    selected = [r for r in all_rules() if not family or r.family == family]
+    if format is RulesFormat.JSON:
+        json.dump([{"code": r.code, "name": r.name, "family": r.family, "level": r.level.value, "summary": r.summary, "bad": r.bad, "good": r.good} for r in selected], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif format is RulesFormat.MARKDOWN:
+        sys.stdout.write(rules_markdown(family))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("code", "name", "level", "what it catches", show_lines=False)
+        for r in selected:
+            table.add_row(r.code, r.name, r.level.value, r.summary)
+        Console().print(table)

@@ -1,0 +1,49 @@
+"""The one error hierarchy of cdp, and the process exit codes.
+
+Findings (problems *in* the data a command checks) are data: see :mod:`cdp_cli.findings`.
+Exceptions are for fatal problems that stop a command: a missing path, an unusable config,
+an engine or destination failure. The CLI turns any :class:`CdpError` into ``Error: <message>``
+on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes shared by every command."""
+
+    OK = 0  #: nothing to report (warnings allowed unless --strict)
+    FINDINGS = 1  #: the command ran and found errors (or warnings with --strict)
+    ERROR = 2  #: usage, input, config or internal error: the command could not do its job
+
+
+class CdpError(Exception):
+    """Base class of every error cdp raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+class UsageError(CdpError):
+    """The command was called wrongly (bad option combination, bad value)."""
+
+
+class InputError(CdpError):
+    """An input path is missing, unreadable or of the wrong kind."""
+
+
+class PlanError(CdpError):
+    """A tracking plan cannot be used (for a command that needs a valid plan)."""
+
+
+class ConfigError(CdpError):
+    """A configuration file (``.cdp.yaml``) is invalid."""
+
+
+class EngineError(CdpError):
+    """The embedded query engine failed."""
+
+
+class DestinationError(CdpError):
+    """A replay destination failed."""

@@ -1,0 +1,54 @@
+"""Personal-data classes and the key-name matcher.
+
+The plan's ``pii:`` classification names one of :data:`PII_CLASSES`. :func:`classify_key` guesses a
+class from a property name (Segment Privacy Portal style: matching on keys, not values). It is
+deliberately conservative: a bare ``name`` (a product's name) is not personal data, ``first_name`` is.
+"""
+
+from __future__ import annotations
+
+from cdp_cli.naming import split_words
+
+PII_CLASSES = (
+    "email", "phone", "name", "address", "postal_code", "birthdate", "ip", "device_id", "user_id",
+    "location", "ssn", "credit_card", "password", "government_id", "other", "none",
+)
+
+# (words that must all appear, in order and adjacent) -> class. Checked longest first.
+_KEY_RULES: list[tuple[tuple[str, ...], str]] = [
+    (("email",), "email"), (("e", "mail"), "email"), (("emailaddress",), "email"),
+    (("phone",), "phone"), (("telephone",), "phone"), (("mobile", "number"), "phone"),
+    (("msisdn",), "phone"), (("phonenumber",), "phone"),
+    (("ssn",), "ssn"), (("social", "security"), "ssn"),
+    (("password",), "password"), (("passwd",), "password"), (("secret",), "password"),
+    (("access", "token"), "password"), (("auth", "token"), "password"), (("api", "key"), "password"),
+    (("credit", "card"), "credit_card"), (("card", "number"), "credit_card"), (("cc", "number"), "credit_card"),
+    (("cvv",), "credit_card"), (("cvc",), "credit_card"), (("iban",), "credit_card"),
+    (("first", "name"), "name"), (("last", "name"), "name"), (("full", "name"), "name"),
+    (("middle", "name"), "name"), (("given", "name"), "name"), (("family", "name"), "name"),
+    (("firstname",), "name"), (("lastname",), "name"), (("fullname",), "name"), (("surname",), "name"),
+    (("ip",), "ip"), (("ipv4",), "ip"), (("ipv6",), "ip"),
+    (("street",), "address"), (("address",), "address"), (("postal", "code"), "postal_code"),
+    (("zip",), "postal_code"), (("zipcode",), "postal_code"), (("postcode",), "postal_code"),
+    (("birthday",), "birthdate"), (("birthdate",), "birthdate"), (("dob",), "birthdate"),
+    (("date", "of", "birth"), "birthdate"), (("birth", "date"), "birthdate"),
+    (("passport",), "government_id"), (("national", "id"), "government_id"),
+    (("tax", "id"), "government_id"), (("drivers", "license"), "government_id"),
+    (("latitude",), "location"), (("longitude",), "location"),
+]
+_KEY_RULES.sort(key=lambda r: -len(r[0]))
+
+
+def classify_key(name: str) -> str | None:
+    """The PII class a property name suggests, or None. ``ip_address`` is ``ip``, not ``address``."""
+    words = [w.lower() for w in split_words(name)]
+    if not words:
+        return None
+    for needle, cls in _KEY_RULES:
+        n = len(needle)
+        for i in range(len(words) - n + 1):
+            if tuple(words[i:i + n]) == needle:
+                if cls == "address" and i > 0 and words[i - 1] in ("ip", "email", "e", "mac", "wallet"):
+                    continue
+                return cls
+    return None
