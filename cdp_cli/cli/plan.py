@@ -14,7 +14,8 @@ from cdp_cli.errors import ExitCode
 from cdp_cli.reporters import Format, Options, Report
 
 app = typer.Typer(
-    help="Tracking plans as YAML in git: validate them in CI, export them as JSON Schema.",
+    help="Tracking plans as YAML in git: validate them in CI, export them as JSON Schema.\n\n"
+    "Example: cdp plan validate plans/ --strict",
     no_args_is_help=True,
 )
 
@@ -31,9 +32,10 @@ PathsArg = Annotated[
 def _plan_table(result):
     from rich.table import Table
 
-    table = Table(title="Plans", title_justify="left")
-    for col in ("plan", "files", "events", "versions", "pages", "screens", "shared props", "errors", "warnings"):
-        table.add_column(col, justify="left" if col == "plan" else "right")
+    table = Table(title="Plans", title_justify="left", box=None, pad_edge=False, header_style="bold underline")
+    table.add_column("plan", no_wrap=True)
+    for col in ("files", "events", "versions", "pages", "screens", "props", "errors", "warnings"):
+        table.add_column(col, justify="right", no_wrap=True)
     for r in result.reports:
         c = r.plan.counts()
         errors = sum(1 for f in r.findings if f.level.value == "error")

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _plain_env(monkeypatch):
+    """Tests see a plain, non-CI terminal-less environment unless they set otherwise."""
+    for var in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "FORCE_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def write_files(base: Path, files: dict) -> None:
+    """Write a {relative path: text | {hex: ...} | {text: ..., times: n}} mapping under ``base``."""
+    for rel, content in files.items():
+        path = base / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, dict) and "hex" in content:
+            path.write_bytes(bytes.fromhex(content["hex"]))
+        elif isinstance(content, dict) and "text" in content:
+            path.write_text(content["text"] * int(content.get("times", 1)), encoding="utf-8")
+        else:
+            path.write_text(content or "", encoding="utf-8")
+
+
+def run_cdp(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None):
+    """Run the real `cdp` console entry point in a subprocess."""
+    import subprocess
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "cdp_cli", *args], cwd=cwd or ROOT, env=full_env,
+        capture_output=True, text=True, input=input, timeout=120,
+    )

@@ -1,0 +1,74 @@
+"""The README stays true: its commands run, its rule table matches the registry, CI runs its test command."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cdp
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _console_commands() -> list[tuple[str, int]]:
+    commands = []
+    for block in re.findall(r"```console\n(.*?)```", README, flags=re.S):
+        for line in block.splitlines():
+            if line.startswith("$ cdp "):
+                cmd, _, comment = line[2:].partition("#")
+                m = re.search(r"exit (\d)", comment)
+                commands.append((cmd.strip(), int(m.group(1)) if m else 0))
+    return commands
+
+
+def test_readme_has_examples() -> None:
+    assert len(_console_commands()) >= 3
+
+
+@pytest.mark.parametrize("command,expected", _console_commands())
+def test_readme_command_runs_as_written(tmp_path: Path, command: str, expected: int) -> None:
+    for sub in ("plans", "tests/fixtures/plans", "samples"):
+        if (ROOT / sub).exists():
+            shutil.copytree(ROOT / sub, tmp_path / sub)
+    args = shlex.split(command)
+    assert args[0] == "cdp"
+    r = run_cdp(*args[1:], cwd=tmp_path)
+    assert r.returncode == expected, f"{command}\nstdout:\n{r.stdout[-2000:]}\nstderr:\n{r.stderr[-2000:]}"
+    assert "Traceback" not in r.stderr
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_test_command() -> None:
+    quick = README.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert len(quick) == 2
+    install, test = quick
+    assert "pip install" in install and "cdp plan validate plans/" in install
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert test in ci.splitlines(), f"CI must run the README's test command {test!r}"
+    assert "pip install" in ci and "-e '.[test]'" in ci
+
+
+def test_readme_broken_plan_output_is_real() -> None:
+    r = run_cdp("plan", "validate", "tests/fixtures/plans/invalid/broken.yaml", "--color", "never")
+    shown = README.split("The last one shows what a broken plan looks like:", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    for line in shown.splitlines():
+        if line.startswith("tests/") or line.startswith("✗"):
+            assert line in r.stdout, line
+
+
+def test_rule_table_matches_registry() -> None:
+    from cdp_cli.cli.rules import rules_markdown
+
+    table = README.split("<!-- rules:start -->\n", 1)[1].split("<!-- rules:end -->", 1)[0]
+    assert table == rules_markdown(), "README rule table is stale: regenerate with `cdp rules --format markdown`"
+
+
+def test_every_rule_is_documented_with_examples() -> None:
+    from cdp_cli.rules import all_rules
+
+    for rule in all_rules():
+        assert f"| {rule.code} |" in README
+        assert rule.summary and rule.bad and rule.good, rule.code

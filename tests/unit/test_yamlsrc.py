@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from cdp_cli.yamlsrc import parse_yaml
+
+
+def test_positions_of_keys_and_values() -> None:
+    doc, problems = parse_yaml("a: 1\nb:\n  c: [x, y]\n")
+    assert problems == []
+    assert doc.key_pos[("b", "c")] == (3, 3)
+    assert doc.value_pos[("b", "c", 1)] == (3, 10)
+    assert doc.where(("b", "c", 5)) == (3, 6)  # nearest ancestor
+
+
+def test_keys_are_text_values_are_yaml_1_1() -> None:
+    doc, _ = parse_yaml("on: yes\n1: 2024-01-01\nno: ~\n")
+    assert doc.data == {"on": True, "1": "2024-01-01", "no": None}
+
+
+def test_merge_keys_expand_and_explicit_keys_win() -> None:
+    doc, problems = parse_yaml("base: &b {type: string, minLength: 1}\nx:\n  <<: *b\n  minLength: 3\n")
+    assert problems == []
+    assert doc.data["x"] == {"minLength": 3, "type": "string"}
+
+
+def test_duplicate_keys_keep_the_first_and_report_the_second() -> None:
+    doc, problems = parse_yaml("a: 1\nb:\n  c: 1\n  c: 2\n")
+    assert [(p.kind, p.line, p.column) for p in problems] == [("duplicate-key", 4, 3)]
+    assert "first defined at line 3" in problems[0].message
+    assert doc.data["b"]["c"] == 1
+
+
+def test_self_referencing_alias_is_a_limit_problem_not_a_crash() -> None:
+    doc, problems = parse_yaml("a: &a [*a]\n")
+    assert doc is None and problems[0].kind == "limits"
+
+
+def test_bom_and_crlf_are_accepted(tmp_path) -> None:
+    from cdp_cli.yamlsrc import load_yaml
+
+    p = tmp_path / "x.yaml"
+    p.write_bytes(b"\xef\xbb\xbfa: 1\r\nb: 2\r\n")
+    doc, problems = load_yaml(p)
+    assert problems == [] and doc.data == {"a": 1, "b": 2}
+    assert doc.key_pos[("b",)] == (2, 1)
