@@ -7,6 +7,8 @@ deliberately conservative: a bare ``name`` (a product's name) is not personal da
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cdp_cli.naming import split_words
 
 PII_CLASSES = (
@@ -36,19 +38,31 @@ _KEY_RULES: list[tuple[tuple[str, ...], str]] = [
     (("tax", "id"), "government_id"), (("drivers", "license"), "government_id"),
     (("latitude",), "location"), (("longitude",), "location"),
 ]
-_KEY_RULES.sort(key=lambda r: -len(r[0]))
+_BY_LENGTH: dict[int, dict[tuple[str, ...], str]] = {}
+for _needle, _cls in _KEY_RULES:
+    _BY_LENGTH.setdefault(len(_needle), {})[_needle] = _cls
+_LENGTHS = sorted(_BY_LENGTH, reverse=True)  # longest match first: "date of birth" before "date"
+_NOT_ADDRESS_AFTER = frozenset(("ip", "email", "e", "mac", "wallet"))
+# "api_key_id", "password_changed", "password_reset_count": facts about a secret, not the secret.
+_SECRET_METADATA = frozenset((
+    "id", "ids", "type", "name", "count", "length", "prefix", "hint", "set", "enabled", "changed",
+    "updated", "created", "reset", "expired", "expires", "policy", "strength", "at", "date", "required",
+))
 
 
+@lru_cache(maxsize=65536)
 def classify_key(name: str) -> str | None:
     """The PII class a property name suggests, or None. ``ip_address`` is ``ip``, not ``address``."""
-    words = [w.lower() for w in split_words(name)]
-    if not words:
-        return None
-    for needle, cls in _KEY_RULES:
-        n = len(needle)
+    words = tuple(w.lower() for w in split_words(name))
+    for n in _LENGTHS:
+        table = _BY_LENGTH[n]
         for i in range(len(words) - n + 1):
-            if tuple(words[i:i + n]) == needle:
-                if cls == "address" and i > 0 and words[i - 1] in ("ip", "email", "e", "mac", "wallet"):
-                    continue
-                return cls
+            cls = table.get(words[i:i + n])
+            if cls is None:
+                continue
+            if cls == "address" and i > 0 and words[i - 1] in _NOT_ADDRESS_AFTER:
+                continue
+            if cls == "password" and words[-1] in _SECRET_METADATA and i + n < len(words):
+                continue
+            return cls
     return None

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import ScalarNode
 
 MAX_BYTES = 10 * 1024 * 1024  #: a plan or config file larger than this is refused
 MAX_DEPTH = 100  #: nesting deeper than this is refused
@@ -73,90 +73,198 @@ class _TooDeep(Exception):
     pass
 
 
-def _pos(node: Node) -> tuple[int, int]:
-    mark = node.start_mark
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same events, ~6x faster
+_INVALID_KEY = object()
+
+
+def _pos(mark) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1)
 
 
+class _Key:
+    """A mapping key read, waiting for its value."""
+
+    __slots__ = ("text", "merge")
+
+    def __init__(self, text: Any, merge: bool = False):
+        self.text = text
+        self.merge = merge
+
+
+class _Frame:
+    __slots__ = ("value", "path", "is_map", "key", "key_pos", "explicit", "merged", "anchor", "start_count")
+
+    def __init__(self, value: Any, path: tuple, is_map: bool, anchor: str | None, start_count: int):
+        self.value = value
+        self.path = path
+        self.is_map = is_map
+        self.key: _Key | None = None
+        self.key_pos = (0, 0)
+        self.explicit: dict[str, tuple[int, int]] = {}
+        self.merged: dict[str, Any] = {}
+        self.anchor = anchor
+        self.start_count = start_count
+
+
 class _Builder:
+    """Builds plain data from YAML parser events iteratively (no recursion, so no stack to blow) and
+    records positions. An alias shares its anchor's value; its expanded size is counted, so a
+    'billion laughs' document is refused before anything walks it."""
+
     def __init__(self, doc: YamlDocument, problems: list[YamlProblem], max_depth: int, max_values: int):
         self.doc = doc
         self.problems = problems
         self.max_depth = max_depth
         self.max_values = max_values
         self.count = 0
-        self.constructor = yaml.constructor.SafeConstructor()
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.stack: list[_Frame] = []
+        self.root: list[Any] = []
 
-    def build(self, node: Node, path: tuple, depth: int) -> Any:
-        self.count += 1
+    def problem(self, kind: str, mark, message: str, path: tuple = ()) -> None:
+        line, col = _pos(mark) if mark is not None else (0, 0)
+        self.problems.append(YamlProblem(kind, line, col, message, path))
+
+    def grow(self, n: int) -> None:
+        self.count += n
         if self.count > self.max_values:
             raise _TooBig()
-        if depth > self.max_depth:
-            raise _TooDeep(path[:12])
-        self.doc.value_pos.setdefault(path, _pos(node))
-        if isinstance(node, ScalarNode):
-            return self.scalar(node, path)
-        if isinstance(node, SequenceNode):
-            return [self.build(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
-        if isinstance(node, MappingNode):
-            return self.mapping(node, path, depth)
-        raise AssertionError(f"unexpected YAML node {node!r}")  # pragma: no cover
 
-    def scalar(self, node: ScalarNode, path: tuple) -> Any:
-        tag = node.tag
-        if tag == _TAG + "timestamp":
-            return node.value
+    def scalar(self, ev) -> Any:
+        tag = ev.tag
+        if tag is None:
+            tag = _RESOLVER.resolve(ScalarNode, ev.value, ev.implicit)
+        elif tag == "!":
+            tag = _TAG + "str"
+        if tag == _TAG + "str" or tag == _TAG + "timestamp":
+            return ev.value
         if tag not in _SCALAR_TAGS:
-            line, col = _pos(node)
-            self.problems.append(YamlProblem(
-                "syntax", line, col, f"unsupported YAML tag {tag!r}; plans hold plain JSON values", path))
-            return node.value
-        value = self.constructor.construct_object(node)
+            self.problem("syntax", ev.start_mark, f"unsupported YAML tag {tag!r}; plans hold plain JSON values", self.child_path())
+            return ev.value
+        value = _CONSTRUCTOR.construct_object(ScalarNode(tag, ev.value))
         if isinstance(value, float) and not math.isfinite(value):
-            line, col = _pos(node)
-            self.problems.append(YamlProblem(
-                "syntax", line, col, f"{node.value!r} is not a finite number and cannot be represented in JSON", path))
+            self.problem("syntax", ev.start_mark, f"{ev.value!r} is not a finite number and cannot be represented in JSON", self.child_path())
             return None
         return value
 
-    def mapping(self, node: MappingNode, path: tuple, depth: int) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        explicit: dict[str, tuple[int, int]] = {}
-        merged: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
-                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-                for src in sources:
-                    if not isinstance(src, MappingNode):
-                        line, col = _pos(src)
-                        self.problems.append(YamlProblem(
-                            "syntax", line, col, "a merge key '<<' needs a mapping or a list of mappings", path))
-                        continue
-                    sub = self.mapping(src, path, depth + 1)
-                    for k, v in sub.items():
-                        merged.setdefault(k, v)
-                continue
-            if not isinstance(key_node, ScalarNode):
-                line, col = _pos(key_node)
-                self.problems.append(YamlProblem(
-                    "syntax", line, col, "a mapping key must be plain text, not a list or mapping", path))
-                continue
-            key = key_node.value
-            kpos = _pos(key_node)
-            if key in explicit:
-                first = explicit[key]
-                self.problems.append(YamlProblem(
-                    "duplicate-key", kpos[0], kpos[1],
-                    f"duplicate key {key!r} (first defined at line {first[0]}, column {first[1]}); "
-                    "YAML would silently keep only the last value",
-                    path + (key,)))
-                continue
-            explicit[key] = kpos
-            self.doc.key_pos[path + (key,)] = kpos
-            result[key] = self.build(value_node, path + (key,), depth + 1)
-        for k, v in merged.items():
-            result.setdefault(k, v)
-        return result
+    def awaiting_key(self) -> bool:
+        return bool(self.stack) and self.stack[-1].is_map and self.stack[-1].key is None
+
+    def child_path(self) -> tuple:
+        if not self.stack:
+            return ()
+        parent = self.stack[-1]
+        if parent.is_map:
+            return parent.path + ((parent.key.text if parent.key and isinstance(parent.key.text, str) else "?"),)
+        return parent.path + (len(parent.value),)
+
+    def attach(self, value: Any, pos: tuple[int, int]) -> None:
+        """Put a finished value into its parent (as a key or a value), or make it the document."""
+        if not self.stack:
+            self.root.append(value)
+            return
+        parent = self.stack[-1]
+        if not parent.is_map:
+            parent.value.append(value)
+            return
+        if parent.key is None:
+            if isinstance(value, _Key):
+                parent.key = value
+            else:
+                self.problems.append(YamlProblem("syntax", pos[0], pos[1], "a mapping key must be plain text, not a list or mapping", parent.path))
+                parent.key = _Key(_INVALID_KEY)
+            parent.key_pos = pos
+            return
+        key, kpos = parent.key, parent.key_pos
+        parent.key = None
+        if key.merge:
+            for src in value if isinstance(value, list) else [value]:
+                if isinstance(src, dict):
+                    for k, v in src.items():
+                        parent.merged.setdefault(k, v)
+                else:
+                    self.problems.append(YamlProblem("syntax", pos[0], pos[1], "a merge key '<<' needs a mapping or a list of mappings", parent.path))
+            return
+        if key.text is _INVALID_KEY:
+            return
+        name = key.text
+        if name in parent.explicit:
+            first = parent.explicit[name]
+            self.problems.append(YamlProblem(
+                "duplicate-key", kpos[0], kpos[1],
+                f"duplicate key {name!r} (first defined at line {first[0]}, column {first[1]}); "
+                "YAML would silently keep only the last value",
+                parent.path + (name,)))
+            return
+        parent.explicit[name] = kpos
+        self.doc.key_pos[parent.path + (name,)] = kpos
+        parent.value[name] = value
+
+    def feed(self, ev) -> None:
+        if isinstance(ev, yaml.ScalarEvent):
+            if self.awaiting_key():
+                merge = ev.value == "<<" and ev.tag is None and ev.implicit[0]
+                self.attach(_Key(ev.value, merge), _pos(ev.start_mark))
+                return
+            path = self.child_path()
+            self.doc.value_pos.setdefault(path, _pos(ev.start_mark))
+            self.grow(1)
+            value = self.scalar(ev)
+            if ev.anchor:
+                self.anchors[ev.anchor] = (value, 1)
+            self.attach(value, _pos(ev.start_mark))
+        elif isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            is_map = isinstance(ev, yaml.MappingStartEvent)
+            path = self.child_path()
+            if len(self.stack) >= self.max_depth:
+                raise _TooDeep(path[:12], _pos(ev.start_mark))
+            if ev.tag not in (None, "!", _TAG + ("map" if is_map else "seq")):
+                self.problem("syntax", ev.start_mark, f"unsupported YAML tag {ev.tag!r}; plans hold plain JSON values", path)
+            self.doc.value_pos.setdefault(path, _pos(ev.start_mark))
+            self.grow(1)
+            self.stack.append(_Frame({} if is_map else [], path, is_map, ev.anchor, self.count - 1))
+        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            frame = self.stack.pop()
+            frame_pos = self.doc.value_pos.get(frame.path, _pos(ev.start_mark))
+            if frame.is_map:
+                for k, v in frame.merged.items():
+                    frame.value.setdefault(k, v)
+            if frame.anchor:
+                self.anchors[frame.anchor] = (frame.value, self.count - frame.start_count)
+            self.attach(frame.value, frame_pos)
+        elif isinstance(ev, yaml.AliasEvent):
+            if ev.anchor not in self.anchors:
+                self.problem("syntax", ev.start_mark, f"found undefined alias {ev.anchor!r}: an alias must come after its anchor (&{ev.anchor}) and cannot refer to the mapping or list that contains it", self.child_path())
+                value, count = None, 1
+            else:
+                value, count = self.anchors[ev.anchor]
+            if self.awaiting_key():
+                self.attach(_Key(value) if isinstance(value, str) else value, _pos(ev.start_mark))
+                return
+            self.doc.value_pos.setdefault(self.child_path(), _pos(ev.start_mark))
+            self.grow(count)
+            self.attach(value, _pos(ev.start_mark))
+
+
+def _syntax_problem(text: str, error: yaml.MarkedYAMLError) -> YamlProblem:
+    """libyaml finds the error fast; PyYAML's pure-Python parser words it better (it names the
+    offending character), so on an error we ask it again, and fall back to libyaml's words."""
+    if _LOADER is not yaml.SafeLoader:
+        try:
+            for _ in yaml.parse(text, Loader=yaml.SafeLoader):
+                pass
+        except yaml.MarkedYAMLError as e:
+            error = e
+        except yaml.YAMLError:
+            pass
+    mark = error.problem_mark or error.context_mark
+    line, col = _pos(mark) if mark else (0, 0)
+    msg = " ".join(x for x in (error.context, error.problem) if x) or str(error)
+    if "'\\t'" in msg:
+        msg += " (YAML indentation must use spaces, not tabs)"
+    return YamlProblem("syntax", line, col, f"invalid YAML: {msg}")
 
 
 def load_yaml(
@@ -177,13 +285,17 @@ def load_yaml(
         return None, [YamlProblem("unreadable", 0, 0, f"cannot read file: {e.strerror or e}")]
     if len(raw) > max_bytes:
         return None, [YamlProblem("unreadable", 0, 0, f"file is larger than {max_bytes // (1024 * 1024)} MiB; refusing to read it")]
+    for bom, enc in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        if raw.startswith(bom):
+            return None, [YamlProblem("unreadable", 1, 1, f"file is {enc} text, not UTF-8; save it as UTF-8")]
     if b"\x00" in raw:
         return None, [YamlProblem("unreadable", 0, 0, "file is binary (it contains NUL bytes), not YAML text")]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
-        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, e.start) + 1
+        col = len(raw[line_start:e.start].decode("utf-8", errors="replace").lstrip("\ufeff")) + 1
         return None, [YamlProblem("unreadable", line, col, f"file is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})")]
     return parse_yaml(text, name, max_depth=max_depth, max_values=max_values)
 
@@ -197,39 +309,38 @@ def parse_yaml(
 ) -> tuple[YamlDocument | None, list[YamlProblem]]:
     """Parse YAML text; see :func:`load_yaml`."""
     problems: list[YamlProblem] = []
-    try:
-        # The pure-Python loader: its composer is recursive in Python, so hostile nesting raises a
-        # catchable RecursionError instead of overflowing the C stack.
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        msg = " ".join(x for x in (e.context, e.problem) if x) or str(e)
-        return None, [YamlProblem("syntax", line, col, f"invalid YAML: {msg}")]
-    except yaml.YAMLError as e:
-        return None, [YamlProblem("syntax", 0, 0, f"invalid YAML: {e}")]
-    except RecursionError:
-        return None, [YamlProblem("limits", 0, 0, "document is nested too deeply to parse")]
-    nodes = [n for n in nodes if n is not None]
-    if not nodes:
-        return None, [YamlProblem("empty", 1, 1, "file is empty (no YAML document)")]
-    if len(nodes) > 1:
-        line, col = _pos(nodes[1])
-        problems.append(YamlProblem(
-            "syntax", line, col,
-            f"file holds {len(nodes)} YAML documents ('---'); a plan file holds one (split it into files)"))
     doc = YamlDocument(file=name, data=None)
     builder = _Builder(doc, problems, max_depth, max_values)
+    documents = 0
+    extra_docs: list[tuple[int, int]] = []  # start of each later document that has content
+    doc_start = (1, 1)
     try:
-        doc.data = builder.build(nodes[0], (), 0)
+        for ev in yaml.parse(text, Loader=_LOADER):
+            if isinstance(ev, yaml.DocumentStartEvent):
+                documents += 1
+                doc_start = _pos(ev.start_mark)
+            elif documents == 1 and not isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+                builder.feed(ev)
+            elif documents > 1 and not isinstance(ev, (yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+                empty = isinstance(ev, yaml.ScalarEvent) and ev.value == "" and ev.implicit[0]
+                if not empty and (not extra_docs or extra_docs[-1] != doc_start):
+                    extra_docs.append(doc_start)
+    except yaml.MarkedYAMLError as e:
+        return None, problems + [_syntax_problem(text, e)]
+    except yaml.YAMLError as e:
+        return None, problems + [YamlProblem("syntax", 0, 0, f"invalid YAML: {e}")]
     except _TooBig:
         return None, problems + [YamlProblem(
             "limits", 1, 1, f"document expands to more than {max_values:,} values (anchors/aliases?); refusing it")]
     except _TooDeep as e:
-        path = e.args[0]
-        line, col = doc.where(path)
-        return None, problems + [YamlProblem(
-            "limits", line, col, f"document is nested more than {max_depth} levels deep (or an alias refers to itself)", path)]
-    except RecursionError:
-        return None, problems + [YamlProblem("limits", 0, 0, "document is nested too deeply to read")]
+        path, (line, col) = e.args
+        return None, problems + [YamlProblem("limits", line, col, f"document is nested more than {max_depth} levels deep", path)]
+    if extra_docs:
+        line, col = extra_docs[0]
+        problems.append(YamlProblem(
+            "syntax", line, col,
+            f"file holds {len(extra_docs) + 1} YAML documents ('---'); a plan file holds one (split it into files)"))
+    if not builder.root or (documents == 1 and builder.root[0] is None and not text.strip("\ufeff \t\r\n").lstrip("-").strip()):
+        return None, [YamlProblem("empty", 1, 1, "file is empty (no YAML document)")]
+    doc.data = builder.root[0]
     return doc, problems

@@ -97,7 +97,6 @@ class PlanChecker:
         self.plan = plan
         self.resolver = Resolver(plan.shared)
         self.findings: list[Finding] = []
-        self._meta = None
 
     def report(self, rule: Rule, origin: Origin, message: str, *, key: bool = False, **extra: object) -> None:
         line, col = origin.position(key=key)
@@ -190,24 +189,18 @@ class PlanChecker:
 
     def check_meta(self, spec: dict[str, Any], origin: Origin) -> None:
         """Check a definition (as written, refs not expanded) against the draft 2020-12 meta-schema."""
-        if self._meta is None:
-            from jsonschema import Draft202012Validator
-
-            self._meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
-        schema = to_schema(spec, None)
-        for error in self._meta.iter_errors(schema):
-            path = tuple(error.absolute_path)
+        for path, instance, message in _meta_errors(_strip_annotations(to_schema(spec, None))):
             if path[:1] == ("required",):
                 continue  # rebuilt from required flags; the loader checks its shape
             where = origin.child(*path) if path else origin
             if path and (path[-1] == "type" or (len(path) > 1 and path[-2] == "type")):
-                bad = error.instance
+                bad = instance
                 hint = suggest(str(bad), fmt.JSON_TYPES) if isinstance(bad, str) else None
                 msg = f"type {bad!r} is not a JSON Schema type; use one of {', '.join(fmt.JSON_TYPES)}"
                 if hint:
                     msg += f" (did you mean {hint!r}?)"
             else:
-                msg = f"invalid JSON Schema at '{'.'.join(map(str, path)) or '(root)'}': {error.message}"
+                msg = f"invalid JSON Schema at '{'.'.join(map(str, path)) or '(root)'}': {message}"
             self.report(R.INVALID_SCHEMA, where, msg)
 
     def check_contradictions(self, view: dict[str, Any], local: set[str], origin: Origin, *, is_ref: bool) -> None:
@@ -321,6 +314,50 @@ class PlanChecker:
             fixed = convert(name, style)
             hint = f"; rename it to {fixed!r}" if fixed != name and matches(fixed, style) else ""
             self.report(rule, origin, f"{what} {name!r} is not {DESCRIPTIONS[style]}{hint} (or list it under conventions.exceptions)", key=True, suggestion=fixed if hint else None)
+
+
+_META_CACHE: dict[str, list[tuple[tuple, Any, str]]] = {}
+_META_VALIDATOR = None
+
+
+def _strip_annotations(schema: Any) -> Any:
+    """Drop free-text annotations (the loader already checked they are strings) so that identical
+    definitions share one cached meta-schema result."""
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in ("description", "title") and isinstance(value, str) or key.startswith("x-"):
+            continue
+        if key in fmt.SUB_ONE:
+            out[key] = _strip_annotations(value)
+        elif key in fmt.SUB_LIST and isinstance(value, list):
+            out[key] = [_strip_annotations(v) for v in value]
+        elif key in fmt.SUB_MAP and isinstance(value, dict):
+            out[key] = {k: _strip_annotations(v) for k, v in value.items()}
+        else:
+            out[key] = value
+    return out
+
+
+def _meta_errors(schema: dict[str, Any]) -> list[tuple[tuple, Any, str]]:
+    """Meta-schema errors of ``schema`` as (path, instance, message), memoised by content: the
+    2020-12 meta-schema is slow to evaluate and most definitions repeat ({type: string}, ...)."""
+    import json
+
+    global _META_VALIDATOR
+    key = json.dumps(schema, sort_keys=True, default=repr)
+    hit = _META_CACHE.get(key)
+    if hit is not None:
+        return hit
+    if _META_VALIDATOR is None:
+        from jsonschema import Draft202012Validator
+
+        _META_VALIDATOR = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    errors = [(tuple(e.absolute_path), e.instance, e.message) for e in _META_VALIDATOR.iter_errors(schema)]
+    if len(_META_CACHE) < 100_000:
+        _META_CACHE[key] = errors
+    return errors
 
 
 def check_plan(plan: Plan) -> list[Finding]:

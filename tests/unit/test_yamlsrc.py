@@ -29,9 +29,27 @@ def test_duplicate_keys_keep_the_first_and_report_the_second() -> None:
     assert doc.data["b"]["c"] == 1
 
 
-def test_self_referencing_alias_is_a_limit_problem_not_a_crash() -> None:
+def test_self_referencing_alias_is_reported_not_followed() -> None:
     doc, problems = parse_yaml("a: &a [*a]\n")
+    assert [(p.kind, p.line, p.column) for p in problems] == [("syntax", 1, 8)]
+    assert "undefined alias" in problems[0].message
+
+
+def test_deep_nesting_is_a_limit_with_a_position() -> None:
+    doc, problems = parse_yaml("x: 1\na: " + "[" * 500_000 + "]" * 500_000 + "\n")
+    assert doc is None
+    assert [(p.kind, p.line, p.column) for p in problems] == [("limits", 2, 103)]
+
+
+def test_alias_expansion_is_counted() -> None:
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i, name in enumerate("bcdefg"):
+        prev = "abcdefg"[i]
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    doc, problems = parse_yaml("\n".join(lines) + "\n", max_values=200_000)
     assert doc is None and problems[0].kind == "limits"
+    doc, problems = parse_yaml("\n".join(lines[:3]) + "\n")
+    assert problems == [] and len(doc.data["c"]) == 10
 
 
 def test_bom_and_crlf_are_accepted(tmp_path) -> None:
