@@ -57,6 +57,18 @@ def test_ecommerce_order_completed_accepts_spec_message_and_rejects_bad_ones() -
     assert list(v1.iter_errors(wrong_event))
 
 
+def test_ecommerce_rating_accepts_the_specs_string_and_numbers() -> None:
+    compiled = {c.key: c.schema for c in compile_plan(_plan(ROOT / "plans" / "ecommerce"))}
+    v = Draft202012Validator(compiled["track/Product Reviewed/v1"])
+    base = {"type": "track", "event": "Product Reviewed", "userId": "u1",
+            "context": {"library": {"name": "analytics-python"}},
+            "properties": {"product_id": "507f1f77bcf86cd799439011", "review_id": "kdfjrj39fj32"}}
+    for good in ("5", "4.5", 4.5, 0):
+        assert not list(v.iter_errors({**base, "properties": {**base["properties"], "rating": good}})), good
+    for bad in ("9", "five", 7, -1):
+        assert list(v.iter_errors({**base, "properties": {**base["properties"], "rating": bad}})), bad
+
+
 def test_refs_are_inlined_with_local_overrides(tmp_path: Path) -> None:
     write_files(tmp_path, {"plan.yaml": """
 properties:
