@@ -17,7 +17,6 @@ from xml.etree import ElementTree as ET
 from cdp_cli import __version__
 from cdp_cli.findings import Finding, Level
 
-TOOL_URI = "https://github.com/cdp-dev/cdp"
 GITHUB_ANNOTATIONS_PER_LEVEL = 10
 
 
@@ -197,7 +196,6 @@ def as_sarif(report: Report) -> dict[str, Any]:
             "tool": {"driver": {
                 "name": "cdp",
                 "version": __version__,
-                "informationUri": TOOL_URI,
                 "rules": [{
                     "id": r.code,
                     "name": r.name,

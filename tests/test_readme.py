@@ -72,3 +72,10 @@ def test_every_rule_is_documented_with_examples() -> None:
     for rule in all_rules():
         assert f"| {rule.code} |" in README
         assert rule.summary and rule.bad and rule.good, rule.code
+
+
+def test_python_api_example_runs(monkeypatch, capsys) -> None:
+    block = README.split("## Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    exec(compile(block, "README.md", "exec"), {})
+    assert capsys.readouterr().out == ""  # the shipped plans have no findings
