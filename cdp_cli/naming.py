@@ -92,4 +92,4 @@ def convert(name: str, style: Style | str) -> str:
 
 def normalize(name: str) -> str:
     """The key under which names that differ only in case, spacing or separators collide."""
-    return re.sub(r"[^0-9a-z]", "", name.lower())
+    return re.sub(r"[\W_]", "", name.casefold())

@@ -77,6 +77,7 @@ _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same events, ~6x faster
 _INVALID_KEY = object()
+_DROP = object()  # a value already reported as unusable: its key is left out of the data
 
 
 def _pos(mark) -> tuple[int, int]:
@@ -122,15 +123,16 @@ class _Builder:
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.stack: list[_Frame] = []
         self.root: list[Any] = []
+        self.root_is_blank = False  # the document is an implicit empty scalar ('---' and comments)
 
     def problem(self, kind: str, mark, message: str, path: tuple = ()) -> None:
         line, col = _pos(mark) if mark is not None else (0, 0)
         self.problems.append(YamlProblem(kind, line, col, message, path))
 
-    def grow(self, n: int) -> None:
+    def grow(self, n: int, mark) -> None:
         self.count += n
         if self.count > self.max_values:
-            raise _TooBig()
+            raise _TooBig(_pos(mark), self.child_path())
 
     def scalar(self, ev) -> Any:
         tag = ev.tag
@@ -146,7 +148,7 @@ class _Builder:
         value = _CONSTRUCTOR.construct_object(ScalarNode(tag, ev.value))
         if isinstance(value, float) and not math.isfinite(value):
             self.problem("syntax", ev.start_mark, f"{ev.value!r} is not a finite number and cannot be represented in JSON", self.child_path())
-            return None
+            return _DROP
         return value
 
     def awaiting_key(self) -> bool:
@@ -163,11 +165,11 @@ class _Builder:
     def attach(self, value: Any, pos: tuple[int, int]) -> None:
         """Put a finished value into its parent (as a key or a value), or make it the document."""
         if not self.stack:
-            self.root.append(value)
+            self.root.append(None if value is _DROP else value)
             return
         parent = self.stack[-1]
         if not parent.is_map:
-            parent.value.append(value)
+            parent.value.append(None if value is _DROP else value)
             return
         if parent.key is None:
             if isinstance(value, _Key):
@@ -187,7 +189,7 @@ class _Builder:
                 else:
                     self.problems.append(YamlProblem("syntax", pos[0], pos[1], "a merge key '<<' needs a mapping or a list of mappings", parent.path))
             return
-        if key.text is _INVALID_KEY:
+        if key.text is _INVALID_KEY or value is _DROP:
             return
         name = key.text
         if name in parent.explicit:
@@ -209,8 +211,10 @@ class _Builder:
                 self.attach(_Key(ev.value, merge), _pos(ev.start_mark))
                 return
             path = self.child_path()
+            if not self.stack and ev.value == "" and ev.implicit[0]:
+                self.root_is_blank = True
             self.doc.value_pos.setdefault(path, _pos(ev.start_mark))
-            self.grow(1)
+            self.grow(1, ev.start_mark)
             value = self.scalar(ev)
             if ev.anchor:
                 self.anchors[ev.anchor] = (value, 1)
@@ -223,7 +227,7 @@ class _Builder:
             if ev.tag not in (None, "!", _TAG + ("map" if is_map else "seq")):
                 self.problem("syntax", ev.start_mark, f"unsupported YAML tag {ev.tag!r}; plans hold plain JSON values", path)
             self.doc.value_pos.setdefault(path, _pos(ev.start_mark))
-            self.grow(1)
+            self.grow(1, ev.start_mark)
             self.stack.append(_Frame({} if is_map else [], path, is_map, ev.anchor, self.count - 1))
         elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             frame = self.stack.pop()
@@ -244,7 +248,7 @@ class _Builder:
                 self.attach(_Key(value) if isinstance(value, str) else value, _pos(ev.start_mark))
                 return
             self.doc.value_pos.setdefault(self.child_path(), _pos(ev.start_mark))
-            self.grow(count)
+            self.grow(count, ev.start_mark)
             self.attach(value, _pos(ev.start_mark))
 
 
@@ -290,13 +294,15 @@ def load_yaml(
             return None, [YamlProblem("unreadable", 1, 1, f"file is {enc} text, not UTF-8; save it as UTF-8")]
     if b"\x00" in raw:
         return None, [YamlProblem("unreadable", 0, 0, "file is binary (it contains NUL bytes), not YAML text")]
+    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    body = raw[bom:]
     try:
-        text = raw.decode("utf-8-sig")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        line_start = raw.rfind(b"\n", 0, e.start) + 1
-        col = len(raw[line_start:e.start].decode("utf-8", errors="replace").lstrip("\ufeff")) + 1
-        return None, [YamlProblem("unreadable", line, col, f"file is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})")]
+        line = body.count(b"\n", 0, e.start) + 1
+        line_start = body.rfind(b"\n", 0, e.start) + 1
+        col = len(body[line_start:e.start].decode("utf-8", errors="replace")) + 1
+        return None, [YamlProblem("unreadable", line, col, f"file is not UTF-8 text (byte 0x{body[e.start]:02x} at offset {e.start + bom})")]
     return parse_yaml(text, name, max_depth=max_depth, max_values=max_values)
 
 
@@ -329,9 +335,12 @@ def parse_yaml(
         return None, problems + [_syntax_problem(text, e)]
     except yaml.YAMLError as e:
         return None, problems + [YamlProblem("syntax", 0, 0, f"invalid YAML: {e}")]
-    except _TooBig:
+    except _TooBig as e:
+        (line, col), path = e.args
         return None, problems + [YamlProblem(
-            "limits", 1, 1, f"document expands to more than {max_values:,} values (anchors/aliases?); refusing it")]
+            "limits", line, col,
+            f"document expands to more than {max_values:,} values here (aliases of aliases: a 'billion laughs' document?); refusing it",
+            path)]
     except _TooDeep as e:
         path, (line, col) = e.args
         return None, problems + [YamlProblem("limits", line, col, f"document is nested more than {max_depth} levels deep", path)]
@@ -340,7 +349,7 @@ def parse_yaml(
         problems.append(YamlProblem(
             "syntax", line, col,
             f"file holds {len(extra_docs) + 1} YAML documents ('---'); a plan file holds one (split it into files)"))
-    if not builder.root or (documents == 1 and builder.root[0] is None and not text.strip("\ufeff \t\r\n").lstrip("-").strip()):
+    if not builder.root or builder.root_is_blank:
         return None, [YamlProblem("empty", 1, 1, "file is empty (no YAML document)")]
     doc.data = builder.root[0]
     return doc, problems

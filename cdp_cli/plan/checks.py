@@ -23,6 +23,12 @@ from cdp_cli.plan.regex import check_pattern
 from cdp_cli.rules import plan_rules as R
 from cdp_cli.rules.registry import Rule
 
+_FORMAT_ALIASES = {
+    "timestamp": "date-time", "datetime": "date-time", "iso8601": "date-time", "rfc3339": "date-time",
+    "url": "uri", "link": "uri", "guid": "uuid", "ip": "ipv4", "ipaddress": "ipv4", "mail": "email",
+    "emailaddress": "email", "host": "hostname", "domain": "hostname",
+}
+
 _BOUNDS = (
     ("minimum", "maximum"), ("exclusiveMinimum", "exclusiveMaximum"), ("minimum", "exclusiveMaximum"),
     ("exclusiveMinimum", "maximum"), ("minLength", "maxLength"), ("minItems", "maxItems"),
@@ -39,25 +45,27 @@ class Node:
     name: str | None  # its property name when it sits in a properties map
     area: str  # "properties", "traits", "context" or "shared": which naming convention applies
     top: bool  # a top-level property of a body, or a shared definition
+    covered: bool = False  # inside an object or array already classified with `pii:`
 
 
-def walk(spec: dict[str, Any], origin: Origin, name: str | None, area: str, top: bool) -> Iterator[Node]:
-    yield Node(spec, origin, name, area, top)
+def walk(spec: dict[str, Any], origin: Origin, name: str | None, area: str, top: bool, covered: bool = False) -> Iterator[Node]:
+    yield Node(spec, origin, name, area, top, covered)
+    covered = covered or "pii" in spec
     for key in fmt.SUB_ONE:
         sub = spec.get(key)
         if isinstance(sub, dict):
-            yield from walk(sub, origin.child(key), None, area, False)
+            yield from walk(sub, origin.child(key), None, area, False, covered)
     for key in fmt.SUB_LIST:
         subs = spec.get(key)
         if isinstance(subs, list):
             for i, sub in enumerate(subs):
                 if isinstance(sub, dict):
-                    yield from walk(sub, origin.child(key, i), None, area, False)
+                    yield from walk(sub, origin.child(key, i), None, area, False, covered)
     children = spec.get("properties")
     if isinstance(children, dict):
         for cname, child in children.items():
             if isinstance(child, dict):
-                yield from walk(child, origin.child("properties", cname), cname, area, False)
+                yield from walk(child, origin.child("properties", cname), cname, area, False, covered)
 
 
 def _types(spec: dict[str, Any]) -> list[str] | None:
@@ -86,6 +94,29 @@ def _matches_type(value: Any, jtype: str) -> bool:
     if jtype == "number":
         return isinstance(value, (int, float))
     return True  # unknown type names are PL020's business
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON Schema means it: true is not 1, 1 is 1.0."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in JSON terms (true, null), not Python's repr."""
+    import json
+
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _is_number(v: Any) -> bool:
@@ -171,37 +202,55 @@ class PlanChecker:
                 self.report(rule, origin.child("pattern"), f"pattern {pattern!r}: {problem.message}")
         fmt_name = spec.get("format")
         if isinstance(fmt_name, str) and fmt_name not in fmt.FORMATS:
-            hint = suggest(fmt_name, fmt.FORMATS)
+            hint = _FORMAT_ALIASES.get(fmt_name.lower().replace("_", "").replace("-", "")) or suggest(fmt_name, fmt.FORMATS)
             self.report(R.UNKNOWN_FORMAT, origin.child("format"), f"unknown format {fmt_name!r}" + (f"; did you mean {hint!r}?" if hint else f"; JSON Schema defines {', '.join(fmt.FORMATS)}"))
         view = self.resolver.merged(spec) if isinstance(ref, str) else spec
         local = set(spec) - {"ref"}
         self.check_contradictions(view, local, origin, is_ref=isinstance(ref, str))
-        if node.name is not None and node.area in ("properties", "traits", "shared") and "pii" not in view:
+        if node.name is not None and not node.covered and node.area in ("properties", "traits", "shared") and "pii" not in view:
             cls = classify_key(node.name)
             if cls is not None:
                 self.report(R.UNCLASSIFIED_PII, origin, f"{node.name!r} looks like personal data ({cls}) but has no 'pii:' classification; add 'pii: {cls}' (or 'pii: none' if it is not)", key=True)
         if node.top and node.area != "context" and not view.get("description"):
             what = "shared property" if node.area == "shared" else "property"
             self.report(R.MISSING_DESCRIPTION, origin, f"{what} {node.name!r} has no description; say what it means and when it is set", key=True)
-        children = view.get("properties")
+        children = spec.get("properties")  # as written here; a ref'd object is checked at its definition
         if isinstance(children, dict):
             self.check_similar(list(children), origin.child("properties"))
 
     def check_meta(self, spec: dict[str, Any], origin: Origin) -> None:
         """Check a definition (as written, refs not expanded) against the draft 2020-12 meta-schema."""
+        seen: set[tuple] = set()
         for path, instance, message in _meta_errors(_strip_annotations(to_schema(spec, None))):
             if path[:1] == ("required",):
                 continue  # rebuilt from required flags; the loader checks its shape
-            where = origin.child(*path) if path else origin
             if path and (path[-1] == "type" or (len(path) > 1 and path[-2] == "type")):
-                bad = instance
-                hint = suggest(str(bad), fmt.JSON_TYPES) if isinstance(bad, str) else None
-                msg = f"type {bad!r} is not a JSON Schema type; use one of {', '.join(fmt.JSON_TYPES)}"
-                if hint:
-                    msg += f" (did you mean {hint!r}?)"
-            else:
-                msg = f"invalid JSON Schema at '{'.'.join(map(str, path)) or '(root)'}': {message}"
-            self.report(R.INVALID_SCHEMA, where, msg)
+                tpath = path if path[-1] == "type" else path[:-1]
+                values = instance if isinstance(instance, list) else [instance]
+                if isinstance(instance, list):
+                    bad_items = [(tpath + (i,), v) for i, v in enumerate(values) if v not in fmt.JSON_TYPES]
+                else:
+                    bad_items = [(tpath, instance)] if instance not in fmt.JSON_TYPES else []
+                if not bad_items and isinstance(instance, list):
+                    bad_items = [(tpath, instance)]  # e.g. a repeated type: let the meta-schema say why
+                for where_path, bad in bad_items:
+                    if where_path in seen:
+                        continue
+                    seen.add(where_path)
+                    hint = suggest(str(bad), fmt.JSON_TYPES) if isinstance(bad, str) else None
+                    if isinstance(bad, list):
+                        msg = f"invalid type list {_show(bad)}: {message}"
+                    else:
+                        msg = f"type {_show(bad)} is not a JSON Schema type; use one of {', '.join(fmt.JSON_TYPES)}"
+                        if hint:
+                            msg += f" (did you mean {hint!r}?)"
+                    self.report(R.INVALID_SCHEMA, origin.child(*where_path), msg)
+                continue
+            if path in seen:
+                continue  # the 2020-12 meta-schema reports one mistake once per vocabulary
+            seen.add(path)
+            where = origin.child(*path) if path else origin
+            self.report(R.INVALID_SCHEMA, where, f"invalid JSON Schema at '{'.'.join(map(str, path)) or '(root)'}': {message}")
 
     def check_contradictions(self, view: dict[str, Any], local: set[str], origin: Origin, *, is_ref: bool) -> None:
         def concerns(*keys: str) -> bool:
@@ -230,8 +279,8 @@ class PlanChecker:
                 if not any(_matches_type(value, t) for t in types):
                     self.report(R.ENUM_TYPE, origin.child(key if key in local else "type"), self._mismatch(key, value, types))
         if "const" in view and isinstance(enum, list) and enum and concerns("const", "enum"):
-            if view["const"] not in enum:
-                self.report(R.CONST_NOT_IN_ENUM, origin.child("const" if "const" in local else "enum"), f"const {view['const']!r} is not one of enum {enum!r}: no value can pass")
+            if not any(_json_equal(view["const"], e) for e in enum):
+                self.report(R.CONST_NOT_IN_ENUM, origin.child("const" if "const" in local else "enum"), f"const {_show(view['const'])} is not one of enum {_show(enum)}: no value can pass")
         required = view.get("required")
         children = view.get("properties") if isinstance(view.get("properties"), dict) else {}
         if isinstance(required, list) and view.get("additionalProperties") is False and concerns("required", "additionalProperties", "properties"):
@@ -241,7 +290,7 @@ class PlanChecker:
 
     @staticmethod
     def _mismatch(what: str, value: Any, types: list[str]) -> str:
-        msg = f"{what} {value!r} does not match type {types[0] if len(types) == 1 else types}"
+        msg = f"{what} {_show(value)} does not match type {types[0] if len(types) == 1 else _show(types)}"
         if isinstance(value, bool) and "string" in types:
             msg += "; YAML reads unquoted yes/no/on/off/true/false as booleans: quote it"
         elif isinstance(value, (int, float)) and "string" in types:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,19 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+_SECTIONS = tuple(k for k in fmt.TOP_KEYS if k not in ("version", "name", "description", "owner"))
+
+
+def _looks_like_plan(data: dict) -> bool:
+    """A file is read as a plan when it has a plan section (events, properties, ...), when every key
+    is a plan key (a plan.yaml with only name and description), or when an unknown key is a near
+    miss of a section (``evnets``). So docker-compose or Kubernetes files are "not a plan" rather
+    than a plan full of unknown keys."""
+    if any(k in _SECTIONS for k in data) or all(k in fmt.TOP_KEYS or k.startswith("x-") for k in data):
+        return True
+    return any(difflib.get_close_matches(k, _SECTIONS, n=1, cutoff=0.8) for k in data if k not in fmt.TOP_KEYS)
+
+
 class PlanBuilder:
     """Accumulates one plan from its files, with findings."""
 
@@ -204,8 +218,7 @@ class PlanBuilder:
         if not data:
             self.report(R.EMPTY_FILE, root, "file holds an empty mapping; add definitions or delete it")
             return
-        known = [k for k in data if k in fmt.TOP_KEYS]
-        if not known and not any(suggest(k, fmt.TOP_KEYS) for k in data):
+        if not _looks_like_plan(data):
             found = ", ".join(repr(k) for k in list(data)[:5])
             self.report(R.NOT_A_PLAN, root, f"not a plan: none of its keys ({found}) is a plan section (events, properties, identify, group, pages, screens, common, ...)")
             return
@@ -321,7 +334,7 @@ class PlanBuilder:
                     self.report(R.INVALID_VALUE, origin.child("versions"), f"event {name!r} has an empty 'versions' mapping")
                 for vkey, vspec in versions.items():
                     vorigin = origin.child("versions", vkey)
-                    if not vkey.isdigit() or int(vkey) < 1:
+                    if not re.fullmatch(r"[0-9]+", vkey) or int(vkey) < 1:
                         self.report(R.INVALID_VALUE, vorigin, f"event version {vkey!r} must be a positive integer (Segment's context.protocols.event_version)", key=True)
                         continue
                     if int(vkey) in event.versions:
@@ -341,7 +354,7 @@ class PlanBuilder:
         return event
 
     def _body(self, kind: str, name: str | None, spec: Any, origin: Origin, *, keys: tuple[str, ...] | None = None, check: bool = True) -> Body | None:
-        what = f"{kind} {name!r}" if name else kind
+        what = f"{'event' if kind == 'track' else kind} {name!r}" if name else kind
         if name is not None and not name.strip():
             self.report(R.INVALID_VALUE, origin, f"a {kind} name cannot be empty", key=True)
             return None

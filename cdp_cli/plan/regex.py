@@ -30,6 +30,7 @@ _GROUP_FEATURES = [
 ]
 _INLINE_FLAGS = re.compile(r"\(\?[aiLmsux-]+[:)]")
 _ECMA_NAMED = re.compile(r"\(\?<[A-Za-z_$]")
+_OPEN_LOWER_BOUND = re.compile(r"\{,[0-9]+\}")
 
 
 def check_pattern(pattern: str) -> PatternProblem | None:
@@ -71,9 +72,10 @@ def check_pattern(pattern: str) -> PatternProblem | None:
             if _ECMA_NAMED.match(pattern, i):
                 return PatternProblem("non-portable", i, "named group '(?<name>...)' is not accepted by Python's re; use a plain group")
         if c in "*+?}" and i + 1 < n and pattern[i + 1] == "+":
-            prev_escaped = i > 0 and pattern[i - 1] == "\\"
-            if not prev_escaped:
-                return PatternProblem("non-portable", i, "possessive quantifier ('*+', '++', '?+', '}+') is not ECMA-262")
+            # escapes were consumed in pairs above, so this quantifier is unescaped
+            return PatternProblem("non-portable", i, "possessive quantifier ('*+', '++', '?+', '}+') is not ECMA-262")
+        if c == "{" and _OPEN_LOWER_BOUND.match(pattern, i):
+            return PatternProblem("non-portable", i, "'{,n}' means {0,n} in Python but literal text in ECMA-262 (an error with the u flag); write '{0,n}'")
         i += 1
     try:
         re.compile(pattern)

@@ -42,7 +42,7 @@ def test_errors_exit_1_and_name_file_line_column(plans: Path) -> None:
     path = os.path.relpath(plans / "bad" / "plan.yaml", ROOT) if str(plans).startswith(str(ROOT)) else str(plans / "bad" / "plan.yaml")
     assert f"{path}:5:5: error PL010 unknown key 'descripton'" in r.stdout
     assert "did you mean 'description'?" in r.stdout
-    assert f"{path}:7:24: error PL020 type 'strng' is not a JSON Schema type" in r.stdout
+    assert f"{path}:7:24: error PL020 type \"strng\" is not a JSON Schema type" in r.stdout
     assert "did you mean 'string'" in r.stdout
 
 

@@ -19,7 +19,8 @@ def _load_cases():
     for path in sorted(CASES_DIR.glob("PL*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for case in data["cases"]:
-            yield pytest.param(data["rule"], case, id=f"{path.stem}-{case['name']}")
+            marks = [pytest.mark.xfail(reason=case["xfail"], strict=True)] if case.get("xfail") else []
+            yield pytest.param(data["rule"], case, id=f"{path.stem}-{case['name']}", marks=marks)
 
 
 @pytest.mark.parametrize("code,case", list(_load_cases()))
