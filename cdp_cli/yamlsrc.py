@@ -281,7 +281,6 @@ def load_yaml(
 ) -> tuple[YamlDocument | None, list[YamlProblem]]:
     """Read one YAML file. Returns the document (``None`` when unusable or empty) and its problems."""
     name = display or str(file)
-    problems: list[YamlProblem] = []
     try:
         with open(file, "rb") as fh:
             raw = fh.read(max_bytes + 1)

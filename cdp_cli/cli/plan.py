@@ -101,7 +101,7 @@ class ExportTarget(str, Enum):
 def export(
     directory: Annotated[Path, typer.Argument(help="Output directory (created; replaced atomically if an earlier export wrote it). Example: build/schemas", show_default=False)],
     to: Annotated[ExportTarget, typer.Option("--to", help="Target format. jsonschema: one standalone draft 2020-12 schema per event version, identify, group, page and screen, plus manifest.json. Example: --to jsonschema", case_sensitive=False)] = ExportTarget.JSONSCHEMA,
-    plan: Annotated[list[Path], typer.Option("--plan", "-p", help="Plan file or directory to export (repeatable; default: plans). Several plans go to one subdirectory each. Example: --plan plans/ecommerce")] = [Path("plans")],
+    plan: Annotated[Optional[list[Path]], typer.Option("--plan", "-p", help="Plan file or directory to export (repeatable; default: plans). Several plans go to one subdirectory each. Example: --plan plans/ecommerce", show_default=False)] = None,
     color: ColorOpt = "auto",
 ) -> None:
     """Export a plan to another format. The plan must validate without errors first.
@@ -117,7 +117,7 @@ def export(
     from cdp_cli.plan.validate import validate_paths
     from cdp_cli.reporters import render
 
-    result = validate_paths(list(plan))
+    result = validate_paths(list(plan or [Path("plans")]))
     if result.failed():
         errors = [f for f in result.findings if f.level.value == "error"]
         render(Report("plan validate", errors, files=result.files, ok=False), Format.TEXT, sys.stderr, Options(color=color_flag(color), quiet=True))

@@ -18,7 +18,7 @@ from cdp_cli.pii import classify_key
 from cdp_cli.plan import format as fmt
 from cdp_cli.plan.compiler import Resolver, to_schema
 from cdp_cli.plan.loader import suggest
-from cdp_cli.plan.model import Origin, Plan, Prop
+from cdp_cli.plan.model import Origin, Plan
 from cdp_cli.plan.regex import check_pattern
 from cdp_cli.rules import plan_rules as R
 from cdp_cli.rules.registry import Rule

@@ -22,7 +22,7 @@ from cdp_cli.plan import format as fmt
 from cdp_cli.plan.model import Body, Conventions, Event, Origin, Plan, Prop, Settings
 from cdp_cli.rules import plan_rules as R
 from cdp_cli.rules.registry import Rule
-from cdp_cli.yamlsrc import YamlDocument, YamlProblem, load_yaml
+from cdp_cli.yamlsrc import YamlProblem, load_yaml
 
 _PROBLEM_RULES = {
     "unreadable": R.FILE_UNREADABLE,

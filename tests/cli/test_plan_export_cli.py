@@ -5,7 +5,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from tests.conftest import ROOT, run_cdp, write_files
+from tests.conftest import run_cdp, write_files
 
 
 def test_export_writes_one_schema_per_definition_and_a_manifest(tmp_path: Path) -> None:
