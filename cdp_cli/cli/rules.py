@@ -42,8 +42,12 @@ def rules(
 
       cdp rules --family plan
     """
+    from cdp_cli.errors import UsageError
     from cdp_cli.rules import all_rules
 
+    families = sorted({r.family for r in all_rules()})
+    if family and family not in families:
+        raise UsageError(f"unknown rule family {family!r}; families: {', '.join(families)}")
     selected = [r for r in all_rules() if not family or r.family == family]
     if format is RulesFormat.JSON:
         json.dump([{"code": r.code, "name": r.name, "family": r.family, "level": r.level.value, "summary": r.summary, "bad": r.bad, "good": r.good} for r in selected], sys.stdout, indent=2)
