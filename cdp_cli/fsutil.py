@@ -16,6 +16,12 @@ from typing import IO, Iterator
 from cdp_cli.errors import InputError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
@@ -29,6 +35,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file ordinary permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -49,6 +56,10 @@ def atomic_directory(path: str | Path, *, marker: str) -> Iterator[Path]:
     of the same command wrote), so a typo never deletes unrelated files.
     """
     path = Path(path)
+    resolved = path.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        raise InputError(f"{path}: cannot replace the current directory or one above it; name a subdirectory such as build/schemas")
     if path.exists():
         if not path.is_dir():
             raise InputError(f"{path}: exists and is not a directory")
@@ -59,6 +70,11 @@ def atomic_directory(path: str | Path, *, marker: str) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     try:
         yield tmp
+        mode = 0o777 & ~_umask()  # mkdtemp makes 0700; the swapped-in directory gets ordinary permissions
+        os.chmod(tmp, mode)
+        for sub in tmp.rglob("*"):
+            if sub.is_dir():
+                os.chmod(sub, mode)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
             os.replace(path, old / "d")

@@ -15,6 +15,8 @@ Lines and columns are 1-based.
 from __future__ import annotations
 
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ from yaml.nodes import ScalarNode
 
 MAX_BYTES = 10 * 1024 * 1024  #: a plan or config file larger than this is refused
 MAX_DEPTH = 100  #: nesting deeper than this is refused
-MAX_VALUES = 200_000  #: values after alias expansion; more is refused
+MAX_VALUES = 2_000_000  #: values in one document, aliases expanded; more is refused
+MAX_ALIAS_VALUES = 200_000  #: values that aliases add by expansion; more is a "billion laughs" document
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
@@ -114,12 +117,14 @@ class _Builder:
     records positions. An alias shares its anchor's value; its expanded size is counted, so a
     'billion laughs' document is refused before anything walks it."""
 
-    def __init__(self, doc: YamlDocument, problems: list[YamlProblem], max_depth: int, max_values: int):
+    def __init__(self, doc: YamlDocument, problems: list[YamlProblem], max_depth: int, max_values: int, max_alias_values: int):
         self.doc = doc
         self.problems = problems
         self.max_depth = max_depth
         self.max_values = max_values
+        self.max_alias_values = max_alias_values
         self.count = 0
+        self.alias_count = 0
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.stack: list[_Frame] = []
         self.root: list[Any] = []
@@ -129,10 +134,15 @@ class _Builder:
         line, col = _pos(mark) if mark is not None else (0, 0)
         self.problems.append(YamlProblem(kind, line, col, message, path))
 
-    def grow(self, n: int, mark) -> None:
+    def grow(self, n: int, mark, *, alias: bool = False) -> None:
         self.count += n
+        if alias:
+            self.alias_count += n
+            if self.alias_count > self.max_alias_values:
+                raise _TooBig(_pos(mark), self.child_path(),
+                              f"aliases expand to more than {self.max_alias_values:,} values here (aliases of aliases: a 'billion laughs' document?); refusing it")
         if self.count > self.max_values:
-            raise _TooBig(_pos(mark), self.child_path())
+            raise _TooBig(_pos(mark), self.child_path(), f"document holds more than {self.max_values:,} values; refusing it (split the plan into files)")
 
     def scalar(self, ev) -> Any:
         tag = ev.tag
@@ -248,7 +258,7 @@ class _Builder:
                 self.attach(_Key(value) if isinstance(value, str) else value, _pos(ev.start_mark))
                 return
             self.doc.value_pos.setdefault(self.child_path(), _pos(ev.start_mark))
-            self.grow(count, ev.start_mark)
+            self.grow(count, ev.start_mark, alias=True)
             self.attach(value, _pos(ev.start_mark))
 
 
@@ -278,10 +288,13 @@ def load_yaml(
     max_bytes: int = MAX_BYTES,
     max_depth: int = MAX_DEPTH,
     max_values: int = MAX_VALUES,
+    max_alias_values: int = MAX_ALIAS_VALUES,
 ) -> tuple[YamlDocument | None, list[YamlProblem]]:
     """Read one YAML file. Returns the document (``None`` when unusable or empty) and its problems."""
     name = display or str(file)
     try:
+        if not stat.S_ISREG(os.stat(file).st_mode):  # a FIFO or device would block or never end
+            return None, [YamlProblem("unreadable", 0, 0, "not a regular file (a pipe, socket or device); plans are plain files")]
         with open(file, "rb") as fh:
             raw = fh.read(max_bytes + 1)
     except OSError as e:
@@ -302,7 +315,7 @@ def load_yaml(
         line_start = body.rfind(b"\n", 0, e.start) + 1
         col = len(body[line_start:e.start].decode("utf-8", errors="replace")) + 1
         return None, [YamlProblem("unreadable", line, col, f"file is not UTF-8 text (byte 0x{body[e.start]:02x} at offset {e.start + bom})")]
-    return parse_yaml(text, name, max_depth=max_depth, max_values=max_values)
+    return parse_yaml(text, name, max_depth=max_depth, max_values=max_values, max_alias_values=max_alias_values)
 
 
 def parse_yaml(
@@ -311,11 +324,12 @@ def parse_yaml(
     *,
     max_depth: int = MAX_DEPTH,
     max_values: int = MAX_VALUES,
+    max_alias_values: int = MAX_ALIAS_VALUES,
 ) -> tuple[YamlDocument | None, list[YamlProblem]]:
     """Parse YAML text; see :func:`load_yaml`."""
     problems: list[YamlProblem] = []
     doc = YamlDocument(file=name, data=None)
-    builder = _Builder(doc, problems, max_depth, max_values)
+    builder = _Builder(doc, problems, max_depth, max_values, max_alias_values)
     documents = 0
     extra_docs: list[tuple[int, int]] = []  # start of each later document that has content
     doc_start = (1, 1)
@@ -335,11 +349,8 @@ def parse_yaml(
     except yaml.YAMLError as e:
         return None, problems + [YamlProblem("syntax", 0, 0, f"invalid YAML: {e}")]
     except _TooBig as e:
-        (line, col), path = e.args
-        return None, problems + [YamlProblem(
-            "limits", line, col,
-            f"document expands to more than {max_values:,} values here (aliases of aliases: a 'billion laughs' document?); refusing it",
-            path)]
+        (line, col), path, message = e.args
+        return None, problems + [YamlProblem("limits", line, col, message, path)]
     except _TooDeep as e:
         path, (line, col) = e.args
         return None, problems + [YamlProblem("limits", line, col, f"document is nested more than {max_depth} levels deep", path)]

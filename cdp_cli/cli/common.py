@@ -112,8 +112,14 @@ def handle_errors(func: F) -> F:
 
 
 def emit(report: Report, fmt: Format, output: Path | None, opts: Options) -> None:
-    """Render ``report`` to stdout, or atomically to ``output``."""
+    """Render ``report`` to stdout, or atomically to ``output`` (never over one of the inputs)."""
+    from cdp_cli.errors import UsageError
     from cdp_cli.fsutil import atomic_open
+
+    if output is not None:
+        target = output.resolve()
+        if any(Path(f).resolve() == target for f in report.files):
+            raise UsageError(f"--output {output} is one of the files being checked; refusing to overwrite it")
 
     fmt = resolve_format(fmt)
     if output is None:

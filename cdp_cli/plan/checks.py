@@ -313,6 +313,10 @@ class PlanChecker:
                 continue
             props = dict(body.props)
             if body.kind in ("track", "page", "screen"):
+                for name, prop in body.props.items():
+                    if name in common_props:
+                        line, _ = common_props[name].origin.position(key=True)
+                        self.report(R.CONFLICT, prop.origin, f"property {name!r} is already defined in common.properties ({common_props[name].origin.file}:{line}), which applies to every message; remove it here, or move it out of common", key=True)
                 props.update(common_props)
             add = body.additional_properties if body.additional_properties is not None else plan.settings.additional_properties
             for name in body.required:

@@ -143,7 +143,7 @@ def compile_plan(plan: Plan) -> list[CompiledSchema]:
         field = body.main_field
         props = dict(body.props)
         if kind in ("track", "page", "screen"):
-            props = {**common_props, **props}
+            props = {**props, **common_props}  # common rules hold for every message (a redefinition is PL013)
         add = body.additional_properties if body.additional_properties is not None else default_add
         inner = object_schema(props, body.required, add, resolver)
         top_props: dict[str, Any] = {"type": {"const": kind}}

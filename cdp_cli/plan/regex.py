@@ -4,12 +4,14 @@ JSON Schema patterns are ECMA-262 regular expressions (ajv, Segment Protocols an
 JavaScript engines); cdp runs them with Python's ``re``. A plan pattern must mean the same in both,
 so we accept only the common subset and name the feature that breaks it. Known, accepted
 difference: ``\\d`` and ``\\w`` match non-ASCII digits and letters in Python but not in ECMA-262
-without the ``u`` flag; write ``[0-9]`` where that matters.
+without the ``u`` flag; write ``[0-9]`` where that matters. And ``$`` also matches before a final
+newline in Python (``"USD\\n"`` passes ``^[A-Z]{3}$``) but not in ECMA-262.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 
@@ -48,11 +50,21 @@ def check_pattern(pattern: str) -> PatternProblem | None:
                 return PatternProblem("non-portable", i, f"Unicode property escape '\\{nxt}{{...}}' is not supported by Python's re; use a character class")
             if nxt == "c" and i + 2 < n and pattern[i + 2].isalpha():
                 return PatternProblem("non-portable", i, "control escape '\\cX' is ECMA-only; use '\\xNN'")
+            if nxt == "U":
+                return PatternProblem("non-portable", i, "'\\UXXXXXXXX' is Python-only (ECMA-262 reads a literal 'U'); write the character itself")
+            if nxt == "u" and i + 2 < n and pattern[i + 2] == "{":
+                return PatternProblem("non-portable", i, "'\\u{...}' needs ECMA-262's u flag and is not Python; write the character itself or '\\uXXXX'")
+            if nxt == "N" and i + 2 < n and pattern[i + 2] == "{":
+                return PatternProblem("non-portable", i, "named character escape '\\N{...}' is Python-only; write the character itself")
             i += 2
             continue
         if in_class:
             if c == "]":
                 in_class = False
+            elif c == "[" and i + 1 < n and pattern[i + 1] in ":=.":
+                return PatternProblem("non-portable", i, "POSIX class '[:alpha:]' inside a character class is not ECMA-262 (and Python reads it literally); write the characters out ('[A-Za-z]')")
+            elif pattern.startswith(("&&", "--", "~~", "||"), i):
+                return PatternProblem("non-portable", i, f"'{pattern[i:i + 2]}' in a character class is a set operation in some engines and literal in others; reorder or escape it")
             i += 1
             continue
         if c == "[":
@@ -77,9 +89,16 @@ def check_pattern(pattern: str) -> PatternProblem | None:
         if c == "{" and _OPEN_LOWER_BOUND.match(pattern, i):
             return PatternProblem("non-portable", i, "'{,n}' means {0,n} in Python but literal text in ECMA-262 (an error with the u flag); write '{0,n}'")
         i += 1
-    try:
-        re.compile(pattern)
-    except re.error as e:
-        pos = e.pos if e.pos is not None else 0
-        return PatternProblem("invalid", pos, f"does not compile: {e.msg} at position {pos}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            pos = e.pos if e.pos is not None else 0
+            if "look-behind requires fixed-width" in e.msg:
+                return PatternProblem("non-portable", pos, "variable-width look-behind is ECMA-262 but Python's re rejects it; use a fixed-width look-behind")
+            return PatternProblem("invalid", pos, f"does not compile: {e.msg} at position {pos}")
+    for w in caught:
+        if issubclass(w.category, FutureWarning):
+            return PatternProblem("non-portable", 0, f"engines disagree on this pattern ({w.message}); escape the characters or write them out")
     return None

@@ -73,8 +73,9 @@ INVALID_VALUE = register(Rule(
 ))
 CONFLICT = register(Rule(
     "PL013", "plan.conflicting-definition", "plan", E,
-    "A plan-level section is defined in two files, or an event has both `properties` and "
-    "`versions`.",
+    "A plan-level section is defined in two files, an event has both `properties` and "
+    "`versions`, or an event, page or screen redefines a property that `common.properties` "
+    "already sets for every message.",
     bad="# a.yaml and b.yaml both define\nidentify: {...}",
     good="define identify once",
 ))

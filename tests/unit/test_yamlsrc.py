@@ -46,7 +46,7 @@ def test_alias_expansion_is_counted() -> None:
     for i, name in enumerate("bcdefg"):
         prev = "abcdefg"[i]
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
-    doc, problems = parse_yaml("\n".join(lines) + "\n", max_values=200_000)
+    doc, problems = parse_yaml("\n".join(lines) + "\n", max_alias_values=200_000)
     assert doc is None and problems[0].kind == "limits"
     doc, problems = parse_yaml("\n".join(lines[:3]) + "\n")
     assert problems == [] and len(doc.data["c"]) == 10
@@ -60,3 +60,11 @@ def test_bom_and_crlf_are_accepted(tmp_path) -> None:
     doc, problems = load_yaml(p)
     assert problems == [] and doc.data == {"a": 1, "b": 2}
     assert doc.key_pos[("b",)] == (2, 1)
+
+
+def test_a_large_plain_document_is_not_mistaken_for_an_alias_bomb() -> None:
+    text = "events:\n" + "".join(f"  E{i}: {{properties: {{a: {{type: string}}}}}}\n" for i in range(60_000))
+    doc, problems = parse_yaml(text)
+    assert problems == [] and len(doc.data["events"]) == 60_000
+    doc, problems = parse_yaml(text, max_values=100_000)
+    assert doc is None and "more than 100,000 values" in problems[0].message and "alias" not in problems[0].message
