@@ -23,15 +23,6 @@ SMALL_WORDS = frozenset(
     "a an and as at but by for from in into of off on or per than the to via vs with".split()
 )
 
-_PATTERNS = {
-    Style.SNAKE_CASE: re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$"),
-    Style.CAMEL_CASE: re.compile(r"^[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)*$"),
-    Style.PASCAL_CASE: re.compile(r"^(?:[A-Z][a-z0-9]*)+$"),
-    Style.KEBAB_CASE: re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$"),
-}
-_TITLE_WORD = re.compile(r"^(?:[A-Z0-9][A-Za-z0-9]*)(?:-[A-Z0-9][A-Za-z0-9]*)*$")
-_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
-
 DESCRIPTIONS = {
     Style.TITLE_CASE: 'Title Case words separated by single spaces ("Order Completed")',
     Style.SNAKE_CASE: 'snake_case ("order_completed")',
@@ -42,26 +33,78 @@ DESCRIPTIONS = {
 }
 
 
+def _kind(ch: str) -> str:
+    """u: upper-case letter, l: lower-case or caseless letter (so any script works), d: digit."""
+    if ch.isdigit():
+        return "d"
+    return "u" if ch.isupper() else "l"
+
+
 def split_words(name: str) -> list[str]:
-    """Split ``"orderCompleted"``, ``"Order Completed"``, ``"order_completed"`` into words."""
-    return _WORDS.findall(name)
+    """Split ``"orderCompleted"``, ``"Order Completed"``, ``"order_completed"``, ``"HTTPStatus"``
+    into words. Letters of any script count; everything that is not a letter or digit separates."""
+    words: list[str] = []
+    cur = ""
+    prev = ""
+    for ch in name:
+        if not ch.isalnum():
+            if cur:
+                words.append(cur)
+            cur, prev = "", ""
+            continue
+        kind = _kind(ch)
+        if cur and (
+            (kind == "u" and prev == "l")
+            or (kind == "d") != (prev == "d")
+        ):
+            words.append(cur)
+            cur = ""
+        elif cur and kind == "l" and prev == "u" and len(cur) > 1 and all(_kind(c) == "u" for c in cur):
+            words.append(cur[:-1])  # "HTTPStatus": the last capital starts the next word
+            cur = cur[-1]
+        cur += ch
+        prev = kind
+    if cur:
+        words.append(cur)
+    return words
+
+
+def _title_word(word: str) -> bool:
+    """"Order", "API", "2", "Sign-In", "Über", "注文": a capitalised word, an acronym, or a number."""
+    for part in word.split("-"):
+        if not part or not part.isalnum():
+            return False
+        first, rest = part[0], part[1:]
+        if first.isalpha() and first.islower():
+            return False
+        if rest and not (all(not c.isupper() for c in rest) or all(not c.islower() for c in rest)):
+            return False  # "OrderCompleted" is PascalCase, not a Title Case word
+    return True
+
+
+def _joined(name: str, sep: str) -> bool:
+    parts = name.split(sep) if sep else [name]
+    return all(p and p.isalnum() and not any(c.isupper() for c in p) for p in parts) and name[0].isalpha()
 
 
 def matches(name: str, style: Style | str) -> bool:
     style = Style(style)
+    if not name:
+        return False
     if style is Style.ANY:
         return True
     if style is Style.TITLE_CASE:
         words = name.split(" ")
-        if not words or any(w == "" for w in words):
-            return False
-        for i, word in enumerate(words):
-            if i > 0 and word in SMALL_WORDS:
-                continue
-            if not _TITLE_WORD.match(word):
-                return False
-        return True
-    return bool(_PATTERNS[style].match(name))
+        return all(words) and all((i > 0 and w in SMALL_WORDS) or _title_word(w) for i, w in enumerate(words))
+    if style is Style.SNAKE_CASE:
+        return _joined(name, "_")
+    if style is Style.KEBAB_CASE:
+        return _joined(name, "-")
+    if not name.isalnum():
+        return False
+    if style is Style.CAMEL_CASE:
+        return name[0].isalpha() and not name[0].isupper()
+    return name[0].isupper()  # PASCAL_CASE
 
 
 def convert(name: str, style: Style | str) -> str:

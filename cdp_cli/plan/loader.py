@@ -66,7 +66,15 @@ def discover(paths: list[str | Path]) -> list[PlanSource]:
         path = Path(raw)
         if not path.exists():
             raise InputError(f"{raw}: no such file or directory")
-        if path.is_file():
+        root = enclosing_root(path)
+        if root is not None:
+            # a file or folder inside a plan: validate that whole plan, so refs to its shared
+            # library resolve (an editor or a partial CI run validating one file wants this)
+            target = path.resolve()
+            found = [s for s in _discover_dir(root) if any(f.resolve() == target or target in f.resolve().parents for f in s.files)]
+            if not found:
+                raise InputError(f"{raw}: no plan files (*.yaml, *.yml) here")
+        elif path.is_file():
             found = [PlanSource(display_path(path), [path])]
         elif path.is_dir():
             found = _discover_dir(path)
@@ -82,6 +90,21 @@ def discover(paths: list[str | Path]) -> list[PlanSource]:
     return sources
 
 
+def enclosing_root(path: Path) -> Path | None:
+    """The plan root (a directory holding plan.yaml) strictly above ``path``, if any. The search
+    stops at a repository boundary (a directory holding .git) so it never wanders out of a project."""
+    start = path.resolve()
+    here = start.parent if start.is_file() or not start.is_dir() else start
+    if start.is_dir() and any((start / n).is_file() for n in fmt.PLAN_FILE_NAMES):
+        return None  # the path is itself a plan root: discovered normally
+    for d in [here, *here.parents]:
+        if d != start and any((d / n).is_file() for n in fmt.PLAN_FILE_NAMES):
+            return d
+        if (d / ".git").exists():
+            return None
+    return None
+
+
 def _discover_dir(top: Path) -> list[PlanSource]:
     files: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(top):
@@ -94,6 +117,8 @@ def _discover_dir(top: Path) -> list[PlanSource]:
     if not roots:
         return [PlanSource(display_path(top), files)] if files else []
     by_root: dict[Path, PlanSource] = {r: PlanSource(display_path(r)) for r in roots}
+    # the root's plan.yaml is read first, so plan-level settings are owned by it in messages
+    files.sort(key=lambda p: (p.name not in fmt.PLAN_FILE_NAMES, p.relative_to(top).parts))
     loose: list[PlanSource] = []
     for f in files:
         owner = None

@@ -24,6 +24,14 @@ from cdp_cli.pii import classify_key
     ("OrderCompleted", "pascal_case", True),
     ("order-completed", "kebab_case", True),
     ("anything goes!", "any", True),
+    ("Commande Passée", "title_case", True),
+    ("Über Viewed", "title_case", True),
+    ("注文 完了", "title_case", True),
+    ("OrderCompleted", "title_case", False),  # PascalCase is not a Title Case word
+    ("Sign-In Completed", "title_case", True),
+    ("naïve_total", "snake_case", True),
+    ("_total", "snake_case", False),
+    ("total_", "snake_case", False),
 ])
 def test_styles(name: str, style: str, ok: bool) -> None:
     assert matches(name, style) is ok
@@ -36,6 +44,9 @@ def test_styles(name: str, style: str, ok: bool) -> None:
     ("Order Completed", "camel_case", "orderCompleted"),
     ("order_id", "pascal_case", "OrderId"),
     ("HTTPStatus", "snake_case", "http_status"),
+    ("commande passée", "title_case", "Commande Passée"),
+    ("OrderCompleted", "title_case", "Order Completed"),
+    ("prixÉtiquette", "snake_case", "prix_étiquette"),
 ])
 def test_convert(name: str, style: str, expected: str) -> None:
     assert convert(name, style) == expected
