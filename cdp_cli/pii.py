@@ -37,17 +37,31 @@ _KEY_RULES: list[tuple[tuple[str, ...], str]] = [
     (("passport",), "government_id"), (("national", "id"), "government_id"),
     (("tax", "id"), "government_id"), (("drivers", "license"), "government_id"),
     (("latitude",), "location"), (("longitude",), "location"),
+    (("user", "id"), "user_id"), (("userid",), "user_id"), (("username",), "user_id"), (("user", "name"), "user_id"),
+    (("customer", "id"), "user_id"), (("member", "id"), "user_id"),
+    (("device", "id"), "device_id"), (("deviceid",), "device_id"), (("advertising", "id"), "device_id"),
+    (("idfa",), "device_id"), (("idfv",), "device_id"), (("gaid",), "device_id"), (("adid",), "device_id"),
+    (("anonymous", "id"), "device_id"),
+    (("customer", "name"), "name"), (("cardholder", "name"), "name"), (("cardholder",), "name"),
+    (("recipient", "name"), "name"), (("contact", "name"), "name"), (("billing", "name"), "name"),
 ]
 _BY_LENGTH: dict[int, dict[tuple[str, ...], str]] = {}
 for _needle, _cls in _KEY_RULES:
     _BY_LENGTH.setdefault(len(_needle), {})[_needle] = _cls
 _LENGTHS = sorted(_BY_LENGTH, reverse=True)  # longest match first: "date of birth" before "date"
 _NOT_ADDRESS_AFTER = frozenset(("ip", "email", "e", "mac", "wallet"))
-# "api_key_id", "password_changed", "password_reset_count": facts about a secret, not the secret.
-_SECRET_METADATA = frozenset((
-    "id", "ids", "type", "name", "count", "length", "prefix", "hint", "set", "enabled", "changed",
-    "updated", "created", "reset", "expired", "expires", "policy", "strength", "at", "date", "required",
+# "email_verified", "email_opt_in", "password_changed", "api_key_id", "zip_file": a fact about the
+# data, not the data itself. Applies when such a word ends the name after the match.
+_METADATA = frozenset((
+    "type", "count", "length", "prefix", "hint", "set", "enabled", "changed", "updated", "created",
+    "reset", "expired", "expires", "policy", "strength", "required", "verified", "confirmed", "valid",
+    "validated", "opt", "in", "out", "optin", "optout", "consent", "subscribed", "unsubscribed",
+    "status", "sent", "opened", "clicked", "bounced", "delivered", "provided", "present", "exists",
+    "missing", "file", "files", "archive", "format", "template", "campaign", "frequency", "preference",
+    "preferences", "domain", "provider", "country", "hash",
 ))
+# For secrets, an id or name also describes the secret rather than being it ("api_key_id").
+_SECRET_METADATA = _METADATA | {"id", "ids", "name", "at", "date"}
 
 
 @lru_cache(maxsize=65536)
@@ -62,7 +76,8 @@ def classify_key(name: str) -> str | None:
                 continue
             if cls == "address" and i > 0 and words[i - 1] in _NOT_ADDRESS_AFTER:
                 continue
-            if cls == "password" and words[-1] in _SECRET_METADATA and i + n < len(words):
-                continue
+            if i + n < len(words) and words[-1] in (_SECRET_METADATA if cls in ("password", "credit_card") else _METADATA):
+                if not (cls == "password" and words[-1] == "hash"):  # a password hash is still secret
+                    continue
             return cls
     return None

@@ -33,14 +33,17 @@ def rules_markdown(family: str | None = None) -> str:
 
 @handle_errors
 def rules(
+    code: Annotated[Optional[str], typer.Argument(help="Show one rule in full, with its bad and good examples. Example: cdp rules PL051", show_default=False)] = None,
     family: Annotated[Optional[str], typer.Option("--family", help="Only this family of rules (plan, ...). Example: --family plan")] = None,
     format: Annotated[RulesFormat, typer.Option("--format", "-f", help="text (table), json, or markdown (the README's rule reference). Example: --format json", case_sensitive=False)] = RulesFormat.TEXT,
 ) -> None:
-    """List every rule with its code, name, default level and an example.
+    """List every rule with its code, name and default level; name a code to see its examples.
 
-    Example:
+    Examples:
 
       cdp rules --family plan
+
+      cdp rules PL051
     """
     from cdp_cli.errors import UsageError
     from cdp_cli.rules import all_rules
@@ -49,11 +52,27 @@ def rules(
     if family and family not in families:
         raise UsageError(f"unknown rule family {family!r}; families: {', '.join(families)}")
     selected = [r for r in all_rules() if not family or r.family == family]
+    if code:
+        selected = [r for r in all_rules() if r.code == code.upper()]
+        if not selected:
+            raise UsageError(f"unknown rule code {code!r}; `cdp rules` lists them")
     if format is RulesFormat.JSON:
         json.dump([{"code": r.code, "name": r.name, "family": r.family, "level": r.level.value, "summary": r.summary, "bad": r.bad, "good": r.good} for r in selected], sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif format is RulesFormat.MARKDOWN:
         sys.stdout.write(rules_markdown(family))
+    elif code:
+        from rich.console import Console
+        from rich.markup import escape
+
+        (r,) = selected
+        console = Console(highlight=False)
+        console.print(f"[bold]{r.code}[/] {r.name} ({r.family}, default level: {r.level.value})\n")
+        console.print(escape(r.summary) + "\n")
+        console.print("[bold red]Bad:[/]")
+        console.print(escape(r.bad) + "\n")
+        console.print("[bold green]Good:[/]")
+        console.print(escape(r.good))
     else:
         from rich.console import Console
         from rich.table import Table

@@ -250,6 +250,8 @@ class PlanChecker:
                 continue  # the 2020-12 meta-schema reports one mistake once per vocabulary
             seen.add(path)
             where = origin.child(*path) if path else origin
+            if path and path[-1] == "items" and isinstance(instance, list):
+                message = "items must be one definition (every item); for a definition per position use prefixItems"
             self.report(R.INVALID_SCHEMA, where, f"invalid JSON Schema at '{'.'.join(map(str, path)) or '(root)'}': {message}")
 
     def check_contradictions(self, view: dict[str, Any], local: set[str], origin: Origin, *, is_ref: bool) -> None:
@@ -284,9 +286,10 @@ class PlanChecker:
         required = view.get("required")
         children = view.get("properties") if isinstance(view.get("properties"), dict) else {}
         if isinstance(required, list) and view.get("additionalProperties") is False and concerns("required", "additionalProperties", "properties"):
-            for name in required:
+            for i, name in enumerate(required):
                 if isinstance(name, str) and name not in children:
-                    self.report(R.REQUIRED_UNDEFINED, origin.child("required"), f"{name!r} is required but not defined, and additionalProperties is false: no value can pass; define it under 'properties'")
+                    where = origin.child("required", i) if "required" in local else origin.child("required")
+                    self.report(R.REQUIRED_UNDEFINED, where, f"{name!r} is required but not defined, and additionalProperties is false: no value can pass; define it under 'properties'")
 
     @staticmethod
     def _mismatch(what: str, value: Any, types: list[str]) -> str:
@@ -319,23 +322,28 @@ class PlanChecker:
                         self.report(R.CONFLICT, prop.origin, f"property {name!r} is already defined in common.properties ({common_props[name].origin.file}:{line}), which applies to every message; remove it here, or move it out of common", key=True)
                 props.update(common_props)
             add = body.additional_properties if body.additional_properties is not None else plan.settings.additional_properties
-            for name in body.required:
+            for i, name in enumerate(body.required):
                 if name not in props and add is False:
-                    self.report(R.REQUIRED_UNDEFINED, body.origin.child("required"), f"{name!r} is required but not defined, and additionalProperties is false: no message can pass; define it under '{body.main_field}'")
+                    self.report(R.REQUIRED_UNDEFINED, body.origin.child("required", i), f"{name!r} is required but not defined, and additionalProperties is false: no message can pass; define it under '{body.main_field}'")
             self.check_similar(list(body.props), body.origin.child(body.main_field))
 
     def check_similar(self, names: list[str], origin: Origin) -> None:
+        self.check_similar_at([(name, origin.child(name)) for name in names])
+
+    def check_similar_at(self, items: list[tuple[str, Origin]]) -> None:
         seen: dict[str, str] = {}
-        for name in names:
+        for name, where in items:
             key = normalize(name)
             if key in seen and key:
-                self.report(R.SIMILAR_PROPERTY_NAMES, origin.child(name), f"property {name!r} differs from {seen[key]!r} only in case or separators; keep one name", key=True)
+                self.report(R.SIMILAR_PROPERTY_NAMES, where, f"property {name!r} differs from {seen[key]!r} only in case or separators; keep one name", key=True)
             else:
                 seen[key] = name
 
     # names and conventions ------------------------------------------------------------------------
     def check_names(self) -> None:
         plan, conv = self.plan, self.plan.conventions
+        if plan.shared:
+            self.check_similar_at([(n, p.origin) for n, p in plan.shared.items()])
         for table, what in ((plan.events, "event"), (plan.pages, "page"), (plan.screens, "screen")):
             seen: dict[str, str] = {}
             for name, item in table.items():

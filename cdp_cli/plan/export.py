@@ -15,17 +15,19 @@ MANIFEST = "manifest.json"
 
 
 def _file_name(kind: str, name: str | None, version: int | None, taken: set[str]) -> str:
-    parts = [kind]
+    """``track.Order_Completed.v1.schema.json``; letters of any script are kept, other characters
+    become '-', and a name that collides (case-insensitively) gets ``-2``, ``-3`` before the version."""
+    slug = ""
     if name:
-        parts.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", name.replace(" ", "_")).strip("-") or "unnamed")
-    if version:
-        parts.append(f"v{version}")
-    base = ".".join(parts)
-    candidate, n = f"{base}.schema.json", 2
-    while candidate.lower() in taken:
-        candidate, n = f"{base}-{n}.schema.json", n + 1
-    taken.add(candidate.lower())
-    return candidate
+        slug = re.sub(r"[^\w.-]+", "-", name.replace(" ", "_")).strip("-.") or "unnamed"
+    n = 1
+    while True:
+        parts = [kind] + ([slug + (f"-{n}" if n > 1 else "")] if name else []) + ([f"v{version}"] if version else [])
+        candidate = ".".join(parts) + ".schema.json"
+        if candidate.lower() not in taken:
+            taken.add(candidate.lower())
+            return candidate
+        n += 1
 
 
 def write_jsonschema(plan: Plan, directory: Path) -> dict[str, Any]:

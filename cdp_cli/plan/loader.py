@@ -365,7 +365,7 @@ class PlanBuilder:
                     if int(vkey) in event.versions:
                         self.report(R.DUPLICATE_EVENT, vorigin, f"version {int(vkey)} of event {name!r} is defined twice", key=True)
                         continue
-                    body = self._body("track", name, vspec, vorigin, keys=fmt.VERSION_KEYS)
+                    body = self._body("track", name, vspec, vorigin, keys=fmt.VERSION_KEYS, label=f"version {int(vkey)} of event {name!r}")
                     if body is not None:
                         if body.description is None:
                             body.description = event.description
@@ -378,8 +378,8 @@ class PlanBuilder:
             return None
         return event
 
-    def _body(self, kind: str, name: str | None, spec: Any, origin: Origin, *, keys: tuple[str, ...] | None = None, check: bool = True) -> Body | None:
-        what = f"{'event' if kind == 'track' else kind} {name!r}" if name else kind
+    def _body(self, kind: str, name: str | None, spec: Any, origin: Origin, *, keys: tuple[str, ...] | None = None, check: bool = True, label: str | None = None) -> Body | None:
+        what = label or (f"{'event' if kind == 'track' else kind} {name!r}" if name else kind)
         if name is not None and not name.strip():
             self.report(R.INVALID_VALUE, origin, f"a {kind} name cannot be empty", key=True)
             return None

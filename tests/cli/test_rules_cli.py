@@ -23,3 +23,11 @@ def test_unknown_family_is_a_usage_error() -> None:
     r = run_cdp("rules", "--family", "nonsense")
     assert r.returncode == 2
     assert "unknown rule family 'nonsense'" in r.stderr and r.stdout == ""
+
+
+def test_one_rule_in_full_with_examples() -> None:
+    r = run_cdp("rules", "pl051")
+    assert r.returncode == 0
+    assert "PL051 plan.enum-type-mismatch" in r.stdout and "Bad:" in r.stdout and "enum: [yes, no]" in r.stdout
+    r = run_cdp("rules", "PL999")
+    assert r.returncode == 2 and "unknown rule code" in r.stderr

@@ -113,3 +113,13 @@ events:
     compiled = compile_plan(plan)
     for c in compiled:
         Draft202012Validator.check_schema(c.schema)
+
+
+def test_export_file_names_keep_any_script_and_never_collide() -> None:
+    from cdp_cli.plan.export import _file_name
+
+    taken: set[str] = set()
+    names = [_file_name("track", n, 1, taken) for n in ("日本語", "Ordér", "A/B", "A-B", "a-b")]
+    assert names == ["track.日本語.v1.schema.json", "track.Ordér.v1.schema.json", "track.A-B.v1.schema.json",
+                     "track.A-B-2.v1.schema.json", "track.a-b-3.v1.schema.json"]
+    assert _file_name("identify", None, None, taken) == "identify.schema.json"

@@ -65,6 +65,9 @@ def test_normalize_collides_case_spacing_separators() -> None:
     ("password", "password"), ("access_token", "password"), ("password_hash", "password"),
     ("name", None), ("product_name", None), ("coupon", None), ("description", None),
     ("api_key_id", None), ("password_changed", None), ("access_token_expires", None),
+    ("userId", "user_id"), ("inviter_user_id", "user_id"), ("username", "user_id"), ("device_id", "device_id"),
+    ("advertisingId", "device_id"), ("customerName", "name"), ("cardholder_name", "name"),
+    ("emailVerified", None), ("email_opt_in", None), ("zip_file", None), ("user_count", None),
 ])
 def test_classify_key(name: str, cls: str | None) -> None:
     assert classify_key(name) == cls
