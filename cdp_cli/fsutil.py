@@ -43,11 +43,6 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         raise
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    with atomic_open(path) as fh:
-        fh.write(text)
-
-
 @contextlib.contextmanager
 def atomic_directory(path: str | Path, *, marker: str) -> Iterator[Path]:
     """Build a directory in a temporary sibling and swap it in at the end.

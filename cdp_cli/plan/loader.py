@@ -16,6 +16,7 @@ from typing import Any
 
 from cdp_cli.errors import InputError
 from cdp_cli.findings import Finding
+from cdp_cli.jsonpath import json_path
 from cdp_cli.naming import Style, normalize
 from cdp_cli.pii import PII_CLASSES
 from cdp_cli.plan import format as fmt
@@ -49,10 +50,6 @@ def display_path(path: Path) -> str:
     except ValueError:  # another drive (Windows)
         return str(path)
     return str(path) if rel.startswith("..") else rel
-
-
-def _is_hidden(rel: Path) -> bool:
-    return any(part.startswith(".") for part in rel.parts)
 
 
 def discover(paths: list[str | Path]) -> list[PlanSource]:
@@ -195,8 +192,6 @@ class PlanBuilder:
         self.findings.append(rule.finding(origin.file, line, col, message, path=origin.json_path, **extra))
 
     def _problem(self, file: str, p: YamlProblem) -> None:
-        from cdp_cli.jsonpath import json_path
-
         rule = _PROBLEM_RULES[p.kind]
         self.findings.append(rule.finding(file, p.line, p.column, p.message, path=json_path(p.path) if p.path else ""))
 
@@ -265,12 +260,13 @@ class PlanBuilder:
             v = data["version"]
             if not (isinstance(v, int) and not isinstance(v, bool)) or v not in fmt.SUPPORTED_VERSIONS:
                 self.report(R.INVALID_VALUE, root.child("version"), f"plan-format version {v!r} is not supported; this cdp reads version {', '.join(map(str, fmt.SUPPORTED_VERSIONS))}")
+        once = {k for k in fmt.SINGLETON_KEYS if k in data and self._singleton(k, root.child(k))}
         for key in ("name", "description", "owner"):
-            if key in data and self._singleton(key, root.child(key)):
+            if key in once:
                 setattr(plan, key, self.opt(data, key, str, root, "plan"))
-        if "conventions" in data and self._singleton("conventions", root.child("conventions")):
+        if "conventions" in once:
             self._conventions(data["conventions"], root.child("conventions"))
-        if "settings" in data and self._singleton("settings", root.child("settings")):
+        if "settings" in once:
             self._settings(data["settings"], root.child("settings"))
         if "properties" in data:
             props = self._prop_map(data["properties"], root.child("properties"), "the shared property library")
@@ -290,7 +286,7 @@ class PlanBuilder:
                     if body is not None:
                         self._define(getattr(plan, section), name, body, body.origin, kind)
         for kind in ("identify", "group", "common"):
-            if kind in data and self._singleton(kind, root.child(kind)):
+            if kind in once:
                 setattr(plan, kind, self._body(kind, None, data[kind], root.child(kind)))
 
     def _define(self, table: dict, name: str, value: Any, origin: Origin, what: str) -> None:

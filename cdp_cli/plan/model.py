@@ -14,10 +14,6 @@ from cdp_cli.jsonpath import json_path
 from cdp_cli.naming import Style
 from cdp_cli.yamlsrc import YamlDocument
 
-#: Message kinds a plan can describe (``common`` applies to every message).
-KINDS = ("track", "identify", "group", "page", "screen", "common")
-
-
 @dataclass(frozen=True, slots=True)
 class Origin:
     """A place in a plan file: the document and the path of a value inside it."""
@@ -93,10 +89,6 @@ class Event:
     @property
     def oldest(self) -> Body:
         return self.versions[min(self.versions)]
-
-    @property
-    def latest(self) -> Body:
-        return self.versions[max(self.versions)]
 
 
 @dataclass(slots=True)
