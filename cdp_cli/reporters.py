@@ -40,6 +40,17 @@ class Report:
     strict: bool = False
     ok: bool = True  # the command's verdict (exit 0)
     tables: list[Any] = field(default_factory=list)  # extra rich renderables for the text format
+    #: Totals when ``findings`` is capped (event lint keeps the first N): {"error", "warning", "hidden"}.
+    totals: dict[str, int] | None = None
+
+    def count(self, level: Level) -> int:
+        if self.totals is not None:
+            return self.totals.get(level.value, 0)
+        return sum(1 for f in self.findings if f.level is level)
+
+    @property
+    def hidden(self) -> int:
+        return self.totals.get("hidden", 0) if self.totals else 0
 
 
 @dataclass
@@ -76,23 +87,39 @@ def render_text(report: Report, out: TextIO, opts: Options) -> None:
     console = make_console(out, opts.color)
     shown = report.findings if opts.max_findings is None else report.findings[: opts.max_findings]
     for f in shown:
-        loc = f"{f.file}:{f.line}:{f.column}" if f.line else f.file
+        loc = (f"{f.file}:{f.line}:{f.column}" if f.column else f"{f.file}:{f.line}") if f.line else f.file
         style = _STYLES[f.level]
-        console.print(f"{escape(loc)}: [{style}]{f.level.value}[/] [bold]{f.code}[/] {escape(f.message)}")
-    hidden = len(report.findings) - len(shown)
+        console.print(f"{escape(loc)}: [{style}]{f.level.value}[/] [bold]{f.code}[/] {escape(f.message)}{_context(f)}")
+    hidden = len(report.findings) - len(shown) + report.hidden
     if hidden > 0:
-        console.print(f"... and {hidden} more finding(s) not shown (--max-findings {opts.max_findings})")
+        console.print(f"... and {hidden:,} more finding(s) not shown (--max-findings; --findings-out writes them all)")
     if opts.quiet:
         return
     if report.findings:
         console.print()
     for table in report.tables:
         console.print(table)
-    errors = sum(1 for f in report.findings if f.level is Level.ERROR)
-    warnings = sum(1 for f in report.findings if f.level is Level.WARNING)
+    errors = report.count(Level.ERROR)
+    warnings = report.count(Level.WARNING)
     mark = "[green]✓[/]" if report.ok else "[bold red]✗[/]"
     tail = " (warnings fail with --strict)" if report.strict and warnings else ""
     console.print(f"{mark} {report.command}: {errors} error(s), {warnings} warning(s) in {len(report.files)} file(s){tail}")
+
+
+def _context(f: Finding) -> str:
+    """The event-lint context of a finding: event, messageId, value (only present with --show-values)."""
+    from rich.markup import escape
+
+    parts = []
+    if "event" in f.extra:
+        parts.append(f"event {f.extra['event']!r}")
+    if "message_id" in f.extra:
+        parts.append(f"messageId {f.extra['message_id']}")
+    if "batch_index" in f.extra:
+        parts.append(f"batch[{f.extra['batch_index']}]")
+    if "value" in f.extra:
+        parts.append(f"value {json.dumps(f.extra['value'], ensure_ascii=False, default=str)[:200]}")
+    return f" [dim]({escape(', '.join(parts))})[/]" if parts else ""
 
 
 # --- json -----------------------------------------------------------------------------------------
@@ -107,7 +134,7 @@ def as_json(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report, out: TextIO, opts: Options) -> None:
-    json.dump(as_json(report), out, indent=2, ensure_ascii=False)
+    json.dump(as_json(report), out, indent=2, ensure_ascii=False, default=str)
     out.write("\n")
 
 
@@ -141,8 +168,10 @@ def render_github(report: Report, out: TextIO, opts: Options) -> None:
             out.write(f"::notice title=cdp {report.command}::{n - GITHUB_ANNOTATIONS_PER_LEVEL} more {level.value}(s) not annotated; see the log below\n")
     for f in report.findings:
         out.write(f"{f.file}:{f.line}:{f.column}: {f.level.value} {f.code} {f.message}\n")
-    errors = sum(1 for f in report.findings if f.level is Level.ERROR)
-    warnings = sum(1 for f in report.findings if f.level is Level.WARNING)
+    errors = report.count(Level.ERROR)
+    warnings = report.count(Level.WARNING)
+    if report.hidden:
+        out.write(f"... and {report.hidden:,} more finding(s) not in this report (--max-findings)\n")
     out.write(f"cdp {report.command}: {errors} error(s), {warnings} warning(s) in {len(report.files)} file(s)\n")
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
@@ -186,8 +215,14 @@ def as_sarif(report: Report) -> dict[str, Any]:
         }
         if f.code in index:
             result["ruleIndex"] = index[f.code]
+        props: dict[str, Any] = {}
         if f.path:
-            result["properties"] = {"jsonPath": f.path}
+            props["jsonPath"] = f.path
+        for key in ("event", "message_id", "expected", "found", "violation_type", "batch_index", "first_seen"):
+            if key in f.extra:
+                props[key] = f.extra[key]
+        if props:
+            result["properties"] = props
         results.append(result)
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from cdp_cli.findings import Finding, Level
 
@@ -18,6 +19,9 @@ class Rule:
     summary: str
     bad: str = ""
     good: str = ""
+    #: Options a project may set in ``.cdp.yaml`` and their defaults (the type of the default is the
+    #: type an option must have).
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def finding(
         self,
@@ -55,7 +59,7 @@ def register(rule: Rule) -> Rule:
 
 def _load_all() -> None:
     # Importing the rule modules fills the registry.
-    from cdp_cli.rules import plan_rules  # noqa: F401
+    from cdp_cli.rules import event_rules, plan_rules  # noqa: F401
 
 
 def all_rules() -> list[Rule]:

@@ -1,0 +1,215 @@
+"""``.cdp.yaml``: the project configuration. It enables, disables and re-levels rules and sets their
+options, for every checking command (``cdp events lint``, ``cdp plan validate``).
+
+Found by walking up from the current directory (like ``.git``), or named with ``--config``.
+Validated strictly on load: an unknown rule code, level or option is a :class:`ConfigError` naming the
+file and line, never a silent no-op::
+
+    rules:
+      PI005: off                      # disable a rule
+      SP006: error                    # re-level it
+      SP014: {level: error, max_skew: 48h}
+      NM002: {style: camel_case}      # an option (its type must match the default's)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Iterable
+
+from cdp_cli.errors import ConfigError
+from cdp_cli.findings import Finding, Level
+
+CONFIG_NAME = ".cdp.yaml"
+LEVEL_WORDS = {"error": Level.ERROR, "warning": Level.WARNING, "info": Level.INFO}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"90s"``, ``"5m"``, ``"1h"``, ``"7d"``, ``"2w"`` as a timedelta."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h, 7d or 2w")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+@dataclass(frozen=True)
+class RuleSetting:
+    enabled: bool = True
+    level: Level | None = None  # None: the rule's default
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    """Rule settings from a config file (or none)."""
+
+    file: str | None = None
+    rules: dict[str, RuleSetting] = field(default_factory=dict)
+
+    def enabled(self, code: str) -> bool:
+        s = self.rules.get(code)
+        return s.enabled if s else True
+
+    def level(self, code: str) -> Level:
+        from cdp_cli.rules import get_rule
+
+        s = self.rules.get(code)
+        return s.level if s and s.level else get_rule(code).level
+
+    def option(self, code: str, name: str) -> Any:
+        from cdp_cli.rules import get_rule
+
+        s = self.rules.get(code)
+        if s and name in s.options:
+            return s.options[name]
+        return get_rule(code).options[name]
+
+    def has_option(self, code: str, name: str) -> bool:
+        s = self.rules.get(code)
+        return bool(s and name in s.options)
+
+    def apply(self, findings: Iterable[Finding]) -> list[Finding]:
+        """Drop findings of disabled rules and re-level the rest (for commands that collect first)."""
+        out = []
+        for f in findings:
+            s = self.rules.get(f.code)
+            if s is None:
+                out.append(f)
+            elif s.enabled:
+                out.append(f if s.level is None or s.level is f.level else _relevel(f, s.level))
+        return out
+
+
+def _relevel(f: Finding, level: Level) -> Finding:
+    from dataclasses import replace
+
+    return replace(f, level=level)
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest ``.cdp.yaml`` in ``start`` (default: the current directory) or a parent."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        candidate = d / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path | None = None, *, search: bool = True) -> Config:
+    """Load ``path``, or the nearest ``.cdp.yaml`` when ``path`` is None and ``search`` is set."""
+    if path is None:
+        if not search:
+            return Config()
+        path = find_config()
+        if path is None:
+            return Config()
+    elif not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    from cdp_cli.yamlsrc import load_yaml
+
+    doc, problems = load_yaml(path, display=str(path))
+    if problems:
+        p = problems[0]
+        raise ConfigError(f"{path}:{p.line}:{p.column}: {p.message}")
+    if doc is None:
+        return Config(file=str(path))
+    return parse_config(doc.data, str(path), lambda parts: doc.where(parts, key=True))
+
+
+def parse_config(data: Any, file: str = "<config>", where=lambda parts: (0, 0)) -> Config:
+    from cdp_cli.rules import REGISTRY, all_rules
+
+    all_rules()
+
+    def fail(parts: tuple, message: str) -> ConfigError:
+        line, col = where(parts)
+        loc = f"{file}:{line}:{col}" if line else file
+        return ConfigError(f"{loc}: {message}")
+
+    if not isinstance(data, dict):
+        raise fail((), "a config file holds a mapping with the key 'rules'")
+    for key in data:
+        if key not in ("rules", "version"):
+            raise fail((key,), f"unknown key {key!r}; known keys: rules, version")
+    rules_data = data.get("rules") or {}
+    if not isinstance(rules_data, dict):
+        raise fail(("rules",), "'rules' maps rule codes to off, a level, or {level, options...}")
+    config = Config(file=file)
+    for code, value in rules_data.items():
+        code_s = str(code).upper()
+        if code_s not in REGISTRY:
+            import difflib
+
+            close = difflib.get_close_matches(code_s, list(REGISTRY), n=1)
+            hint = f"; did you mean {close[0]}?" if close else "; `cdp rules` lists them"
+            raise fail(("rules", code), f"unknown rule code {code!r}{hint}")
+        rule = REGISTRY[code_s]
+        config.rules[code_s] = _setting(rule, value, ("rules", code), fail)
+    return config
+
+
+def _level(value: Any, parts, fail) -> tuple[bool, Level | None]:
+    if value is False or value == "off":
+        return False, None
+    if value is True or value == "on":
+        return True, None
+    if isinstance(value, str) and value.lower() in LEVEL_WORDS:
+        return True, LEVEL_WORDS[value.lower()]
+    raise fail(parts, f"invalid level {value!r}; use off, error, warning or info")
+
+
+def _setting(rule, value: Any, parts: tuple, fail) -> RuleSetting:
+    if not isinstance(value, dict):
+        enabled, level = _level(value, parts, fail)
+        return RuleSetting(enabled, level)
+    enabled, level = True, None
+    options: dict[str, Any] = {}
+    for key, v in value.items():
+        if key == "level":
+            enabled, level = _level(v, parts + (key,), fail)
+        elif key == "enabled":
+            if not isinstance(v, bool):
+                raise fail(parts + (key,), "'enabled' is true or false")
+            enabled = v and enabled
+        elif key in rule.options:
+            options[key] = _option(rule, key, v, parts + (key,), fail)
+        else:
+            known = ", ".join(["level", "enabled", *rule.options])
+            raise fail(parts + (key,), f"rule {rule.code} has no option {key!r}; it takes: {known}")
+    return RuleSetting(enabled, level, options)
+
+
+def _option(rule, key: str, value: Any, parts, fail) -> Any:
+    default = rule.options[key]
+    if isinstance(default, bool) or isinstance(default, int):
+        if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, int) or value < 0:
+            raise fail(parts, f"{rule.code}.{key} must be a non-negative integer (default {default})")
+        return value
+    if key in ("style", "traits", "pages"):
+        from cdp_cli.naming import Style
+
+        try:
+            return Style(str(value)).value
+        except ValueError:
+            raise fail(parts, f"{rule.code}.{key}: unknown naming style {value!r}; use one of "
+                              + ", ".join(s.value for s in Style)) from None
+    if key == "oldest":
+        try:
+            return date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            raise fail(parts, f"{rule.code}.{key} must be a date such as 2000-01-01") from None
+    if key.startswith("max_") and isinstance(default, str):
+        try:
+            parse_duration(str(value))
+        except ValueError as e:
+            raise fail(parts, f"{rule.code}.{key}: {e}") from None
+        return str(value)
+    if not isinstance(value, type(default)):
+        raise fail(parts, f"{rule.code}.{key} must be a {type(default).__name__}")
+    return value
