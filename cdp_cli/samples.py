@@ -111,7 +111,12 @@ class Generator:
             return r.random() < 0.5
         if t == "array":
             items = schema.get("items", {"type": "string"})
-            return [self.value(name.rstrip("s"), items, depth + 1) for _ in range(r.randint(1, 3))]
+            if schema.get("uniqueItems") and isinstance(items, dict) and "enum" in items:
+                return r.sample(items["enum"], k=min(len(items["enum"]), r.randint(1, 3)))
+            values = [self.value(name.rstrip("s"), items, depth + 1) for _ in range(r.randint(1, 3))]
+            if schema.get("uniqueItems"):
+                values = [v for i, v in enumerate(values) if v not in values[:i]]
+            return values
         if t == "object":
             return self.obj(schema, depth + 1)
         if t == "null":

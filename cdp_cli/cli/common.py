@@ -62,6 +62,19 @@ QuietOpt = Annotated[
     bool,
     typer.Option("--quiet", "-q", help="Print findings only: no summary, no progress. Example: -q", rich_help_panel=OUTPUT_PANEL),
 ]
+ConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config",
+        help="Rule configuration (enable, disable, re-level rules, set options); default: the nearest "
+        ".cdp.yaml in this directory or a parent. Example: --config ci/.cdp.yaml",
+        show_default=False, dir_okay=False,
+    ),
+]
+NoConfigOpt = Annotated[
+    bool,
+    typer.Option("--no-config", help="Ignore any .cdp.yaml: every rule at its default. Example: --no-config"),
+]
 StrictOpt = Annotated[
     bool,
     typer.Option("--strict", help="Warnings fail the run too (exit 1), not only errors. Example: --strict"),

@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from cdp_cli.cli.common import ColorOpt, FormatOpt, OutputOpt, QuietOpt, StrictOpt, color_flag, emit, handle_errors
+from cdp_cli.cli.common import (
+    ColorOpt, ConfigOpt, FormatOpt, NoConfigOpt, OutputOpt, QuietOpt, StrictOpt, color_flag, emit, handle_errors,
+)
 from cdp_cli.errors import ExitCode, UsageError
 from cdp_cli.reporters import Format, Options, Report
 
@@ -109,12 +111,8 @@ def lint(
         "--plan", "-p", help="Also check conformance to this tracking plan (a plan file or directory; it must "
         "validate without errors). Adds the TP rules and the plan's naming conventions. Example: --plan plans/ecommerce",
         show_default=False, rich_help_panel=CHECK_PANEL)] = None,
-    config: Annotated[Optional[Path], typer.Option(
-        "--config", help="Rule configuration file (default: the nearest .cdp.yaml in this directory or a parent). "
-        "Example: --config ci/.cdp.yaml", show_default=False, dir_okay=False, rich_help_panel=CHECK_PANEL)] = None,
-    no_config: Annotated[bool, typer.Option(
-        "--no-config", help="Ignore any .cdp.yaml: every rule at its default. Example: --no-config",
-        rich_help_panel=CHECK_PANEL)] = False,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
     now: Annotated[Optional[str], typer.Option(
         "--now", help="The time to judge future timestamps by (ISO-8601; default: the current time), for "
         "reproducible runs over old logs. Example: --now 2026-11-22T00:00:00Z", show_default=False,

@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from cdp_cli.cli.common import ColorOpt, FormatOpt, OutputOpt, QuietOpt, StrictOpt, color_flag, emit, err_console, handle_errors
+from cdp_cli.cli.common import (
+    ColorOpt, ConfigOpt, FormatOpt, NoConfigOpt, OutputOpt, QuietOpt, StrictOpt, color_flag, emit, err_console, handle_errors,
+)
 from cdp_cli.errors import ExitCode
 from cdp_cli.reporters import Format, Options, Report
 
@@ -57,6 +59,8 @@ def validate(
     output: OutputOpt = None,
     color: ColorOpt = "auto",
     quiet: QuietOpt = False,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
 ) -> None:
     """Validate tracking plans and report every problem with file:line:column.
 
@@ -75,8 +79,13 @@ def validate(
     """
     from cdp_cli.plan.validate import validate_paths
 
+    from cdp_cli.config import load_config
+    from cdp_cli.findings import fails
+
+    cfg = load_config(config, search=not no_config)
     result = validate_paths(list(paths or [Path("plans")]))
-    findings = result.findings
+    findings = cfg.apply(result.findings)
+    failed = fails(findings, strict)
     report = Report(
         command="plan validate",
         findings=findings,
@@ -85,11 +94,11 @@ def validate(
         ]},
         files=result.files,
         strict=strict,
-        ok=not result.failed(strict),
+        ok=not failed,
         tables=[_plan_table(result)],
     )
     emit(report, format, output, Options(color=color_flag(color), quiet=quiet))
-    raise typer.Exit(int(ExitCode.FINDINGS if result.failed(strict) else ExitCode.OK))
+    raise typer.Exit(int(ExitCode.FINDINGS if failed else ExitCode.OK))
 
 
 class ExportTarget(str, Enum):

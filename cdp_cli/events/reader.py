@@ -308,7 +308,7 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
     try:
         while True:
             try:
-                block = stream.read(BLOCK_SIZE)
+                block = stream.read1(BLOCK_SIZE)  # read1: what is there, so a truncated stream loses nothing before the damage
             except (EOFError, OSError, zlib.error, ValueError) as e:
                 if stats is not None:
                     stats.stream_errors += 1
@@ -472,6 +472,8 @@ def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Prob
             continue
         stats.messages += 1
         records.append(Record(file, line_no, msg, len(raw), None, source))
+    if chunk.problems and len(problems) > len(chunk.problems):
+        problems.sort(key=lambda p: p.line)
     return records, problems
 
 

@@ -108,7 +108,7 @@ class Conformance:
             if versions is None:
                 if isinstance(name, str) and name and not self.allow_unplanned:
                     emit("TP001", "$.event", f"event {name!r} is not in the plan {self.plan.display_name!r}",
-                         expected="a planned event", found=name)
+                         expected="a planned event", found=name, violation_type=RUDDERSTACK["TP001"])
                 return self.common
             if len(versions) == 1 and not _has_version(msg):
                 return next(iter(versions.values()))
@@ -126,7 +126,7 @@ class Conformance:
                     return entry
                 if table and not self.allow_unplanned:
                     emit("TP001", "$.name", f"{t} {name!r} is not in the plan {self.plan.display_name!r}",
-                         expected=f"a planned {t}", found=name)
+                         expected=f"a planned {t}", found=name, violation_type=RUDDERSTACK["TP001"])
             return self.common
         return self.common
 
@@ -142,7 +142,8 @@ class Conformance:
             return versions[raw]
         emit("TP006", "$.context.protocols.event_version",
              f"event {name!r} has no version {raw!r} in the plan (versions {', '.join(map(str, sorted(versions)))}); checked against version {min(versions)}",
-             expected=f"one of {sorted(versions)}", found=repr(raw) if isinstance(raw, (int, str)) else _json_type(raw))
+             expected=f"one of {sorted(versions)}", found=repr(raw) if isinstance(raw, (int, str)) else _json_type(raw),
+             violation_type=RUDDERSTACK["TP006"])
         return oldest
 
     def check(self, msg: dict[str, Any], t: str, emit) -> Entry | None:
@@ -159,14 +160,15 @@ class Conformance:
                 target = {**msg, "traits": merged}
         if entry.validator.is_valid(target):
             return entry
-        n = 0
+        described = []
         for err in entry.validator.iter_errors(target):
-            for code, path, message, expected, found, value in _describe(err, entry.schema):
-                emit(code, path, f"{message} (plan: {entry.label})", expected=expected, found=found, value=value,
-                     violation_type=RUDDERSTACK[code])
-                n += 1
-            if n >= _MAX_ERRORS:
+            described.extend(_describe(err, entry.schema))
+            if len(described) >= _MAX_ERRORS:
                 break
+        described.sort(key=lambda d: (d[1], d[0]))  # by JSON path: stable, readable order
+        for code, path, message, expected, found, value in described:
+            emit(code, path, f"{message} (plan: {entry.label})", expected=expected, found=found, value=value,
+                 violation_type=RUDDERSTACK[code])
         return entry
 
 
@@ -199,6 +201,7 @@ _BOUNDS = {
     "minItems": "has fewer than {} items", "maxItems": "has more than {} items",
     "minProperties": "has fewer than {} properties", "maxProperties": "has more than {} properties",
     "multipleOf": "is not a multiple of {}",
+    "uniqueItems": "has duplicate items (the plan says uniqueItems: {})",
 }
 
 

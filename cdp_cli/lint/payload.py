@@ -33,6 +33,7 @@ _DYNAMIC = [
 ]
 _DYNAMIC_KEY = _DYNAMIC[:5] + [(re.compile(r"^\d+$|[_-]\d{2,}$|^\d{2,}[_-]|\d{4,}"), "a number")]
 #: Numbers that are part of real names: "Step 1 Viewed", "Checkout Step 2", "mp4", "utm_source", "ipv6"
+_ALLOWED_KEY_NUMBERS = re.compile(r"^[a-z]+\d{1,2}$", re.I)  # "ipv6", "line1"; not a bare "42"
 _ALLOWED_NUMBERS = re.compile(r"^(?:\d{1,2}|[a-z]+\d{1,2})$", re.I)
 
 
@@ -164,7 +165,7 @@ class PayloadChecks:
         style_ok = key in self.exceptions or matches(key, style)
         bad_style = None if style_ok or key in reserved else convert(key, style)
         dyn = dynamic_reason(key, key=True)
-        if dyn == "a number" and _ALLOWED_NUMBERS.match(key):
+        if dyn == "a number" and _ALLOWED_KEY_NUMBERS.match(key):
             dyn = None
         v = (bad_style, dyn) if (bad_style or dyn) else None
         if style_ok and dyn is None and len(self._good[style]) < CACHE_MAX:

@@ -1,0 +1,165 @@
+"""`cdp events lint` and `cdp samples generate` as a user runs them: exit codes, formats, outputs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+
+from tests.conftest import ROOT, run_cdp
+
+NOW = ["--now", "2026-11-22T00:00:00Z"]
+MESSY = "samples/messy.ndjson"
+PLAN = ["--plan", "plans/ecommerce"]
+
+
+def test_shipped_samples_are_clean_against_the_shipped_plan():
+    r = run_cdp("events", "lint", "samples/ecommerce", *PLAN, *NOW, "--color", "never")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "✓ events lint: 0 error(s), 0 warning(s) in 3 file(s)" in r.stdout
+    assert "3,000" in r.stdout  # messages read
+
+
+def test_shipped_samples_are_what_the_script_makes():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_samples", ROOT / "scripts" / "make_samples.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    built = mod.build(ROOT)
+    on_disk = {p.relative_to(ROOT) for p in (ROOT / "samples").rglob("*") if p.is_file()}
+    assert on_disk == set(built), "run python3 scripts/make_samples.py"
+    for rel, data in built.items():
+        assert (ROOT / rel).read_bytes() == data, f"{rel} is stale: run python3 scripts/make_samples.py"
+
+
+def test_messy_log_text_report_and_exit_1():
+    r = run_cdp("events", "lint", MESSY, *PLAN, *NOW, "--color", "never", "--max-findings", "5")
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("samples/messy.ndjson:15: error SP017 reserved property 'currency'")
+    assert "(event 'Order Completed', messageId ajs-next-" in lines[0]
+    assert "... and 46 more finding(s) not shown" in r.stdout
+    for title in ("Input", "Messages", "Top events", "Findings by rule", "Events with most violations"):
+        assert title in r.stdout
+    assert "✗ events lint: 28 error(s), 23 warning(s) in 1 file(s)" in r.stdout
+    assert r.stderr == ""
+    assert "dollars" not in r.stdout  # values only with --show-values
+    shown = run_cdp("events", "lint", MESSY, *PLAN, *NOW, "--color", "never", "--show-values", "-q")
+    assert 'value "dollars"' in shown.stdout
+
+
+def test_json_format_is_the_library_records(tmp_path):
+    r = run_cdp("events", "lint", MESSY, *PLAN, *NOW, "--format", "json")
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    s = doc["summary"]
+    assert (s["lines"], s["messages"], s["skipped"], s["errors"], s["warnings"]) == (400, 396, 4, 28, 23)
+    assert s["skipped_by_reason"] == {"invalid JSON": 4}
+    assert s["findings_by_rule"]["TP001"] == 3 and s["plan"] == "ecommerce"
+    f = next(f for f in doc["findings"] if f["code"] == "TP003")
+    assert f["violation_type"] == "Datatype-Mismatch" and f["file"] == MESSY and f["path"].startswith("$.properties.")
+    assert f["message_id"] and f["event"] and f["expected"] and f["found"]
+    assert "value" not in f
+
+
+def test_sarif_github_and_junit(tmp_path):
+    r = run_cdp("events", "lint", MESSY, *PLAN, *NOW, "--format", "sarif", "-o", str(tmp_path / "lint.sarif"))
+    assert r.returncode == 1 and r.stdout == ""
+    sarif = json.loads((tmp_path / "lint.sarif").read_text())
+    schema = json.loads((ROOT / "tests" / "fixtures" / "schemas" / "sarif-2.1.0.json").read_text())
+    jsonschema.validate(sarif, schema)
+    results = sarif["runs"][0]["results"]
+    assert len(results) == 51
+    assert results[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 15
+    assert {"SP017", "TP001", "EV002"} <= {x["ruleId"] for x in results}
+
+    r = run_cdp("events", "lint", MESSY, *PLAN, *NOW, "--format", "github")
+    assert r.stdout.count("::error ") == 10 and r.stdout.count("::warning ") == 10
+    assert "::error file=samples/messy.ndjson,line=15,title=SP017 spec.reserved-field-type::" in r.stdout
+
+    r = run_cdp("events", "lint", MESSY, *PLAN, *NOW, "--format", "junit")
+    root = ET.fromstring(r.stdout)
+    assert root.get("failures") == "28"
+
+
+def test_findings_out_gets_every_finding_and_max_findings_caps_only_the_report(tmp_path):
+    out = tmp_path / "findings.ndjson"
+    r = run_cdp("events", "lint", MESSY, *PLAN, *NOW, "--format", "json", "--max-findings", "3", "--findings-out", str(out))
+    doc = json.loads(r.stdout)
+    assert len(doc["findings"]) == 3 and doc["summary"]["findings"] == 51
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 51 and all(row["file"] == MESSY and row["line"] >= 1 for row in rows)
+    assert [row["code"] for row in rows if row["code"] == "SP008"] == ["SP008"] * 3
+
+
+def test_stdin_gzip_and_exit_codes(tmp_path):
+    data = (ROOT / MESSY).read_bytes()
+    r = run_cdp("events", "lint", "-", *NOW, "--format", "json", input=data.decode())
+    assert r.returncode == 1 and json.loads(r.stdout)["summary"]["lines"] == 400
+    (tmp_path / "messy.ndjson.gz").write_bytes(gzip.compress(data))
+    r = run_cdp("events", "lint", str(tmp_path / "messy.ndjson.gz"), *NOW, "--format", "json")
+    assert json.loads(r.stdout)["summary"]["messages"] == 396
+
+    clean = tmp_path / "clean.ndjson"
+    clean.write_text(json.dumps({"type": "track", "event": "Order Completed", "userId": "u1", "messageId": "m1"}) + "\n")
+    assert run_cdp("events", "lint", str(clean)).returncode == 0
+    warn = tmp_path / "warn.ndjson"
+    warn.write_text(json.dumps({"type": "track", "event": "Order Completed", "userId": "u1"}) + "\n")  # SP006 warning
+    assert run_cdp("events", "lint", str(warn)).returncode == 0
+    assert run_cdp("events", "lint", str(warn), "--strict").returncode == 1
+
+
+def test_input_and_usage_errors_exit_2_with_a_clear_message(tmp_path):
+    r = run_cdp("events", "lint", "nope.ndjson")
+    assert r.returncode == 2 and "Error: nope.ndjson: no such file or directory" in r.stderr
+    r = run_cdp("events", "lint", MESSY, "--plan", "tests/fixtures/plans/invalid/broken.yaml")
+    assert r.returncode == 2 and "plan" in r.stderr and "error(s)" in r.stderr
+    r = run_cdp("events", "lint", MESSY, "--now", "yesterday")
+    assert r.returncode == 2 and "--now 'yesterday' is not an ISO-8601" in r.stderr
+    (tmp_path / ".cdp.yaml").write_text("rules:\n  XX001: off\n")
+    r = run_cdp("events", "lint", str(ROOT / MESSY), cwd=tmp_path)
+    assert r.returncode == 2 and ".cdp.yaml:2:3: unknown rule code 'XX001'" in r.stderr
+    r = run_cdp("events", "lint", MESSY, "-o", MESSY)
+    assert r.returncode == 2 and "refusing to overwrite" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_cdp_yaml_disables_and_relevels(tmp_path):
+    (tmp_path / ".cdp.yaml").write_text("rules:\n  TP001: warning\n  PI001: off\n  SP011: error\n")
+    r = run_cdp("events", "lint", str(ROOT / MESSY), "--plan", str(ROOT / "plans" / "ecommerce"), *NOW, "--format", "json", cwd=tmp_path)
+    doc = json.loads(r.stdout)
+    assert "PI001" not in doc["summary"]["findings_by_rule"]
+    levels = {f["code"]: f["level"] for f in doc["findings"]}
+    assert levels["TP001"] == "warning" and levels["SP011"] == "error"
+    r = run_cdp("events", "lint", str(ROOT / MESSY), "--no-config", *NOW, "--format", "json", cwd=tmp_path)
+    assert "PI001" in json.loads(r.stdout)["summary"]["findings_by_rule"]
+
+
+def test_samples_generate_is_deterministic(tmp_path):
+    a, b = tmp_path / "a.ndjson.gz", tmp_path / "b.ndjson.gz"
+    for p in (a, b):
+        r = run_cdp("samples", "generate", "--events", "500", "--seed", "3", "--violations", "0.1", "-o", str(p))
+        assert r.returncode == 0 and "wrote 500 messages" in r.stderr
+    assert a.read_bytes() == b.read_bytes()
+    r = run_cdp("samples", "generate", "--events", "20", "--plan", "plans/saas")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 20
+
+
+def test_help_explains_every_option_with_an_example():
+    r = run_cdp("events", "lint", "--help")
+    assert r.returncode == 0
+    for opt in ("--plan", "--config", "--no-config", "--now", "--strict", "--jobs", "--format", "--output",
+                "--findings-out", "--max-findings", "--show-values", "--color", "--quiet"):
+        assert opt in r.stdout, opt
+    assert r.stdout.count("Example") >= 12
+
+
+def test_no_color_and_progress_never_pollute_piped_output():
+    r = run_cdp("events", "lint", MESSY, *NOW, env={"NO_COLOR": "1"})
+    assert "\x1b[" not in r.stdout and "\x1b[" not in r.stderr
+    r = run_cdp("events", "lint", MESSY, *NOW, "--color", "always")
+    assert "\x1b[" in r.stdout

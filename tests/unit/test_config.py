@@ -1,0 +1,48 @@
+""".cdp.yaml: found by walking up, validated strictly, applied to lint and plan validate."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdp_cli.config import find_config, load_config, parse_duration
+from cdp_cli.errors import ConfigError
+from cdp_cli.findings import Level
+
+
+def test_found_by_walking_up_and_parsed(tmp_path, monkeypatch):
+    (tmp_path / ".cdp.yaml").write_text("rules:\n  PI005: off\n  SP006: error\n  SP014: {level: info, max_skew: 48h}\n  nm002: {style: camel_case}\n")
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    assert find_config() == tmp_path / ".cdp.yaml"
+    cfg = load_config()
+    assert not cfg.enabled("PI005") and cfg.enabled("PI001")
+    assert cfg.level("SP006") is Level.ERROR and cfg.level("SP014") is Level.INFO and cfg.level("SP002") is Level.ERROR
+    assert cfg.option("SP014", "max_skew") == "48h" and cfg.option("SP012", "max_future") == "1h"
+    assert cfg.option("NM002", "style") == "camel_case"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("rules:\n  SP999: off\n", ".cdp.yaml:2:3: unknown rule code 'SP999'; did you mean SP019?"),
+    ("rules:\n  SP006: loud\n", ".cdp.yaml:2:3: invalid level 'loud'; use off, error, warning or info"),
+    ("rules:\n  SP014: {max_skew: soon}\n", "SP014.max_skew: 'soon' is not a duration"),
+    ("rules:\n  SP007: {max_length: -1}\n", "SP007.max_length must be a non-negative integer"),
+    ("rules:\n  SP007: {colour: red}\n", "rule SP007 has no option 'colour'; it takes: level, enabled, max_length"),
+    ("rules:\n  NM001: {style: shouting}\n", "NM001.style: unknown naming style 'shouting'"),
+    ("rulez:\n  SP006: off\n", ".cdp.yaml:1:1: unknown key 'rulez'; known keys: rules, version"),
+    ("rules: [SP006]\n", "'rules' maps rule codes"),
+    ("rules:\n  SP006: off\n  SP006: on\n", "duplicate key"),
+])
+def test_invalid_config_is_an_error_naming_file_and_line(tmp_path, text, message):
+    (tmp_path / ".cdp.yaml").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / ".cdp.yaml")
+    assert message in str(e.value)
+
+
+def test_durations():
+    assert parse_duration("90s").total_seconds() == 90
+    assert parse_duration("1.5h").total_seconds() == 5400
+    assert parse_duration("2w").days == 14
+    with pytest.raises(ValueError):
+        parse_duration("tomorrow")
