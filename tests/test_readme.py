@@ -45,7 +45,7 @@ def test_quick_start_is_two_commands_and_ci_runs_the_test_command() -> None:
     quick = README.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
     assert len(quick) == 2
     install, test = quick
-    assert "pip install" in install and "cdp plan validate plans/" in install
+    assert "pip install" in install and "cdp plan validate plans/" in install and "cdp events lint samples/" in install
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert test in ci.splitlines(), f"CI must run the README's test command {test!r}"
     assert "pip install" in ci and "-e '.[test]'" in ci
@@ -74,8 +74,21 @@ def test_every_rule_is_documented_with_examples() -> None:
         assert rule.summary and rule.bad and rule.good, rule.code
 
 
-def test_python_api_example_runs(monkeypatch, capsys) -> None:
-    block = README.split("## Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+def test_python_api_examples_run(monkeypatch, capsys) -> None:
+    section = README.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) >= 2
     monkeypatch.chdir(ROOT)
-    exec(compile(block, "README.md", "exec"), {})
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
     assert capsys.readouterr().out == ""  # the shipped plans have no findings
+
+
+def test_readme_messy_log_output_is_real() -> None:
+    r = run_cdp("events", "lint", "samples/messy.ndjson", "--plan", "plans/ecommerce", "--max-findings", "6", "--color", "never")
+    assert r.returncode == 1
+    shown = README.split("The second command shows what a messy log looks like", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    actual = [line.rstrip() for line in r.stdout.splitlines()]
+    for line in shown.splitlines():
+        if line and line != "...":
+            assert line.rstrip() in actual, line

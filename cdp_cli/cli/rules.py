@@ -34,7 +34,7 @@ def rules_markdown(family: str | None = None) -> str:
 @handle_errors
 def rules(
     code: Annotated[Optional[str], typer.Argument(help="Show one rule in full, with its bad and good examples. Example: cdp rules PL051", show_default=False)] = None,
-    family: Annotated[Optional[str], typer.Option("--family", help="Only this family of rules (plan, ...). Example: --family plan")] = None,
+    family: Annotated[Optional[str], typer.Option("--family", help="Only this family of rules (plan, input, spec, naming, privacy, conformance). Example: --family spec")] = None,
     format: Annotated[RulesFormat, typer.Option("--format", "-f", help="text (table), json, or markdown (the README's rule reference). Example: --format json", case_sensitive=False)] = RulesFormat.TEXT,
 ) -> None:
     """List every rule with its code, name and default level; name a code to see its examples.
@@ -57,7 +57,8 @@ def rules(
         if not selected:
             raise UsageError(f"unknown rule code {code!r}; `cdp rules` lists them")
     if format is RulesFormat.JSON:
-        json.dump([{"code": r.code, "name": r.name, "family": r.family, "level": r.level.value, "summary": r.summary, "bad": r.bad, "good": r.good} for r in selected], sys.stdout, indent=2)
+        json.dump([{"code": r.code, "name": r.name, "family": r.family, "level": r.level.value, "summary": r.summary,
+                    "bad": r.bad, "good": r.good, "options": r.options} for r in selected], sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif format is RulesFormat.MARKDOWN:
         sys.stdout.write(rules_markdown(family))
@@ -69,6 +70,9 @@ def rules(
         console = Console(highlight=False)
         console.print(f"[bold]{r.code}[/] {r.name} ({r.family}, default level: {r.level.value})\n")
         console.print(escape(r.summary) + "\n")
+        if r.options:
+            opts = ", ".join(f"{k} (default {v!r})" for k, v in r.options.items())
+            console.print(f"[bold]Options[/] (in .cdp.yaml: rules: {{{r.code}: {{option: value}}}}): {escape(opts)}\n")
         console.print("[bold red]Bad:[/]")
         console.print(escape(r.bad) + "\n")
         console.print("[bold green]Good:[/]")
