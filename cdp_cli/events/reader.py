@@ -275,12 +275,120 @@ def iter_chunks(
     chunk_lines: int = CHUNK_LINES,
     progress: Callable[[int], None] | None = None,
     stats: ReadStats | None = None,
-) -> Iterator[Chunk]:
-    """Stream every source as chunks of lines; see the module docstring."""
+    by_reference: bool = False,
+) -> Iterator[Chunk | ChunkRef]:
+    """Stream every source as chunks of lines; see the module docstring.
+
+    With ``by_reference``, plain (uncompressed) files yield :class:`ChunkRef` objects instead: where a
+    chunk lies in the file, not its bytes, so a worker process reads it itself (from the page cache)
+    and the parent only counts newlines. :func:`materialize` turns either kind into a Chunk.
+    """
     for index, source in enumerate(sources):
         if stats is not None:
             stats.files += 1
-        yield from _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats)
+        if by_reference and source.path is not None and source.compression == "none" and source.size is not None:
+            yield from _file_refs(index, source, max_line_bytes, chunk_lines, progress, stats)
+        else:
+            yield from _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRef:
+    """Lines ``first_line ...`` of a plain file, stored at ``offset`` for ``length`` bytes."""
+
+    source: int
+    file: str
+    path: str
+    first_line: int
+    offset: int
+    length: int
+
+
+def materialize(chunk: Chunk | ChunkRef, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Chunk:
+    if isinstance(chunk, Chunk):
+        return chunk
+    with open(chunk.path, "rb") as fh:
+        fh.seek(chunk.offset)
+        data = fh.read(chunk.length)
+    lines: list[bytes | None] = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    problems: list[Problem] = []
+    if len(data) != chunk.length:
+        problems.append(Problem(STREAM_ERROR, chunk.file, chunk.first_line + len(lines), 0,
+                                "file changed while it was read (it is shorter than when it was scanned)"))
+    _mark_long(lines, chunk.first_line, problems, max_line_bytes, chunk.file)
+    return Chunk(chunk.source, chunk.file, chunk.first_line, lines, problems)
+
+
+def _file_refs(index, source, max_line_bytes, chunk_lines, progress, stats) -> Iterator[Chunk | ChunkRef]:
+    """Scan a plain file for chunk boundaries (counting newlines at C speed); yield references.
+    A line over the cap becomes a Chunk of its own (never read whole), exactly as in _source_chunks."""
+    name = source.name
+    path = str(source.path)
+    try:
+        fh = open(path, "rb")
+    except OSError as e:
+        if stats is not None:
+            stats.stream_errors += 1
+        yield Chunk(index, name, 1, [], [Problem(FILE_UNREADABLE, name, 0, 0, f"cannot read file: {e.strerror or e}")])
+        return
+    with fh:
+        start = 0  # offset where the pending chunk starts
+        first_line = 1
+        lines_pending = 0  # complete lines in [start, pos)
+        pos = 0  # offset of the next byte to read
+        last_nl = -1  # offset just after the last newline seen (a line boundary), -1: none since start
+        while True:
+            block = fh.read(BLOCK_SIZE)
+            if block and stats is not None:
+                stats.bytes += len(block)
+            if block and progress is not None:
+                progress(len(block))
+            if not block:
+                break
+            n = block.count(b"\n")
+            if n:
+                lines_pending += n
+                last_nl = pos + block.rindex(b"\n") + 1
+            pos += len(block)
+            tail = pos - (last_nl if last_nl >= 0 else start)  # bytes of the unfinished line
+            if lines_pending >= chunk_lines and last_nl > start:
+                yield ChunkRef(index, name, path, first_line, start, last_nl - start)
+                first_line += lines_pending
+                lines_pending = 0
+                start = last_nl
+            if tail > max_line_bytes:
+                # flush complete lines, then skip the long one without holding it
+                if last_nl > start:
+                    yield ChunkRef(index, name, path, first_line, start, last_nl - start)
+                    first_line += lines_pending
+                    lines_pending = 0
+                long_line = first_line
+                while True:
+                    block = fh.read(BLOCK_SIZE)
+                    if not block:
+                        end = pos
+                        break
+                    i = block.find(b"\n")
+                    used = len(block) if i < 0 else i + 1  # the rest is read again after the seek
+                    if stats is not None:
+                        stats.bytes += used
+                    if progress is not None:
+                        progress(used)
+                    if i >= 0:
+                        end = pos + i + 1
+                        fh.seek(end)
+                        pos = end
+                        break
+                    pos += len(block)
+                yield Chunk(index, name, long_line, [None], [Problem(
+                    LINE_TOO_LONG, name, long_line, 0, f"line is longer than {max_line_bytes:,} bytes; skipped without reading it whole")])
+                first_line = long_line + 1
+                start = pos
+                last_nl = -1
+        if pos > start:
+            yield ChunkRef(index, name, path, first_line, start, pos - start)
 
 
 def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) -> Iterator[Chunk]:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from cdp_cli.config import Config
 from cdp_cli.events.reader import (
-    Chunk, ReadStats, Source, discover, gc_paused, iter_chunks, parse_chunk,
+    Chunk, ReadStats, Source, discover, gc_paused, iter_chunks, materialize, parse_chunk,
 )
 from cdp_cli.findings import Finding, Level
 from cdp_cli.rules import REGISTRY, all_rules
@@ -264,9 +264,9 @@ def _parallel(chunks: Iterator[Chunk], checker: Checker, jobs: int) -> Iterator[
 _WORKER: Checker | None = None
 
 
-def _work(chunk: Chunk) -> ChunkResult:
+def _work(chunk) -> ChunkResult:
     assert _WORKER is not None
-    return _WORKER.check_chunk(chunk)
+    return _WORKER.check_chunk(materialize(chunk, _WORKER.max_line_bytes))
 
 
 def default_jobs(sources: list[Source]) -> int:
@@ -320,7 +320,8 @@ def lint(
     try:
         pause = gc_paused()
         pause.__enter__()
-        chunks = iter_chunks(sources, max_line_bytes=checker.max_line_bytes, progress=progress, stats=result.stats)
+        chunks = iter_chunks(sources, max_line_bytes=checker.max_line_bytes, progress=progress, stats=result.stats,
+                             by_reference=jobs > 1)
         results = _parallel(chunks, checker, jobs) if jobs > 1 else map(checker.check_chunk, chunks)
         for res in results:
             result.stats.merge(res.stats)

@@ -180,3 +180,31 @@ def test_reading_is_streamed_with_bounded_memory(tmp_path):
         peaks[n] = peak_kb
     assert os.path.getsize(tmp_path / "60000.ndjson") > 50 * 2**20
     assert peaks[60_000] - peaks[3_000] < 25 * 1024, peaks  # KiB: 20x the data, < 25 MiB more memory
+
+
+@pytest.mark.parametrize("cap", [200, 1 << 20])
+def test_chunk_references_read_exactly_what_chunks_read(tmp_path, cap):
+    """Workers read plain files by reference: same lines, numbers, problems and counts."""
+    from cdp_cli.events.reader import materialize
+
+    rows = [line(i) for i in range(7000)]
+    rows[10] = b'{"a": "' + b"z" * (3 << 20) + b'"}'   # over any cap, spans blocks
+    rows[2500] = b'{"a": "' + b"q" * 500 + b'"}'       # over the small cap only
+    rows[4000] = b"{broken"
+    body = b"\r\n".join(rows)                          # CRLF, no final newline
+    (tmp_path / "x.ndjson").write_bytes(body)
+    results = []
+    for by_ref in (False, True):
+        stats = ReadStats()
+        seen = []
+        for c in iter_chunks(discover([tmp_path / "x.ndjson"]), max_line_bytes=cap, chunk_lines=900, stats=stats, by_reference=by_ref):
+            records, problems = parse_chunk(materialize(c, cap), stats)
+            seen.append(([(r.line, r.msg.get("messageId")) for r in records], [(p.line, p.code) for p in problems]))
+        flat_r = [x for s in seen for x in s[0]]
+        flat_p = [x for s in seen for x in s[1]]
+        results.append((flat_r, flat_p, stats.as_dict()))
+    assert results[0] == results[1]
+    records, problems, counts = results[1]
+    assert counts["lines"] == 7000 and counts["bytes"] == len(body)
+    assert (11, "EV005") in problems and (4001, "EV002") in problems
+    assert ((2501, "EV005") in problems) == (cap == 200)
