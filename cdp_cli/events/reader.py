@@ -201,6 +201,8 @@ def discover(inputs: Iterable[str | Path]) -> list[Source]:
         path = Path(text)
         if path.is_dir():
             files = _walk(path)
+            if not files:
+                raise InputError(f"{text}: no event files in this directory (looked for {', '.join(EVENT_SUFFIXES)})")
             sources.extend(_file_source(p) for p in files)
             continue
         if path.exists():

@@ -72,9 +72,10 @@ class Entry:
 class Conformance:
     """The plan's validators, keyed the way messages are matched to them."""
 
-    def __init__(self, plan) -> None:
+    def __init__(self, plan, safe=lambda name: name) -> None:
         from cdp_cli.plan.compiler import compile_plan
 
+        self.safe = safe  # event names can hold personal data: withheld unless --show-values
         self.plan = plan
         self.allow_unplanned = plan.settings.allow_unplanned_events
         self.track: dict[str, dict[int, Entry]] = {}
@@ -107,8 +108,9 @@ class Conformance:
             versions = self.track.get(name) if isinstance(name, str) else None
             if versions is None:
                 if isinstance(name, str) and name and not self.allow_unplanned:
-                    emit("TP001", "$.event", f"event {name!r} is not in the plan {self.plan.display_name!r}",
-                         expected="a planned event", found=name, violation_type=RUDDERSTACK["TP001"])
+                    shown = self.safe(name)
+                    emit("TP001", "$.event", f"event {shown if shown != name else repr(name)} is not in the plan {self.plan.display_name!r}",
+                         expected="a planned event", found=shown, violation_type=RUDDERSTACK["TP001"])
                 return self.common
             if len(versions) == 1 and not _has_version(msg):
                 return next(iter(versions.values()))
@@ -125,8 +127,9 @@ class Conformance:
                 if entry is not None:
                     return entry
                 if table and not self.allow_unplanned:
-                    emit("TP001", "$.name", f"{t} {name!r} is not in the plan {self.plan.display_name!r}",
-                         expected=f"a planned {t}", found=name, violation_type=RUDDERSTACK["TP001"])
+                    shown = self.safe(name)
+                    emit("TP001", "$.name", f"{t} {shown if shown != name else repr(name)} is not in the plan {self.plan.display_name!r}",
+                         expected=f"a planned {t}", found=shown, violation_type=RUDDERSTACK["TP001"])
             return self.common
         return self.common
 

@@ -71,7 +71,7 @@ class _Emitter:
         c = self.checker
         rec = self.rec
         msg = rec.msg
-        extra: dict[str, Any] = {"event": c._safe_label(self.label)}
+        extra: dict[str, Any] = {"event": self.label}
         mid = msg.get("messageId")
         if type(mid) is str:
             extra["message_id"] = mid
@@ -101,6 +101,7 @@ class Checker:
         self.config = config or Config()
         self.now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         self.show_values = show_values
+        self._label_cache: dict[str, str] = {}
         self.on = {code: self.config.enabled(code) for code in REGISTRY}
         self.rules = dict(REGISTRY)
         self.levels = {code: self.config.level(code) for code in REGISTRY}
@@ -110,10 +111,9 @@ class Checker:
         if plan is not None:
             from cdp_cli.lint.conformance import Conformance
 
-            self.conformance = Conformance(plan)
+            self.conformance = Conformance(plan, self._safe_label)
         self.dedup = self.on["SP008"]
         self.max_line_bytes = int(self.config.option("EV005", "max_bytes"))
-        self._label_cache: dict[str, str] = {}
         self.fast = None
         if fast:
             from cdp_cli.lint.fastpath import FastPath
@@ -127,7 +127,7 @@ class Checker:
         if cached is None:
             from cdp_cli.lint.payload import detect
 
-            cached = label if self.show_values or not detect(label) else "(name withheld: it contains personal data)"
+            cached = label if self.show_values or not detect(label) else "(withheld: it contains personal data)"
             if len(self._label_cache) > 50_000:
                 self._label_cache.clear()
             self._label_cache[label] = cached
@@ -152,6 +152,7 @@ class Checker:
         conformance = self.conformance
         dedup = self.dedup
         fast = self.fast.clean if self.fast is not None else None
+        safe = self._safe_label
         em = _Emitter(self, findings)
         emit = em.emit
         dumps = orjson.dumps
@@ -160,7 +161,7 @@ class Checker:
             t = msg.get("type")
             tk = t if type(t) is str and len(t) < 40 else "(invalid)"
             types[tk] = types.get(tk, 0) + 1
-            label = _event_label(msg)
+            label = safe(_event_label(msg))
             events[label] = events.get(label, 0) + 1
             if fast is not None and fast(msg, rec):
                 if dedup:
@@ -342,7 +343,7 @@ def lint(
                 src, line, index, mid, label = rec
                 f_src, f_line, f_index = first[0], first[1], first[2]
                 where = f"{names[f_src]}:{f_line}" + (f" (batch[{f_index}])" if f_index is not None else "")
-                extra: dict[str, Any] = {"event": checker._safe_label(label), "message_id": mid, "first_seen": where}
+                extra: dict[str, Any] = {"event": label, "message_id": mid, "first_seen": where}
                 if index is not None:
                     extra["batch_index"] = index
                 sink(Finding("SP008", rule.name, level, names[src], line, 0,

@@ -118,6 +118,7 @@ class PayloadChecks:
         cfg = ctx.config
         on = ctx.on
         self.ctx = ctx
+        self.safe = ctx._safe_label  # names can hold personal data: withheld unless --show-values
         conv = plan.conventions if plan is not None else None
 
         def style(code: str, option: str, planned) -> Style:
@@ -184,10 +185,14 @@ class PayloadChecks:
                 where = "$.event" if t == "track" else "$.name"
                 kind = "event" if t == "track" else t
                 if bad is not None and self.nm_event:
-                    emit("NM001", where, f"{kind} name {name!r} is not {style.value}; rename it {bad!r}",
-                         expected=bad, found=name)
+                    shown = self.safe(name)
+                    if shown == name:
+                        emit("NM001", where, f"{kind} name {name!r} is not {style.value}; rename it {bad!r}",
+                             expected=bad, found=name)
+                    else:
+                        emit("NM001", where, f"{kind} name is not {style.value} {shown}", expected=style.value, found=shown)
                 if dyn is not None and self.nm_dyn_event:
-                    emit("NM003", where, f"{kind} name {name!r} looks dynamic (it contains {dyn}); put the value in a property",
+                    emit("NM003", where, f"{kind} name {_quote(self.safe(name))} looks dynamic (it contains {dyn}); put the value in a property",
                          expected="a fixed name", found=dyn)
             field, style, reserved = "properties", self.prop_style, frozenset()
         elif t == "identify" or t == "group":
@@ -215,11 +220,16 @@ class PayloadChecks:
                 verdict = self._key_verdict(key, style, reserved if top else _EXEMPT_SUBKEYS)
                 if verdict is not None:
                     bad, dyn = verdict
+                    shown = self.safe(key)
+                    where = _jp(path + (key,)) if shown == key else _jp(path) + "[(withheld)]"
                     if bad is not None and self.nm_key:
-                        emit("NM002", _jp(path + (key,)), f"key {key!r} is not {style.value}; rename it {bad!r}",
-                             expected=bad, found=key)
+                        if shown == key:
+                            emit("NM002", where, f"key {key!r} is not {style.value}; rename it {bad!r}",
+                                 expected=bad, found=key)
+                        else:
+                            emit("NM002", where, f"a key is not {style.value} {shown}", expected=style.value, found=shown)
                     if dyn is not None and self.nm_dyn_key:
-                        emit("NM004", _jp(path + (key,)), f"key {key!r} looks dynamic (it contains {dyn}); use a fixed key and put the value in it",
+                        emit("NM004", where, f"key {_quote(shown)} looks dynamic (it contains {dyn}); use a fixed key and put the value in it",
                              expected="a fixed key", found=dyn)
             if key in pii_keys or (top and key in reserved):
                 continue  # classified personal data, or a reserved trait: expected here
@@ -268,6 +278,10 @@ class PayloadChecks:
                  expected="no personal data", found=_WHAT[code], value=match)
 
 
+
+
+def _quote(shown: str) -> str:
+    return shown if shown.startswith("(") else repr(shown)
 
 
 def _jp(parts: tuple) -> str:
