@@ -425,13 +425,12 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
                 at = line_no + len(lines)
                 kind = "gzip" if source.compression == "gzip" else ("zstd" if source.compression == "zstd" else "file")
                 detail = str(e) or type(e).__name__
+                partial = " (and part of the next)" if carry else ""
                 problems.append(Problem(STREAM_ERROR, name, at, 0,
-                                        f"{kind} stream is truncated or corrupt after line {at - 1} ({detail}); the rest of the file cannot be read"))
-                block = b""
-                carry = b"" if skipping_long else carry
-                if carry:  # a partial last line before the damage: keep it, parse reports what it is
-                    lines.append(carry)
-                    carry = b""
+                                        f"{kind} stream is truncated or corrupt after line {at - 1}{partial} ({detail}); "
+                                        "the rest of the file cannot be read"))
+                carry = b""  # a line cut by the damage is part of what was lost, not a line of its own
+                skipping_long = False
                 break
             if not block:
                 break

@@ -1,11 +1,12 @@
 """Duplicate ``messageId`` detection across a whole input, with bounded memory.
 
-Each message contributes a 64-bit BLAKE2b hash of its messageId (8 bytes in memory) and one line in a
-temporary side file (where it was, its messageId and event). Past ``spill_at`` hashes, they are
-partitioned by their top bits into bucket files on disk. At the end each bucket (or the in-memory
-array) is sorted with pyarrow to find hashes seen more than once; the side file is then streamed
-once to fetch those messages, and messageIds are compared exactly (so a hash collision can never
-report a false duplicate). Memory stays under about ``16 * spill_at`` bytes, whatever the input size.
+Each message contributes a 64-bit hash of its messageId (8 bytes in memory) and one line in a
+temporary side file (where it was, its messageId and event). Every ``spill_at`` hashes (256k, 2 MiB),
+they are partitioned by their top 6 bits into 64 bucket files on disk. At the end each bucket is
+sorted on its own to find hashes seen more than once (so the transient memory is about a 64th of the
+hashes, or ``spill_at`` entries when nothing spilled); the side file is then streamed once to fetch
+those messages, and messageIds are compared exactly, so a hash collision can never report a false
+duplicate. Memory stays at a few MiB whatever the input size; disk use is about 100 bytes a message.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import defaultdict
 from typing import Iterator
 
 BUCKET_BITS = 6
-DEFAULT_SPILL_AT = 4_000_000
+DEFAULT_SPILL_AT = 1 << 18
 
 
 def mid_hash(mid: str) -> int:
@@ -27,20 +28,20 @@ def mid_hash(mid: str) -> int:
     return hash(mid) & 0xFFFFFFFFFFFFFFFF
 
 
-def _arrow(values: array):
-    import pyarrow as pa
-
-    return pa.Array.from_buffers(pa.uint64(), len(values), [None, pa.py_buffer(values)])
-
-
-def _ordinals(start: int, n: int):
-    return _arrow(array("Q", range(start, start + n)))
-
-
-def _raw(arr) -> bytes:
-    """The little-endian uint64 values of a pyarrow array without nulls, as bytes."""
-    data = arr.buffers()[1]
-    return data.to_pybytes()[arr.offset * 8:(arr.offset + len(arr)) * 8]
+def _dups(hashes: array, ordinals: array) -> list[list[int]]:
+    """Groups of ordinals (ascending) whose hashes are equal."""
+    if len(hashes) < 2:
+        return []
+    ordered = sorted(hashes)
+    dup = {ordered[i] for i in range(1, len(ordered)) if ordered[i] == ordered[i - 1]}
+    del ordered
+    if not dup:
+        return []
+    groups: dict[int, list[int]] = defaultdict(list)
+    for h, o in zip(hashes, ordinals):
+        if h in dup:
+            groups[h].append(o)
+    return [sorted(g) for g in groups.values()]
 
 
 class DedupIndex:
@@ -55,57 +56,37 @@ class DedupIndex:
         self.spilled = 0
 
     def add(self, hashes: bytes, side: bytes) -> None:
-        chunk = array("Q")
-        chunk.frombytes(hashes)
-        self.hashes.extend(chunk)
-        self.count += len(chunk)
+        self.hashes.frombytes(hashes)
+        self.count = self.first_ordinal + len(self.hashes)
         self._side.write(side)
         if len(self.hashes) >= self.spill_at:
             self._spill()
 
     def _spill(self) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         if not self.hashes:
             return
+        n = 1 << BUCKET_BITS
         if self._buckets is None:
-            self._buckets = [(open(os.path.join(self._dir.name, f"b{i:02d}.h"), "wb"), open(os.path.join(self._dir.name, f"b{i:02d}.o"), "wb"))
-                             for i in range(1 << BUCKET_BITS)]
-        h = _arrow(self.hashes)
-        o = _ordinals(self.first_ordinal, len(self.hashes))
-        bucket = pc.shift_right(h, pa.scalar(64 - BUCKET_BITS, pa.uint64()))
+            self._buckets = [(open(os.path.join(self._dir.name, f"b{i:02d}.h"), "wb"),
+                              open(os.path.join(self._dir.name, f"b{i:02d}.o"), "wb")) for i in range(n)]
+        hs = [array("Q") for _ in range(n)]
+        os_ = [array("Q") for _ in range(n)]
+        shift = 64 - BUCKET_BITS
+        for o, h in enumerate(self.hashes, self.first_ordinal):
+            b = h >> shift
+            hs[b].append(h)
+            os_[b].append(o)
         for b, (fh, fo) in enumerate(self._buckets):
-            mask = pc.equal(bucket, pa.scalar(b, pa.uint64()))
-            hb = pc.filter(h, mask)
-            if len(hb):
-                fh.write(_raw(hb))
-                fo.write(_raw(pc.filter(o, mask)))
+            if hs[b]:
+                fh.write(hs[b].tobytes())
+                fo.write(os_[b].tobytes())
         self.spilled += len(self.hashes)
         self.first_ordinal += len(self.hashes)
         self.hashes = array("Q")
 
     def _dup_ordinals(self) -> Iterator[list[int]]:
-        """Groups of ordinals that share a hash."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        def groups(h, o):
-            if len(h) < 2:
-                return
-            table = pa.table({"h": h, "o": o})
-            counts = table.group_by("h").aggregate([("o", "count")])
-            dup = counts.filter(pc.greater(counts["o_count"], 1))["h"]
-            if not len(dup):
-                return
-            sub = table.filter(pc.is_in(table["h"], value_set=dup)).sort_by([("h", "ascending"), ("o", "ascending")])
-            by: dict[int, list[int]] = defaultdict(list)
-            for x, y in zip(sub["h"].to_pylist(), sub["o"].to_pylist()):
-                by[x].append(y)
-            yield from by.values()
-
         if self._buckets is None:
-            yield from groups(_arrow(self.hashes), _ordinals(self.first_ordinal, len(self.hashes)))
+            yield from _dups(self.hashes, array("Q", range(self.first_ordinal, self.first_ordinal + len(self.hashes))))
             return
         self._spill()
         for fh, fo in self._buckets:
@@ -116,8 +97,7 @@ class DedupIndex:
                 hs.frombytes(r.read())
             with open(fo.name, "rb") as r:
                 os_.frombytes(r.read())
-            yield from groups(_arrow(hs), _arrow(os_))
-            del hs, os_
+            yield from _dups(hs, os_)
 
     def duplicates(self) -> Iterator[tuple[list, list]]:
         """(first occurrence, later occurrence) side records for every exact duplicate, in input order
@@ -125,11 +105,10 @@ class DedupIndex:
         import orjson
 
         self._side.close()
-        wanted: dict[int, int] = {}  # ordinal -> group number
+        wanted: set[int] = set()
         group_list = list(self._dup_ordinals())
-        for g, ords in enumerate(group_list):
-            for o in ords:
-                wanted[o] = g
+        for ords in group_list:
+            wanted.update(ords)
         if not wanted:
             return
         records: dict[int, list] = {}

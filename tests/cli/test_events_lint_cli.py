@@ -163,3 +163,40 @@ def test_no_color_and_progress_never_pollute_piped_output():
     assert "\x1b[" not in r.stdout and "\x1b[" not in r.stderr
     r = run_cdp("events", "lint", MESSY, *NOW, "--color", "always")
     assert "\x1b[" in r.stdout
+
+
+def test_progress_bar_shows_on_a_terminal_and_not_when_quiet(tmp_path):
+    """Run in a pseudo-terminal: the progress bar (bytes and events/s) is drawn on stderr."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    from cdp_cli.samples import generate
+
+    log = tmp_path / "big.ndjson"
+    generate(log, 60_000, seed=1)
+    outputs = {}
+    for quiet in (False, True):
+        master, slave = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR")}
+        env["COLUMNS"] = "150"
+        args = [sys.executable, "-m", "cdp_cli", "events", "lint", str(log), "--jobs", "1"] + (["-q"] if quiet else [])
+        proc = subprocess.Popen(args, stdout=slave, stderr=slave, stdin=slave, cwd=ROOT, env=env)
+        os.close(slave)
+        chunks = []
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=120)
+        os.close(master)
+        outputs[quiet] = b"".join(chunks).decode("utf-8", "replace")
+    assert "events (" in outputs[False] and "/s)" in outputs[False]
+    assert "events (" not in outputs[True]
