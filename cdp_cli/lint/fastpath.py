@@ -209,7 +209,11 @@ class FastPath:
         if v is None:
             import jsonschema_rs
 
-            v = jsonschema_rs.validator_for(self._schema(t, entry), validate_formats=True)
+            schema = self._schema(t, entry)
+            try:  # the regex crate is ~8% faster; fancy-regex (the default) only for lookaround patterns
+                v = jsonschema_rs.validator_for(schema, validate_formats=True, pattern_options=jsonschema_rs.RegexOptions())
+            except Exception:  # jsonschema-rs reports an uncompilable pattern as a ValidationError
+                v = jsonschema_rs.validator_for(schema, validate_formats=True)
             self.cache[key] = v
         return v
 
