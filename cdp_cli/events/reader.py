@@ -550,9 +550,10 @@ def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Prob
     loads = _LOADS
     err = _DECODE_ERROR
     line_no = chunk.first_line - 1
+    blank = parsed = messages = 0
+    append = records.append
     for raw in chunk.lines:
         line_no += 1
-        stats.lines += 1
         if raw is None:
             stats.skipped[LINE_TOO_LONG] += 1
             continue
@@ -561,7 +562,7 @@ def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Prob
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if not raw or raw.isspace():
-            stats.blank += 1
+            blank += 1
             continue
         try:
             msg = loads(raw)
@@ -574,13 +575,17 @@ def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Prob
             stats.skipped[NOT_AN_OBJECT] += 1
             problems.append(Problem(NOT_AN_OBJECT, file, line_no, 1, f"line holds {_json_type(msg)}, not a JSON object (one message per line)"))
             continue
-        stats.parsed += 1
+        parsed += 1
         batch = msg.get("batch")
         if type(batch) is list and "type" not in msg:
             _expand_batch(msg, batch, file, line_no, source, records, problems, stats)
             continue
-        stats.messages += 1
-        records.append(Record(file, line_no, msg, len(raw), None, source))
+        messages += 1
+        append(Record(file, line_no, msg, len(raw), None, source))
+    stats.lines += len(chunk.lines)
+    stats.blank += blank
+    stats.parsed += parsed
+    stats.messages += messages
     if chunk.problems and len(problems) > len(chunk.problems):
         problems.sort(key=lambda p: p.line)
     return records, problems

@@ -102,6 +102,7 @@ class Checker:
         self.now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         self.show_values = show_values
         self._label_cache: dict[str, str] = {}
+        self._labels: dict[tuple, str] = {}  # (type, event or name) -> summary label
         self.on = {code: self.config.enabled(code) for code in REGISTRY}
         self.rules = dict(REGISTRY)
         self.levels = {code: self.config.level(code) for code in REGISTRY}
@@ -156,12 +157,22 @@ class Checker:
         em = _Emitter(self, findings)
         emit = em.emit
         dumps = orjson.dumps
+        labels = self._labels
         for rec in records:
             msg = rec.msg
             t = msg.get("type")
             tk = t if type(t) is str and len(t) < 40 else "(invalid)"
             types[tk] = types.get(tk, 0) + 1
-            label = safe(_event_label(msg))
+            nm = msg.get("event") if t == "track" else (msg.get("name") if t == "page" or t == "screen" else None)
+            if (nm is None or type(nm) is str) and (t is None or type(t) is str):
+                label = labels.get((t, nm))
+                if label is None:
+                    label = safe(_event_label(msg))
+                    if len(labels) > 50_000:
+                        labels.clear()
+                    labels[(t, nm)] = label
+            else:
+                label = safe(_event_label(msg))
             events[label] = events.get(label, 0) + 1
             if fast is not None and fast(msg, rec):
                 if dedup:
