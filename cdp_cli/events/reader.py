@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from cdp_cli.errors import InputError
+from cdp_cli.jsonpath import json_type, with_article
 
 #: File names a directory walk picks up (explicitly named files are read whatever their name).
 EVENT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".log", ".gz", ".zst", ".zstd")
@@ -525,18 +526,6 @@ def _diagnose(line: bytes) -> tuple[str, int, str]:
     return INVALID_JSON, 1, "invalid JSON"
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number"
-
-
 def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Problem]]:
     """Parse a chunk's lines into records; count every line in ``stats``.
 
@@ -573,7 +562,7 @@ def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Prob
             continue
         if type(msg) is not dict:
             stats.skipped[NOT_AN_OBJECT] += 1
-            problems.append(Problem(NOT_AN_OBJECT, file, line_no, 1, f"line holds {_json_type(msg)}, not a JSON object (one message per line)"))
+            problems.append(Problem(NOT_AN_OBJECT, file, line_no, 1, f"line holds {with_article(json_type(msg))}, not a JSON object (one message per line)"))
             continue
         parsed += 1
         batch = msg.get("batch")
@@ -597,7 +586,7 @@ def _expand_batch(payload, batch, file, line_no, source, records, problems, stat
     sent_at = payload.get("sentAt")
     for i, item in enumerate(batch):
         if type(item) is not dict:
-            problems.append(Problem(NOT_AN_OBJECT, file, line_no, 1, f"batch[{i}] holds {_json_type(item)}, not a message object"))
+            problems.append(Problem(NOT_AN_OBJECT, file, line_no, 1, f"batch[{i}] holds {with_article(json_type(item))}, not a message object"))
             continue
         if sent_at is not None and item.get("sentAt") is None:
             item["sentAt"] = sent_at

@@ -17,26 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from cdp_cli.errors import PlanError
-from cdp_cli.jsonpath import json_path
+from cdp_cli.jsonpath import json_path, json_type
 from cdp_cli.rules.event_rules import RUDDERSTACK
 
 _MAX_ERRORS = 20  # per message
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _pii_keys(schema: dict[str, Any]) -> frozenset[str]:
@@ -145,7 +129,7 @@ class Conformance:
             return versions[raw]
         emit("TP006", "$.context.protocols.event_version",
              f"event {name!r} has no version {raw!r} in the plan (versions {', '.join(map(str, sorted(versions)))}); checked against version {min(versions)}",
-             expected=f"one of {sorted(versions)}", found=repr(raw) if isinstance(raw, (int, str)) else _json_type(raw),
+             expected=f"one of {sorted(versions)}", found=repr(raw) if isinstance(raw, (int, str)) else json_type(raw, integers=True),
              violation_type=RUDDERSTACK["TP006"])
         return oldest
 
@@ -229,22 +213,22 @@ def _describe(err, schema):
     elif keyword == "type":
         expected = parent.get("type") if isinstance(parent, dict) else None
         exp = " or ".join(expected) if isinstance(expected, list) else str(expected)
-        found = _json_type(value)
+        found = json_type(value, integers=True)
         yield "TP003", where, f"{where}: expected {exp}, found {found}", exp, found, value
     elif keyword == "enum":
         allowed = parent.get("enum") if isinstance(parent, dict) else None
-        yield "TP005", where, f"{where}: not one of the allowed values {_short(allowed)}", _short(allowed), _json_type(value), value
+        yield "TP005", where, f"{where}: not one of the allowed values {_short(allowed)}", _short(allowed), json_type(value, integers=True), value
     elif keyword == "const":
         c = parent.get("const") if isinstance(parent, dict) else None
-        yield "TP005", where, f"{where}: must be {_short(c)}", _short(c), _json_type(value), value
+        yield "TP005", where, f"{where}: must be {_short(c)}", _short(c), json_type(value, integers=True), value
     elif keyword == "pattern":
         pat = parent.get("pattern") if isinstance(parent, dict) else None
-        yield "TP005", where, f"{where}: does not match the pattern {pat}", f"pattern {pat}", _json_type(value), value
+        yield "TP005", where, f"{where}: does not match the pattern {pat}", f"pattern {pat}", json_type(value, integers=True), value
     elif keyword == "format":
         fmt = parent.get("format") if isinstance(parent, dict) else None
-        yield "TP005", where, f"{where}: is not a valid {fmt}", f"format {fmt}", _json_type(value), value
+        yield "TP005", where, f"{where}: is not a valid {fmt}", f"format {fmt}", json_type(value, integers=True), value
     elif keyword in _BOUNDS:
         bound = parent.get(keyword) if isinstance(parent, dict) else None
-        yield "TP005", where, f"{where}: {_BOUNDS[keyword].format(bound)}", f"{keyword} {bound}", _json_type(value), value
+        yield "TP005", where, f"{where}: {_BOUNDS[keyword].format(bound)}", f"{keyword} {bound}", json_type(value, integers=True), value
     else:
-        yield "TP005", where, f"{where}: breaks the plan's {keyword!r} rule", keyword, _json_type(value), value
+        yield "TP005", where, f"{where}: breaks the plan's {keyword!r} rule", keyword, json_type(value, integers=True), value

@@ -11,7 +11,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from cdp_cli.events.model import CONTEXT_KEYS, KNOWN_FIELDS, TIMESTAMP_FIELDS, TYPES
+from cdp_cli.events.model import CONTEXT_KEYS, KNOWN_FIELDS, TIMESTAMP_FIELDS, TYPES, present
+from cdp_cli.jsonpath import json_type, with_article
 from cdp_cli.naming import normalize
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -24,20 +25,6 @@ _SPELLINGS = {normalize(f): f for f in ("userId", "anonymousId", "messageId", "g
                                          "sentAt", "receivedAt", "context", "integrations", "type")}
 _CONTEXT_AT_TOP = frozenset(CONTEXT_KEYS) - KNOWN_FIELDS - {"traits", "channel"}
 _TYPE_NAMES = {t.casefold(): t for t in TYPES}
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _is_date(value: Any) -> bool:
@@ -113,11 +100,11 @@ class SpecChecks:
                     fixed = _TYPE_NAMES.get(t.casefold()) if isinstance(t, str) else None
                     hint = f"; did you mean {fixed!r}?" if fixed else ""
                     emit("SP001", "$.type", f"unknown type{hint} (expected identify, track, page, screen, group or alias)",
-                         expected="one of " + ", ".join(TYPES), found=repr(t) if isinstance(t, str) else _json_type(t), value=t)
+                         expected="one of " + ", ".join(TYPES), found=repr(t) if isinstance(t, str) else json_type(t), value=t)
         # identity
         if on["SP002"]:
             uid, aid = msg.get("userId"), msg.get("anonymousId")
-            if not _present(uid) and not _present(aid):
+            if not present(uid) and not present(aid):
                 emit("SP002", "$", "neither userId nor anonymousId is set (null, empty and blank count as missing)",
                      expected="userId or anonymousId", found="missing")
         if t == "track":
@@ -125,15 +112,15 @@ class SpecChecks:
                 ev = msg.get("event")
                 if not isinstance(ev, str) or not ev.strip():
                     emit("SP003", "$.event", "track message without an event name",
-                         expected="a non-empty string", found="missing" if ev is None else _json_type(ev))
+                         expected="a non-empty string", found="missing" if ev is None else json_type(ev))
         elif t == "group":
-            if on["SP004"] and not _present(msg.get("groupId")):
+            if on["SP004"] and not present(msg.get("groupId")):
                 emit("SP004", "$.groupId", "group message without groupId", expected="a groupId", found="missing")
         elif t == "alias":
             if on["SP005"]:
-                if not _present(msg.get("previousId")):
+                if not present(msg.get("previousId")):
                     emit("SP005", "$.previousId", "alias message without previousId: nothing to link", expected="previousId", found="missing")
-                elif not _present(msg.get("userId")):
+                elif not present(msg.get("userId")):
                     emit("SP005", "$.userId", "alias message without userId: nothing to link previousId to", expected="userId", found="missing")
         # messageId
         mid = msg.get("messageId")
@@ -148,8 +135,8 @@ class SpecChecks:
                 v = msg.get(key)
                 if v is not None and type(v) is not str:
                     how = "sent as a string downstream, so 42 and \"42\" meet but 42.0 does not" if _number(v) else "not an identifier"
-                    emit("SP009", f"$.{key}", f"{key} is a {_json_type(v)}, not a string ({how})",
-                         expected="a string", found=_json_type(v), value=v)
+                    emit("SP009", f"$.{key}", f"{key} is a {json_type(v)}, not a string ({how})",
+                         expected="a string", found=json_type(v), value=v)
         if self.timestamps:
             self._timestamps(msg, emit)
         if on["SP015"] and rec.size > self.max_bytes:
@@ -159,14 +146,14 @@ class SpecChecks:
             for key in _OBJECT_FIELDS:
                 v = msg.get(key)
                 if v is not None and type(v) is not dict:
-                    emit("SP016", f"$.{key}", f"{key} is {_article(_json_type(v))}, not an object",
-                         expected="an object", found=_json_type(v), value=v)
+                    emit("SP016", f"$.{key}", f"{key} is {with_article(json_type(v))}, not an object",
+                         expected="an object", found=json_type(v), value=v)
             ctx = msg.get("context")
             if type(ctx) is dict:
                 ct = ctx.get("traits")
                 if ct is not None and type(ct) is not dict:
-                    emit("SP016", "$.context.traits", f"context.traits is {_article(_json_type(ct))}, not an object",
-                         expected="an object", found=_json_type(ct), value=ct)
+                    emit("SP016", "$.context.traits", f"context.traits is {with_article(json_type(ct))}, not an object",
+                         expected="an object", found=json_type(ct), value=ct)
         if self.reserved and t in ("track", "page", "screen", "identify", "group"):
             field = "traits" if t in ("identify", "group") else "properties"
             table = _RESERVED.get(f"{field}:{t}")
@@ -177,7 +164,7 @@ class SpecChecks:
                         v = body[key]
                         if v is not None and not ok(v):
                             emit("SP017", f"$.{field}.{key}", f"reserved {'trait' if field == 'traits' else 'property'} {key!r} must be {expected}",
-                                 expected=expected, found=_json_type(v), value=v)
+                                 expected=expected, found=json_type(v), value=v)
         if self.misplaced:
             self._misplaced(msg, t, emit)
         if self.misspelled:
@@ -209,9 +196,9 @@ class SpecChecks:
                     ts = None
             if ts is None:
                 if on["SP010"]:
-                    what = "an epoch number" if _number(v) else _json_type(v) if not isinstance(v, str) else "not ISO-8601"
+                    what = "an epoch number" if _number(v) else json_type(v) if not isinstance(v, str) else "not ISO-8601"
                     emit("SP010", f"$.{key}", f"{key} is {what}; send an ISO-8601 date-time such as 2026-11-20T10:00:00.000Z",
-                         expected="an ISO-8601 date-time", found=_json_type(v), value=v)
+                         expected="an ISO-8601 date-time", found=json_type(v), value=v)
                 continue
             if ts.tzinfo is None:
                 if on["SP011"]:
@@ -257,21 +244,9 @@ class SpecChecks:
         if type(body) is dict:
             field = "traits" if t in ("identify", "group") else "properties"
             for key in ("userId", "anonymousId"):
-                if _present(body.get(key)) and not _present(msg.get(key)):
+                if present(body.get(key)) and not present(msg.get(key)):
                     emit("SP018", f"$.{field}.{key}", f"{key} is inside {field} but empty at the top level, where identity is read",
                          expected=f"$.{key}", found=f"$.{field}.{key}")
-
-
-def _present(v: Any) -> bool:
-    if v is None:
-        return False
-    if isinstance(v, str):
-        return bool(v.strip())
-    return True
-
-
-def _article(word: str) -> str:
-    return ("an " if word[:1] in "aeiou" else "a ") + word if word != "null" else "null"
 
 
 def _ago(delta) -> str:
