@@ -64,6 +64,7 @@ class FastPath:
         self.same_day_ok = spec.max_skew.total_seconds() >= 86400
         self.conformance = checker.conformance
         self.cache: dict[tuple, Any] = {}
+        self.routes: dict[tuple, Any] = {}  # (type, name) -> False or (validator, versions)
         self.exceptions = sorted(payload.exceptions)
 
     def precompile(self) -> None:
@@ -220,7 +221,6 @@ class FastPath:
     # --- the check -------------------------------------------------------------------------------
     def clean(self, msg: dict[str, Any], rec) -> bool:
         """True only when the full checks would certainly find nothing in this message."""
-        t = msg.get("type")
         if rec.size > self.max_bytes:
             return False
         uid = msg.get("userId")  # SP002: one of them a non-blank string (other types: full check)
@@ -228,73 +228,85 @@ class FastPath:
             aid = msg.get("anonymousId")
             if not (type(aid) is str and aid and not aid.isspace()):
                 return False
-        entry = None
-        name = None
-        version = None
-        conf = self.conformance
-        payload = self.c.payload
+        t = msg.get("type")
         if t == "track":
             name = msg.get("event")
             if type(name) is not str or not name:
                 return False
-            if payload.nm_event or payload.nm_dyn_event:
-                bad, dyn = payload._event_verdict(name, payload.event_style)
-                if bad is not None or dyn is not None:
-                    return False
-            if conf is not None:
-                versions = conf.track.get(name)
-                if versions is None:
+        elif t == "page" or t == "screen":
+            name = msg.get("name")
+            if type(name) is not str or not name:
+                name = None
+        elif t == "identify" or t == "group":
+            ctx = msg.get("context")
+            if type(ctx) is dict and ctx.get("traits") is not None:
+                return False  # merged traits: the full check validates the merge
+            name = None
+        elif t == "alias":
+            name = None
+        else:
+            return False
+        key = (t, name)
+        route = self.routes.get(key)
+        if route is None:
+            route = self._route(t, name)
+            if len(self.routes) > 50_000:  # dynamic names: keep the memo bounded
+                self.routes.clear()
+            self.routes[key] = route
+        if route is False:
+            return False
+        validator, versions = route
+        if versions is not None:  # a planned track event: pick the version as Protocols does
+            ctx = msg.get("context")
+            if type(ctx) is dict:
+                proto = ctx.get("protocols")
+                if type(proto) is dict:
+                    raw = proto.get("event_version")
+                    if raw is not None:
+                        if type(raw) is int and raw in versions:
+                            validator = versions[raw]
+                        else:
+                            return False
+        if not validator.is_valid(msg):
+            return False
+        if self.time_rules:
+            return self._times_ok(msg)
+        return True
+
+    def _route(self, t: str, name: str | None):
+        """For one (type, name): False when the name alone means findings (naming, unplanned), else
+        (validator of the default version, {version: validator} for a planned track event or None)."""
+        conf = self.conformance
+        payload = self.c.payload
+        entry = None
+        versions = None
+        if name is not None and (payload.nm_event or payload.nm_dyn_event):
+            style = payload.event_style if t == "track" else payload.page_style
+            bad, dyn = payload._event_verdict(name, style)
+            if bad is not None or dyn is not None:
+                return False
+        if conf is not None:
+            if t == "track":
+                planned = conf.track.get(name)
+                if planned is None:
                     if not conf.allow_unplanned:
                         return False
                     entry = conf.common
                 else:
-                    ctx = msg.get("context")
-                    raw = None
-                    if type(ctx) is dict:
-                        proto = ctx.get("protocols")
-                        if type(proto) is dict:
-                            raw = proto.get("event_version")
-                    if raw is None:
-                        version = min(versions)
-                    elif type(raw) is int and raw in versions:
-                        version = raw
-                    else:
-                        return False
-                    entry = versions[version]
-        elif t == "page" or t == "screen":
-            name = msg.get("name")
-            if type(name) is str and name:
-                if payload.nm_event or payload.nm_dyn_event:
-                    bad, dyn = payload._event_verdict(name, payload.page_style)
-                    if bad is not None or dyn is not None:
-                        return False
-            else:
-                name = None
-            if conf is not None:
+                    entry = planned[min(planned)]
+                    versions = {v: self._validator((t, e.label), t, e) for v, e in planned.items()}
+            elif t == "page" or t == "screen":
                 table = conf.pages if t == "page" else conf.screens
                 entry = table.get(name) if name else None
                 if entry is None:
                     if name and table and not conf.allow_unplanned:
                         return False
                     entry = conf.common
-                    name = None
-        elif t == "identify" or t == "group":
-            ctx = msg.get("context")
-            if type(ctx) is dict and ctx.get("traits") is not None:
-                return False  # merged traits: the full check validates the merge
-            if conf is not None:
+            elif t == "identify" or t == "group":
                 entry = (conf.identify if t == "identify" else conf.group) or conf.common
-        elif t == "alias":
-            if conf is not None:
+            else:
                 entry = conf.common
-        else:
-            return False
-        key = (t, entry.label if entry is not None else None)
-        if not self._validator(key, t, entry).is_valid(msg):
-            return False
-        if self.time_rules:
-            return self._times_ok(msg)
-        return True
+        return self._validator((t, entry.label if entry is not None else None), t, entry), versions
 
     def _times_ok(self, msg: dict[str, Any]) -> bool:
         future19, oldest19 = self.future19, self.oldest19
