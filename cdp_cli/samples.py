@@ -280,7 +280,7 @@ class Generator:
 
 def generate(path: str | Path | None, events: int, *, seed: int = 1, violations: float = 0.0, plan=None,
              users: int | None = None, out=None) -> int:
-    """Write ``events`` messages as NDJSON (gzip when the name ends in .gz) atomically; or to ``out``."""
+    """Write ``events`` messages as NDJSON (gzip for .gz, zstandard for .zst) atomically; or to ``out``."""
     gen = Generator(plan, seed=seed, violations=violations, users=users, events=events)
     if out is not None:
         for line in gen.lines(events):
@@ -290,12 +290,18 @@ def generate(path: str | Path | None, events: int, *, seed: int = 1, violations:
 
     path = Path(path)  # type: ignore[arg-type]
     with atomic_open(path, "wb") as fh:
-        if path.name.endswith(".gz"):
+        if path.name.lower().endswith(".gz"):
             import gzip
 
             with gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=6, mtime=0) as gz:
                 for line in gen.lines(events):
                     gz.write(line + b"\n")
+        elif path.name.lower().endswith((".zst", ".zstd")):
+            import zstandard
+
+            with zstandard.ZstdCompressor(level=3).stream_writer(fh, closefd=False) as zw:
+                for line in gen.lines(events):
+                    zw.write(line + b"\n")
         else:
             buf: list[bytes] = []
             for line in gen.lines(events):

@@ -141,3 +141,28 @@ def emit(report: Report, fmt: Format, output: Path | None, opts: Options) -> Non
         return
     with atomic_open(output) as fh:
         render(report, fmt, fh, Options(color=False, quiet=opts.quiet, max_findings=opts.max_findings))
+
+
+def refuse_overwrite(outputs: dict[str, Path | None], protected: list[Path]) -> None:
+    """Raise a UsageError when an output file would replace an input (or a file inside an input
+    directory), or two outputs name the same file: a typo must never destroy the data being checked."""
+    from cdp_cli.errors import UsageError
+
+    guarded = []
+    for p in protected:
+        try:
+            guarded.append(Path(p).resolve())
+        except OSError:
+            continue
+    seen: dict[Path, str] = {}
+    for flag, out in outputs.items():
+        if out is None:
+            continue
+        target = out.resolve()
+        if target in seen:
+            raise UsageError(f"{flag} {out} is also given to {seen[target]}; name two different files")
+        seen[target] = flag
+        for g in guarded:
+            if target == g or g in target.parents:
+                raise UsageError(f"{flag} {out} is one of the inputs ({g.name}); refusing to overwrite it")
+

@@ -11,6 +11,7 @@ import typer
 
 from cdp_cli.cli.common import (
     ColorOpt, ConfigOpt, FormatOpt, NoConfigOpt, OutputOpt, QuietOpt, StrictOpt, color_flag, emit, handle_errors,
+    refuse_overwrite,
 )
 from cdp_cli.errors import ExitCode, UsageError
 from cdp_cli.reporters import Format, Options, Report
@@ -167,9 +168,13 @@ def lint(
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
     cfg = load_config(config, search=not no_config)
-    for p in (output, findings_out):
-        if p is not None and str(p) in inputs:
-            raise UsageError(f"{p} is one of the inputs; refusing to overwrite it")
+    from cdp_cli.events.reader import discover
+
+    sources = discover(inputs)
+    protected = [s.path for s in sources if s.path is not None] + list(plan or [])
+    if cfg.file is not None:
+        protected.append(Path(cfg.file))
+    refuse_overwrite({"--output": output, "--findings-out": findings_out}, protected)
 
     sink_fh = None
     sink_ctx = None
@@ -191,9 +196,7 @@ def lint(
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
         from cdp_cli.cli.common import err_console
-        from cdp_cli.events.reader import discover
 
-        sources = discover(inputs)
         total = sum(s.size or 0 for s in sources) if all(s.size is not None for s in sources) else None
         progress_obj = Progress(
             TextColumn("[bold]lint[/]"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -219,7 +222,7 @@ def lint(
         if progress_obj is not None:
             progress_obj.start()
         result = run_lint(
-            inputs, plan_paths=list(plan) if plan else None, config=cfg, now=when, show_values=show_values,
+            sources, plan_paths=list(plan) if plan else None, config=cfg, now=when, show_values=show_values,
             jobs=jobs, keep=None if max_findings == 0 else max_findings, on_finding=on_finding,
             progress=progress_cb, on_chunk=on_chunk,
         )

@@ -10,6 +10,8 @@ import typer
 
 from cdp_cli.cli.common import err_console, handle_errors
 
+DEFAULT_PLAN = Path("plans/ecommerce")
+
 app = typer.Typer(help="Sample data: deterministic, realistic Segment event logs.\n\n"
                   "Example: cdp samples generate --events 10000 --seed 7 -o events.ndjson.gz", no_args_is_help=True)
 
@@ -20,9 +22,9 @@ def generate(
     events: Annotated[int, typer.Option("--events", "-n", min=1, help="How many messages. Example: --events 1000000")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed and arguments give the same bytes. Example: --seed 7")] = 1,
     violations: Annotated[float, typer.Option("--violations", min=0.0, max=1.0, help="Share of messages carrying one realistic mistake (wrong type, unplanned event, missing identity, duplicate messageId, broken JSON line, ...). Example: --violations 0.05")] = 0.0,
-    plan: Annotated[Optional[Path], typer.Option("--plan", "-p", help="The tracking plan the events follow. Example: --plan plans/saas")] = Path("plans/ecommerce"),
+    plan: Annotated[Optional[Path], typer.Option("--plan", "-p", help="The tracking plan the events follow. Example: --plan plans/saas")] = DEFAULT_PLAN,
     users: Annotated[Optional[int], typer.Option("--users", min=1, help="How many people (default: one per 25 events). Example: --users 500", show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here (atomically; gzip when the name ends in .gz); default: stdout. Example: -o bench/data/1m.ndjson.gz", show_default=False, dir_okay=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here (atomically; gzip for .gz, zstandard for .zst); default: stdout. Example: -o bench/data/1m.ndjson.gz", show_default=False, dir_okay=False)] = None,
 ) -> None:
     """Generate a realistic NDJSON event log that follows a tracking plan.
 
@@ -39,6 +41,15 @@ def generate(
     from cdp_cli.lint.engine import load_plan_for_lint
     from cdp_cli.samples import generate as run
 
+    if plan == DEFAULT_PLAN and not plan.exists():
+        import cdp_cli
+        from cdp_cli.errors import UsageError
+
+        shipped = Path(cdp_cli.__file__).resolve().parent.parent / DEFAULT_PLAN  # beside the package (a checkout)
+        if not shipped.is_dir():
+            raise UsageError(f"{plan}: no such plan here (the default is relative to the current directory); "
+                             "name one with --plan, e.g. --plan path/to/plans/ecommerce")
+        plan = shipped
     loaded = load_plan_for_lint([plan]) if plan else None
     if output is None:
         run(None, events, seed=seed, violations=violations, plan=loaded, users=users, out=sys.stdout.buffer)

@@ -172,26 +172,38 @@ def _walk(directory: Path) -> list[Path]:
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if not name.startswith(".") and name.lower().endswith(EVENT_SUFFIXES):
-                found.append(Path(root) / name)
+            if name.startswith(".") or not name.lower().endswith(EVENT_SUFFIXES):
+                continue
+            p = Path(root) / name
+            try:
+                if not stat.S_ISREG(p.stat().st_mode):
+                    continue  # a FIFO, socket or device inside a log tree would block or never end
+            except OSError:
+                pass  # a broken link or a loop: kept, so reading it reports EV007 and the walk goes on
+            found.append(p)
     return found
 
 
-def _file_source(path: Path) -> Source:
+def _file_source(path: Path, walked: bool = False) -> Source:
     try:
         st = path.stat()
     except OSError as e:
+        if walked:  # found by a walk or a glob: report it when read (EV007), read the rest
+            return Source(str(path), path, None)
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
     size = st.st_size if stat.S_ISREG(st.st_mode) else None
     return Source(str(path), path, size)
 
 
-def discover(inputs: Iterable[str | Path]) -> list[Source]:
+def discover(inputs: Iterable[str | Path | Source]) -> list[Source]:
     """Expand inputs into sources. A missing path or a glob matching nothing is an
     :class:`~cdp_cli.errors.InputError` (exit 2): a typo must not read as "no events, all clean"."""
     sources: list[Source] = []
     stdin_used = False
     for raw in inputs:
+        if isinstance(raw, Source):  # already discovered
+            sources.append(raw)
+            continue
         text = str(raw)
         if text == "-":
             if stdin_used:
@@ -204,7 +216,7 @@ def discover(inputs: Iterable[str | Path]) -> list[Source]:
             files = _walk(path)
             if not files:
                 raise InputError(f"{text}: no event files in this directory (looked for {', '.join(EVENT_SUFFIXES)})")
-            sources.extend(_file_source(p) for p in files)
+            sources.extend(_file_source(p, walked=True) for p in files)
             continue
         if path.exists():
             sources.append(_file_source(path))
@@ -213,12 +225,17 @@ def discover(inputs: Iterable[str | Path]) -> list[Source]:
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 raise InputError(f"{text}: no file matches this pattern")
+            before = len(sources)
             for m in matches:
                 mp = Path(m)
                 if mp.is_dir():
-                    sources.extend(_file_source(p) for p in _walk(mp))
+                    sources.extend(_file_source(p, walked=True) for p in _walk(mp))
+                elif mp.exists() and not mp.is_file():
+                    continue  # a FIFO or device matched by a pattern would block; name it explicitly to read it
                 else:
-                    sources.append(_file_source(mp))
+                    sources.append(_file_source(mp, walked=True))
+            if len(sources) == before:
+                raise InputError(f"{text}: the pattern matches only directories without event files")
             continue
         raise InputError(f"{text}: no such file or directory")
     seen: set[str] = set()
@@ -267,8 +284,54 @@ def _open(source: Source, progress: Callable[[int], None] | None) -> tuple[Binar
             import zstandard
         except ImportError as e:  # pragma: no cover - a declared dependency
             raise InputError(f"{source.name}: reading .zst needs the 'zstandard' package") from e
-        return zstandard.ZstdDecompressor().stream_reader(counted, read_across_frames=True), raw
+        return _ZstdStream(counted, zstandard), raw
     return counted, raw
+
+
+class _ZstdStream:
+    """Decode concatenated zstd frames with ``read1``, and notice a stream cut inside a frame.
+
+    ``ZstdDecompressor.stream_reader`` ends quietly at a truncated frame, which would lose the tail of
+    a file without a word; a decompression object says whether its frame ended (``eof``). Input is fed
+    in small pieces so one read's output stays bounded even for highly compressible data.
+    """
+
+    FEED = 1 << 14
+
+    def __init__(self, raw: BinaryIO, zstandard: Any):
+        self.raw = raw
+        self.zstd = zstandard
+        self.dec = zstandard.ZstdDecompressor()
+        self.obj = self.dec.decompressobj()
+        self.started = False  # the current frame has received input
+        self.pending = b""  # compressed bytes after a finished frame, for the next one
+
+    def read1(self, size: int = -1) -> bytes:
+        out: list[bytes] = []
+        got = 0
+        while got < max(size, 1):
+            data = self.pending or self.raw.read(self.FEED)
+            self.pending = b""
+            if not data:
+                if self.started and not out:  # what was decoded before the cut is returned first
+                    raise EOFError("zstd stream ends inside a frame")
+                break
+            try:
+                piece = self.obj.decompress(data)
+            except self.zstd.ZstdError as e:
+                if out:
+                    self.pending = data  # fails again on the next call, after the good part is used
+                    break
+                raise ValueError(f"zstd: {e}") from None
+            self.started = True
+            if self.obj.eof:
+                self.pending = self.obj.unused_data
+                self.obj = self.dec.decompressobj()
+                self.started = False
+            if piece:
+                out.append(piece)
+                got += len(piece)
+        return b"".join(out)
 
 
 def iter_chunks(
@@ -386,7 +449,7 @@ def _file_refs(index, source, max_line_bytes, chunk_lines, progress, stats) -> I
                         break
                     pos += len(block)
                 yield Chunk(index, name, long_line, [None], [Problem(
-                    LINE_TOO_LONG, name, long_line, 0, f"line is longer than {max_line_bytes:,} bytes; skipped without reading it whole")])
+                    LINE_TOO_LONG, name, long_line, 0, _too_long(max_line_bytes))])
                 first_line = long_line + 1
                 start = pos
                 last_nl = -1
@@ -397,7 +460,10 @@ def _file_refs(index, source, max_line_bytes, chunk_lines, progress, stats) -> I
 def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) -> Iterator[Chunk]:
     name = source.name
 
+    seen = [0]
+
     def count(n: int) -> None:
+        seen[0] += n
         if stats is not None:
             stats.bytes += n
         if progress is not None:
@@ -424,7 +490,7 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
                 if stats is not None:
                     stats.stream_errors += 1
                 at = line_no + len(lines)
-                kind = "gzip" if source.compression == "gzip" else ("zstd" if source.compression == "zstd" else "file")
+                kind = _kind(stream)
                 detail = str(e) or type(e).__name__
                 partial = " (and part of the next)" if carry else ""
                 problems.append(Problem(STREAM_ERROR, name, at, 0,
@@ -434,6 +500,10 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
                 skipping_long = False
                 break
             if not block:
+                if not seen[0] and _kind(stream) != "file":
+                    if stats is not None:
+                        stats.stream_errors += 1
+                    problems.append(Problem(STREAM_ERROR, name, 1, 0, f"empty file: not a {_kind(stream)} stream (0 bytes)"))
                 break
             parts = block.split(b"\n")
             if skipping_long:
@@ -453,7 +523,7 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
             if len(carry) > max_line_bytes:
                 long_start = line_no + len(lines)
                 problems.append(Problem(LINE_TOO_LONG, name, long_start, 0,
-                                        f"line is longer than {max_line_bytes:,} bytes; skipped without reading it whole"))
+                                        _too_long(max_line_bytes)))
                 carry = b""
                 skipping_long = True
             while len(lines) >= chunk_lines:
@@ -475,12 +545,22 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
             raw.close()
 
 
+def _kind(stream: Any) -> str:
+    if isinstance(stream, gzip.GzipFile):
+        return "gzip"
+    return "zstd" if isinstance(stream, _ZstdStream) else "file"
+
+
+def _too_long(cap: int) -> str:
+    return f"line is longer than {cap:,} bytes; skipped without reading it whole"
+
+
 def _mark_long(lines: list[bytes | None], first: int, problems: list[Problem], cap: int, name: str) -> None:
     """Lines that arrived whole in one block but are over the cap: reject them like streamed ones."""
     for i, line in enumerate(lines):
         if line is not None and len(line) > cap:
             lines[i] = None
-            problems.append(Problem(LINE_TOO_LONG, name, first + i, 0, f"line is longer than {cap:,} bytes; skipped"))
+            problems.append(Problem(LINE_TOO_LONG, name, first + i, 0, _too_long(cap)))
     problems.sort(key=lambda p: p.line)
 
 
@@ -499,7 +579,7 @@ def _loads():
 _LOADS, _DECODE_ERROR = _loads()
 
 
-def _diagnose(line: bytes) -> tuple[str, int, str]:
+def _diagnose(line: bytes, error: Exception | None = None) -> tuple[str, int, str]:
     """Why ``line`` is not a JSON object: (code, column, message). Called only on failures."""
     import json
 
@@ -523,7 +603,10 @@ def _diagnose(line: bytes) -> tuple[str, int, str]:
         return INVALID_JSON, 1, "invalid JSON: nested too deeply"
     if found:
         return NON_FINITE, text.find(found[0]) + 1, f"{found[0]} is not valid JSON (JSON has no NaN or Infinity); send null or a number"
-    return INVALID_JSON, 1, "invalid JSON"
+    # Python's json accepts what orjson refuses: a lone surrogate (\ud800) or a number out of range (1e400)
+    reason = getattr(error, "msg", None) or "not valid for a strict JSON parser"
+    col = getattr(error, "colno", 1) or 1
+    return INVALID_JSON, col, f"invalid JSON at column {col}: {reason}"
 
 
 def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Problem]]:
@@ -555,11 +638,16 @@ def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Prob
             continue
         try:
             msg = loads(raw)
-        except (err, ValueError, RecursionError):
-            code, col, text = _diagnose(raw)
-            stats.skipped[code] += 1
-            problems.append(Problem(code, file, line_no, col, text))
-            continue
+        except (err, ValueError, RecursionError) as e:
+            msg = None
+            if raw.startswith(b"\xef\xbb\xbf"):  # a BOM on a later line: files concatenated with cat
+                with contextlib.suppress(err, ValueError, RecursionError):
+                    msg = loads(raw[3:])
+            if msg is None:
+                code, col, text = _diagnose(raw, e)
+                stats.skipped[code] += 1
+                problems.append(Problem(code, file, line_no, col, text))
+                continue
         if type(msg) is not dict:
             stats.skipped[NOT_AN_OBJECT] += 1
             problems.append(Problem(NOT_AN_OBJECT, file, line_no, 1, f"line holds {with_article(json_type(msg))}, not a JSON object (one message per line)"))

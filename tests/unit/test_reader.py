@@ -208,3 +208,65 @@ def test_chunk_references_read_exactly_what_chunks_read(tmp_path, cap):
     assert counts["lines"] == 7000 and counts["bytes"] == len(body)
     assert (11, "EV005") in problems and (4001, "EV002") in problems
     assert ((2501, "EV005") in problems) == (cap == 200)
+
+
+def test_truncated_or_corrupt_zstd_is_reported_and_the_next_file_is_read(tmp_path):
+    import zstandard
+
+    body = b"\n".join(line(i) for i in range(20000)) + b"\n"
+    data = zstandard.ZstdCompressor().compress(body)
+    (tmp_path / "a.ndjson.zst").write_bytes(data[: len(data) // 2])  # cut inside the frame
+    (tmp_path / "b.ndjson.zst").write_bytes(b"not zstd at all\n")
+    (tmp_path / "c.ndjson").write_bytes(line(99) + b"\n")
+    records, problems, stats = read(sorted(tmp_path.iterdir()))
+    stream = [p for p in problems if p.code == "EV006"]
+    assert [p.file.rsplit("/", 1)[-1] for p in stream] == ["a.ndjson.zst", "b.ndjson.zst"]
+    assert "zstd stream is truncated or corrupt" in stream[0].message
+    assert 0 < len([r for r in records if r.file.endswith("a.ndjson.zst")]) < 20000
+    assert records[-1].msg["messageId"] == "m99" and stats.stream_errors == 2
+
+
+def test_empty_compressed_files_are_reported(tmp_path):
+    (tmp_path / "a.gz").write_bytes(b"")
+    (tmp_path / "b.zst").write_bytes(b"")
+    (tmp_path / "c.ndjson").write_bytes(b"")  # an empty plain file is just empty
+    records, problems, stats = read(sorted(tmp_path.iterdir()))
+    assert [(p.file.rsplit("/", 1)[-1], p.code) for p in problems] == [("a.gz", "EV006"), ("b.zst", "EV006")]
+    assert "empty file" in problems[0].message and stats.stream_errors == 2
+
+
+def test_fifos_in_a_tree_are_skipped_and_broken_links_reported_not_fatal(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.ndjson").write_bytes(line(1) + b"\n")
+    os.mkfifo(logs / "b.ndjson")  # reading it would block for ever
+    (logs / "c.ndjson").symlink_to(logs / "gone.ndjson")  # dangling
+    (logs / "d.ndjson").symlink_to(logs / "d.ndjson")  # a loop
+    (logs / "e.ndjson").write_bytes(line(5) + b"\n")
+    records, problems, stats = read([logs])
+    assert [r.msg["messageId"] for r in records] == ["m1", "m5"]
+    assert [(p.file.rsplit("/", 1)[-1], p.code) for p in problems] == [("c.ndjson", "EV007"), ("d.ndjson", "EV007")]
+    records, problems, _ = read([str(logs / "*.ndjson")])  # a glob skips the FIFO too
+    assert [r.msg["messageId"] for r in records] == ["m1", "m5"]
+
+
+def test_a_glob_matching_only_empty_directories_is_an_input_error(tmp_path):
+    (tmp_path / "day1").mkdir()
+    (tmp_path / "day2").mkdir()
+    with pytest.raises(InputError, match="only directories without event files"):
+        discover([str(tmp_path / "day*")])
+
+
+def test_bom_on_a_later_line_and_what_orjson_refuses(tmp_path):
+    rows = [
+        line(1),
+        b"\xef\xbb\xbf" + line(2),  # files joined with cat: a BOM mid-stream
+        b'{"type":"track","event":"x","userId":"u","n":"\\ud800"}',  # a lone surrogate
+        b'{"type":"track","event":"x","userId":"u","n":1e400}',  # out of double range
+    ]
+    (tmp_path / "x.ndjson").write_bytes(b"\n".join(rows) + b"\n")
+    records, problems, _ = read([tmp_path / "x.ndjson"])
+    assert [r.line for r in records] == [1, 2]
+    assert [(p.line, p.code) for p in problems] == [(3, "EV002"), (4, "EV002")]
+    assert "surrogate" in problems[0].message and problems[0].column > 1
+    assert "infinity" in problems[1].message
