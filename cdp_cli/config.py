@@ -34,7 +34,10 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION.match(str(text))
     if not m:
         raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h, 7d or 2w")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    try:
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration") from None
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,11 @@ def parse_config(data: Any, file: str = "<config>", where=lambda parts: (0, 0)) 
     for key in data:
         if key not in ("rules", "version"):
             raise fail((key,), f"unknown key {key!r}; known keys: rules, version")
-    rules_data = data.get("rules") or {}
+    if "version" in data and (data["version"] != 1 or isinstance(data["version"], bool)):
+        raise fail(("version",), f"unsupported version {data['version']!r}; this cdp reads version 1")
+    rules_data = data.get("rules")
+    if rules_data is None:
+        rules_data = {}
     if not isinstance(rules_data, dict):
         raise fail(("rules",), "'rules' maps rule codes to off, a level, or {level, options...}")
     config = Config(file=file)
@@ -149,6 +156,8 @@ def parse_config(data: Any, file: str = "<config>", where=lambda parts: (0, 0)) 
             close = difflib.get_close_matches(code_s, list(REGISTRY), n=1)
             hint = f"; did you mean {close[0]}?" if close else "; `cdp rules` lists them"
             raise fail(("rules", code), f"unknown rule code {code!r}{hint}")
+        if code_s in config.rules:
+            raise fail(("rules", code), f"rule {code_s} is configured twice (codes are case-insensitive)")
         rule = REGISTRY[code_s]
         config.rules[code_s] = _setting(rule, value, ("rules", code), fail)
     return config
@@ -168,28 +177,34 @@ def _setting(rule, value: Any, parts: tuple, fail) -> RuleSetting:
     if not isinstance(value, dict):
         enabled, level = _level(value, parts, fail)
         return RuleSetting(enabled, level)
-    enabled, level = True, None
+    on_by_level, on_by_flag, level = True, True, None  # either one off means off, in any order
     options: dict[str, Any] = {}
     for key, v in value.items():
         if key == "level":
-            enabled, level = _level(v, parts + (key,), fail)
+            on_by_level, level = _level(v, parts + (key,), fail)
         elif key == "enabled":
             if not isinstance(v, bool):
                 raise fail(parts + (key,), "'enabled' is true or false")
-            enabled = v and enabled
+            on_by_flag = v
         elif key in rule.options:
             options[key] = _option(rule, key, v, parts + (key,), fail)
         else:
             known = ", ".join(["level", "enabled", *rule.options])
             raise fail(parts + (key,), f"rule {rule.code} has no option {key!r}; it takes: {known}")
-    return RuleSetting(enabled, level, options)
+    return RuleSetting(on_by_level and on_by_flag, level, options)
 
 
 def _option(rule, key: str, value: Any, parts, fail) -> Any:
     default = rule.options[key]
     if isinstance(default, bool) or isinstance(default, int):
-        if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, int) or value < 0:
-            raise fail(parts, f"{rule.code}.{key} must be a non-negative integer (default {default})")
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise fail(parts, f"{rule.code}.{key} is true or false (default {str(default).lower()})")
+            return value
+        least = 1 if key.startswith("max_") else 0  # a limit of 0 would flag everything
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            kind = "a positive" if least else "a non-negative"
+            raise fail(parts, f"{rule.code}.{key} must be {kind} integer (default {default})")
         return value
     if key in ("style", "traits", "pages"):
         from cdp_cli.naming import Style

@@ -6,7 +6,17 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Characters that would break a report line (or a CI log command): controls, DEL, C1, line separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as ``\\uXXXX``: names and keys come from event data, and a
+    newline in one must not start a new line (or a ``::error`` command) in a report."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def json_path(parts: Iterable[str | int]) -> str:
@@ -15,10 +25,10 @@ def json_path(parts: Iterable[str | int]) -> str:
     for part in parts:
         if isinstance(part, int):
             out.append(f"[{part}]")
-        elif _IDENT.match(part):
+        elif _IDENT.fullmatch(part):
             out.append(f".{part}")
         else:
-            escaped = part.replace("\\", "\\\\").replace("'", "\\'")
+            escaped = printable(part.replace("\\", "\\\\").replace("'", "\\'"))
             out.append(f"['{escaped}']")
     return "".join(out)
 

@@ -16,6 +16,7 @@ from xml.etree import ElementTree as ET
 
 from cdp_cli import __version__
 from cdp_cli.findings import Finding, Level
+from cdp_cli.jsonpath import printable
 
 GITHUB_ANNOTATIONS_PER_LEVEL = 10
 
@@ -166,8 +167,8 @@ def render_github(report: Report, out: TextIO, opts: Options) -> None:
     for level, n in shown.items():
         if n > GITHUB_ANNOTATIONS_PER_LEVEL:
             out.write(f"::notice title=cdp {report.command}::{n - GITHUB_ANNOTATIONS_PER_LEVEL} more {level.value}(s) not annotated; see the log below\n")
-    for f in report.findings:
-        out.write(f"{f.file}:{f.line}:{f.column}: {f.level.value} {f.code} {f.message}\n")
+    for f in report.findings:  # printable: a newline in a name must not start a workflow command
+        out.write(printable(f"{f.file}:{f.line}:{f.column}: {f.level.value} {f.code} {f.message}") + "\n")
     errors = report.count(Level.ERROR)
     warnings = report.count(Level.WARNING)
     if report.hidden:
@@ -184,8 +185,9 @@ def _github_step_summary(report: Report, path: str, errors: int, warnings: int) 
     if report.findings:
         lines += ["| level | code | location | message |", "| --- | --- | --- | --- |"]
         for f in report.findings[:200]:
-            msg = f.message.replace("|", "\\|")
-            lines.append(f"| {f.level.value} | {f.code} | `{f.file}:{f.line}:{f.column}` | {msg} |")
+            msg = printable(f.message).replace("|", "\\|")
+            loc = printable(f"{f.file}:{f.line}:{f.column}").replace("`", "'")
+            lines.append(f"| {f.level.value} | {f.code} | `{loc}` | {msg} |")
         if len(report.findings) > 200:
             lines.append(f"\n... and {len(report.findings) - 200} more")
     try:

@@ -26,8 +26,11 @@ INPUT_PANEL = "Input"
 CHECK_PANEL = "Checks"
 
 
-def _summary_tables(result, top: int = 10):
+def _summary_tables(result, config, top: int = 10):
     from rich.table import Table
+    from rich.text import Text  # names come from the data: never read as Rich markup
+
+    from cdp_cli.jsonpath import printable
 
     s = result.stats
     read = Table(title="Input", title_justify="left", box=None, pad_edge=False, header_style="bold underline")
@@ -40,14 +43,14 @@ def _summary_tables(result, top: int = 10):
     why = ", ".join(f"{n:,} {reason}" for reason, n in s.as_dict()["skipped_by_reason"].items()) or "-"
     if s.stream_errors:
         why += f"; {s.stream_errors} unreadable/truncated file(s)"
-    read.add_row(f"{s.files:,}", f"{s.lines:,}", f"{s.blank:,}", f"{s.messages:,}", f"{sum(s.skipped.values()):,}", why)
+    read.add_row(f"{s.files:,}", f"{s.lines:,}", f"{s.blank:,}", f"{s.messages:,}", f"{sum(s.skipped.values()):,}", Text(why))
     tables = [read]
 
     types = Table(title="Messages", title_justify="left", box=None, pad_edge=False, header_style="bold underline")
     types.add_column("type")
     types.add_column("messages", justify="right")
     for t, n in result.types.most_common():
-        types.add_row(str(t), f"{n:,}")
+        types.add_row(Text(str(t)), f"{n:,}")
     tables.append(types)
 
     if result.events:
@@ -56,7 +59,7 @@ def _summary_tables(result, top: int = 10):
         ev.add_column("messages", justify="right")
         ev.add_column("with findings", justify="right")
         for name, n in result.events.most_common(top):
-            ev.add_row(name, f"{n:,}", f"{result.violating.get(name, 0):,}")
+            ev.add_row(Text(printable(name)), f"{n:,}", f"{result.violating.get(name, 0):,}")
         tables.append(ev)
 
     if result.by_code:
@@ -69,7 +72,7 @@ def _summary_tables(result, top: int = 10):
         rules.add_column("findings", justify="right")
         for code, n in sorted(result.by_code.items()):
             r = get_rule(code)
-            rules.add_row(code, r.name, _level_of(result, code), f"{n:,}")
+            rules.add_row(code, r.name, config.level(code).value, f"{n:,}")  # as configured in .cdp.yaml
         tables.append(rules)
 
     if result.violating:
@@ -79,18 +82,9 @@ def _summary_tables(result, top: int = 10):
         worst.add_column("share", justify="right")
         for name, n in result.violating.most_common(5):
             total = result.events.get(name, 0) or 1
-            worst.add_row(name, f"{n:,}", f"{100 * n / total:.1f}%")
+            worst.add_row(Text(printable(name)), f"{n:,}", f"{100 * n / total:.1f}%")
         tables.append(worst)
     return tables
-
-
-def _level_of(result, code: str) -> str:
-    for f in result.findings:
-        if f.code == code:
-            return f.level.value
-    from cdp_cli.rules import get_rule
-
-    return get_rule(code).level.value
 
 
 def _show_progress(quiet: bool, output: Path | None) -> bool:
@@ -237,7 +231,7 @@ def lint(
         sink_ctx.__exit__(None, None, None)
 
     shown = len(result.findings)
-    tables = _summary_tables(result)
+    tables = _summary_tables(result, cfg)
     report = Report(
         command="events lint",
         findings=result.findings,

@@ -52,6 +52,8 @@ RESERVED_TRAITS = frozenset((
 ))
 RESERVED_GROUP_TRAITS = frozenset(("address", "avatar", "createdAt", "description", "email",
                                    "employees", "id", "industry", "name", "phone", "website", "plan"))
+#: Identifiers analytics-android copies into identify traits (and context.traits): not naming findings.
+SDK_TRAITS = frozenset(("anonymousId", "userId"))
 RESERVED_PAGE_PROPERTIES = frozenset(("name", "path", "referrer", "search", "title", "url", "keywords"))
 RESERVED_TRACK_PROPERTIES = frozenset(("revenue", "currency", "value"))
 

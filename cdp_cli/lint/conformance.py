@@ -149,7 +149,7 @@ class Conformance:
             return entry
         described = []
         for err in entry.validator.iter_errors(target):
-            described.extend(_describe(err, entry.schema))
+            described.extend(_describe(err, entry.schema, self.safe))
             if len(described) >= _MAX_ERRORS:
                 break
         described.sort(key=lambda d: (d[1], d[0]))  # by JSON path: stable, readable order
@@ -192,10 +192,15 @@ _BOUNDS = {
 }
 
 
-def _describe(err, schema):
+def _withhold(parts: list, safe) -> list:
+    """Keys from the data can hold personal data ({"ada@example.com": 1}): withhold them in paths."""
+    return [p if not isinstance(p, str) or not safe(p).startswith("(withheld") else "(withheld)" for p in parts]
+
+
+def _describe(err, schema, safe=lambda name: name):
     """(code, path, message, expected, found, value) tuples for one jsonschema-rs error."""
     spath = list(err.schema_path)
-    ipath = list(err.instance_path)
+    ipath = _withhold(list(err.instance_path), safe)
     keyword = spath[-1] if spath else ""
     parent = _fragment(schema, spath[:-1])
     value = err.instance
@@ -208,8 +213,10 @@ def _describe(err, schema):
     elif keyword == "additionalProperties" or keyword == "unevaluatedProperties":
         extra = getattr(err.kind, "unexpected", None) or []
         for name in extra:
-            p = json_path(ipath + [name])
-            yield "TP004", p, f"{p}: {name!r} is not in the plan, which forbids unplanned properties here", "no unplanned property", name, value.get(name) if isinstance(value, dict) else None
+            shown = _withhold([name], safe)[0]
+            p = json_path(ipath + [shown])
+            label = repr(name) if shown == name else "a property whose name holds personal data"
+            yield "TP004", p, f"{p}: {label} is not in the plan, which forbids unplanned properties here", "no unplanned property", shown, value.get(name) if isinstance(value, dict) else None
     elif keyword == "type":
         expected = parent.get("type") if isinstance(parent, dict) else None
         exp = " or ".join(expected) if isinstance(expected, list) else str(expected)

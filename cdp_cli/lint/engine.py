@@ -23,6 +23,7 @@ from cdp_cli.events.reader import (
     Chunk, ReadStats, Source, discover, gc_paused, iter_chunks, materialize, parse_chunk,
 )
 from cdp_cli.findings import Finding, Level
+from cdp_cli.jsonpath import printable
 from cdp_cli.rules import REGISTRY, all_rules
 
 _EMPTY: frozenset = frozenset()
@@ -71,7 +72,7 @@ class _Emitter:
         c = self.checker
         rec = self.rec
         msg = rec.msg
-        extra: dict[str, Any] = {"event": self.label}
+        extra: dict[str, Any] = {"event": printable(self.label)}
         mid = msg.get("messageId")
         if type(mid) is str:
             extra["message_id"] = mid
@@ -86,7 +87,7 @@ class _Emitter:
         if c.show_values and value is not _NO:
             extra["value"] = value
         rule = c.rules[code]
-        self.findings.append(Finding(code, rule.name, c.levels[code], rec.file, rec.line, 0, message, path, extra))
+        self.findings.append(Finding(code, rule.name, c.levels[code], rec.file, rec.line, 0, printable(message), path, extra))
 
 
 class Checker:

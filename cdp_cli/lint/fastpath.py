@@ -15,6 +15,7 @@ lints messy corpora with and without the fast path and requires identical findin
 from __future__ import annotations
 
 import copy
+import re
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from cdp_cli.events.model import KNOWN_FIELDS, RESERVED_GROUP_TRAITS, RESERVED_T
 from cdp_cli.naming import Style
 
 # Strings that might hold personal data: any '@', a run of 7+ digits and separators, IPv6-ish colons.
-PII_SUSPECT = r"@|\d[\d .()-]{5,}\d|::|(:[0-9A-Fa-f]*){7}"  # \d: Unicode digits, as Python's
+PII_SUSPECT = r"@|\p{Nd}[\p{Nd} .()-]{5,}\p{Nd}|::|(:[0-9A-Fa-f]*){7}"  # \p{Nd}: Unicode digits, as Python's \d (ECMA \d is ASCII)
 # Timestamps the Python checks accept without a finding (timezone required), ASCII digits only.
 TS_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
               r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
@@ -42,8 +43,9 @@ _NUM_OR_NULL = {"anyOf": [{"type": "null"}, {"type": "number", "maximum": 99_999
 
 
 def _nonblank() -> dict:
-    # Python's str.isspace also counts \x1c-\x1f; Rust's \s does not.
-    return {"type": "string", "pattern": r"[^\s\x1c-\x1f]"}
+    # Python's str.isspace also counts \x1c-\x1f and U+0085; Rust's \s does not (checked over every
+    # code point in tests/unit/test_lint_engine.py).
+    return {"type": "string", "pattern": r"[^\s\x1c-\x1f\x85]"}
 
 
 class FastPath:
@@ -65,7 +67,9 @@ class FastPath:
         self.conformance = checker.conformance
         self.cache: dict[tuple, Any] = {}
         self.routes: dict[tuple, Any] = {}  # (type, name) -> False or (validator, versions)
-        self.exceptions = sorted(payload.exceptions)
+        # Naming exceptions skip the style check, not the dynamic-key check: only letter-only ones
+        # (which cannot look dynamic) may bypass both in the schema; the rest go the slow way.
+        self.exceptions = sorted(e for e in payload.exceptions if re.fullmatch(r"[A-Za-z_ ]{1,31}", e))
 
     def precompile(self) -> None:
         """Compile every validator up front (before worker processes fork, so they share them)."""
@@ -154,7 +158,7 @@ class FastPath:
     def _schema(self, t: str, entry) -> dict:
         c = self.c
         payload = c.payload
-        ts = {"type": "string", "pattern": TS_PATTERN}
+        ts = {"type": "string", "pattern": TS_PATTERN, "format": "date-time"}  # format: no 2026-02-30
         props: dict[str, Any] = {
             "type": {"const": t},
             "messageId": {"type": "string", "minLength": 1, "maxLength": c.spec.max_id},
@@ -324,7 +328,10 @@ class FastPath:
         if sent is not None and ts is not None:
             if self.same_day_ok and sent[:10] == ts[:10]:
                 return True  # both UTC (checked above), same date: less than a day apart
-            gap = datetime.fromisoformat(sent) - datetime.fromisoformat(ts)
+            try:
+                gap = datetime.fromisoformat(sent) - datetime.fromisoformat(ts)
+            except ValueError:
+                return False  # the full check says what is wrong
             if abs(gap) > self.max_skew:
                 return False
         return True

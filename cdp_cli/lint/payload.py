@@ -14,7 +14,7 @@ import ipaddress
 import re
 from typing import Any
 
-from cdp_cli.events.model import RESERVED_GROUP_TRAITS, RESERVED_TRAITS
+from cdp_cli.events.model import RESERVED_GROUP_TRAITS, RESERVED_TRAITS, SDK_TRAITS
 from cdp_cli.naming import Style, convert, matches
 
 CACHE_MAX = 50_000
@@ -45,7 +45,7 @@ def dynamic_reason(name: str, key: bool = False) -> str | None:
 
 
 # --- PII value detectors -------------------------------------------------------------------------
-_EMAIL_IN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_EMAIL_IN = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")  # Unicode: josé@exämple.de, 用户@例子.广告
 _DIGIT_RUN = re.compile(r"(?<![\w.:/-])\+?\(?\d[\d .()-]{5,22}\d(?![\w.]*\w)")
 _SSN = re.compile(r"^(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}$")
 _NANP = re.compile(r"^(?:\+?1[ .-]?)?\(?[2-9]\d{2}\)?[ .-]?\d{3}[ .-]\d{4}$")
@@ -160,7 +160,7 @@ class PayloadChecks:
         return v
 
     def _key_verdict(self, key: str, style: Style, reserved: frozenset) -> tuple[str | None, str | None] | None:
-        ck = (key, style)
+        ck = (key, style, reserved)  # reserved matters: firstName is fine as a trait, not as a property
         if ck in self._key_cache:
             return self._key_cache[ck]
         style_ok = key in self.exceptions or matches(key, style)
@@ -190,14 +190,14 @@ class PayloadChecks:
                         emit("NM001", where, f"{kind} name {name!r} is not {style.value}; rename it {bad!r}",
                              expected=bad, found=name)
                     else:
-                        emit("NM001", where, f"{kind} name is not {style.value} {shown}", expected=style.value, found=shown)
+                        emit("NM001", where, f"{kind} name {shown} is not {style.value}", expected=style.value, found=shown)
                 if dyn is not None and self.nm_dyn_event:
                     emit("NM003", where, f"{kind} name {_quote(self.safe(name))} looks dynamic (it contains {dyn}); put the value in a property",
                          expected="a fixed name", found=dyn)
             field, style, reserved = "properties", self.prop_style, frozenset()
         elif t == "identify" or t == "group":
             field, style = "traits", self.trait_style
-            reserved = RESERVED_TRAITS if t == "identify" else RESERVED_GROUP_TRAITS
+            reserved = _IDENTIFY_NAMES if t == "identify" else RESERVED_GROUP_TRAITS
         else:
             return
         body = msg.get(field)
@@ -227,7 +227,7 @@ class PayloadChecks:
                             emit("NM002", where, f"key {key!r} is not {style.value}; rename it {bad!r}",
                                  expected=bad, found=key)
                         else:
-                            emit("NM002", where, f"a key is not {style.value} {shown}", expected=style.value, found=shown)
+                            emit("NM002", where, f"a key {shown} is not {style.value}", expected=style.value, found=shown)
                     if dyn is not None and self.nm_dyn_key:
                         emit("NM004", where, f"key {_quote(shown)} looks dynamic (it contains {dyn}); use a fixed key and put the value in it",
                              expected="a fixed key", found=dyn)
@@ -278,6 +278,9 @@ class PayloadChecks:
                  expected="no personal data", found=_WHAT[code], value=match)
 
 
+
+
+_IDENTIFY_NAMES = RESERVED_TRAITS | SDK_TRAITS  # trait keys exempt from the naming convention
 
 
 def _quote(shown: str) -> str:

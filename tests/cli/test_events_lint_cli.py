@@ -233,3 +233,26 @@ def test_progress_bar_shows_on_a_terminal_and_not_when_quiet(tmp_path):
         outputs[quiet] = b"".join(chunks).decode("utf-8", "replace")
     assert "events (" in outputs[False] and "/s)" in outputs[False]
     assert "events (" not in outputs[True]
+
+
+def test_names_from_the_data_are_shown_literally_and_cannot_inject_ci_commands(tmp_path):
+    log = tmp_path / "evil.ndjson"
+    rows = [
+        {"type": "track", "event": "[bold red]Boom[/] [/unclosed", "userId": "u1", "messageId": "m1"},
+        {"type": "track", "event": "x\n::error file=evil.py,line=1::owned", "userId": "u1", "messageId": "m2"},
+        {"type": "track", "event": "Order Completed", "userId": "u1", "messageId": "m3",
+         "properties": {"bad\n::warning::key": 1, "\u2028line": 2}},
+        {"type": "track", "event": "Order Updated", "userId": "u1", "messageId": "m4",  # a closed event: TP004 names the key
+         "properties": {"order_id": "o1", "k\n::error file=evil.py,line=1::owned": 1}},
+    ]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = run_cdp("events", "lint", str(log), "--color", "never", "--format", "text")
+    assert r.returncode in (0, 1) and "Traceback" not in r.stderr + r.stdout, r.stderr
+    assert "[bold red]Boom[/] [/unclosed" in r.stdout  # the summary shows the name as sent
+    r = run_cdp("events", "lint", str(log), *PLAN, "--format", "github")
+    assert "TP004" in r.stdout
+    commands = [line for line in r.stdout.splitlines() if line.startswith("::")]
+    assert commands and all(line.startswith(("::error file=", "::warning file=", "::notice")) for line in commands)
+    assert not any("evil.py" in line.split("::")[1] for line in commands)  # no forged annotation
+    assert "owned" not in "".join(line for line in r.stdout.splitlines() if line.startswith("::error file=evil"))
+    assert all("\u2028" not in line for line in r.stdout.splitlines())

@@ -80,6 +80,8 @@ def test_event_rule_case(tmp_path: Path, code: str, case: dict, fast: bool) -> N
                 assert f.extra.get(key) == exp[key], (key, f.extra, exp)
         if "no_value" in exp:
             assert "value" not in f.extra
+        if "absent" in exp:  # personal data that must appear nowhere in the finding
+            assert exp["absent"] not in repr(f.to_dict()), f.to_dict()
 
 
 def test_every_event_rule_has_passing_and_failing_cases() -> None:

@@ -26,7 +26,14 @@ def test_found_by_walking_up_and_parsed(tmp_path, monkeypatch):
     ("rules:\n  SP999: off\n", ".cdp.yaml:2:3: unknown rule code 'SP999'; did you mean SP019?"),
     ("rules:\n  SP006: loud\n", ".cdp.yaml:2:3: invalid level 'loud'; use off, error, warning or info"),
     ("rules:\n  SP014: {max_skew: soon}\n", "SP014.max_skew: 'soon' is not a duration"),
-    ("rules:\n  SP007: {max_length: -1}\n", "SP007.max_length must be a non-negative integer"),
+    ("rules:\n  SP007: {max_length: -1}\n", "SP007.max_length must be a positive integer"),
+    ("rules:\n  SP015: {max_bytes: 0}\n", "SP015.max_bytes must be a positive integer"),
+    ("rules:\n  SP015: {max_bytes: true}\n", "SP015.max_bytes must be a positive integer"),
+    ("rules:\n  SP014: {max_skew: 99999999999999w}\n", "too long a duration"),
+    ("rules:\n  sp006: off\n  SP006: error\n", ".cdp.yaml:3:3: rule SP006 is configured twice"),
+    ("rules: []\n", "'rules' maps rule codes"),
+    ("rules: ''\n", "'rules' maps rule codes"),
+    ("version: 2\nrules: {}\n", ".cdp.yaml:1:1: unsupported version 2"),
     ("rules:\n  SP007: {colour: red}\n", "rule SP007 has no option 'colour'; it takes: level, enabled, max_length"),
     ("rules:\n  NM001: {style: shouting}\n", "NM001.style: unknown naming style 'shouting'"),
     ("rulez:\n  SP006: off\n", ".cdp.yaml:1:1: unknown key 'rulez'; known keys: rules, version"),
@@ -38,6 +45,14 @@ def test_invalid_config_is_an_error_naming_file_and_line(tmp_path, text, message
     with pytest.raises(ConfigError) as e:
         load_config(tmp_path / ".cdp.yaml")
     assert message in str(e.value)
+
+
+def test_enabled_false_wins_whatever_the_key_order(tmp_path):
+    for text in ("rules:\n  SP006: {enabled: false, level: error}\n", "rules:\n  SP006: {level: error, enabled: false}\n"):
+        (tmp_path / ".cdp.yaml").write_text(text)
+        assert not load_config(tmp_path / ".cdp.yaml").enabled("SP006"), text
+    (tmp_path / ".cdp.yaml").write_text("version: 1\nrules:\n")
+    assert load_config(tmp_path / ".cdp.yaml").rules == {}
 
 
 def test_durations():

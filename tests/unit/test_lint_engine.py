@@ -144,7 +144,7 @@ def test_hash_collisions_never_report_a_false_duplicate(tmp_path, monkeypatch):
 
 def test_messages_as_real_sdks_send_them_have_no_spec_findings():
     result = lint([ROOT / "tests" / "fixtures" / "events" / "valid"], now=NOW, keep=None)
-    assert result.stats.messages == 7
+    assert result.stats.messages == 8
     assert [(f.line, f.code, f.message) for f in result.findings] == []
 
 
@@ -167,3 +167,22 @@ def test_lint_memory_does_not_grow_with_the_input(tmp_path):
         assert count == n, r.stderr
         peaks[n] = peak
     assert peaks[40_000] - peaks[4_000] < 20 * 1024, peaks  # KiB
+
+
+def test_fast_path_patterns_read_text_as_python_does():
+    """The schemas' regexes run in Rust: wherever Rust and Python disagree about a character, the
+    schema must be the stricter one (sending the message to the full Python checks)."""
+    import re
+
+    import jsonschema_rs
+
+    from cdp_cli.lint.fastpath import PII_SUSPECT, _nonblank
+
+    nonblank = jsonschema_rs.validator_for(_nonblank())
+    loose = [hex(i) for i in range(0x110000)
+             if not 0xD800 <= i < 0xE000 and chr(i).isspace() and nonblank.is_valid(chr(i))]
+    assert loose == []  # a string Python calls blank never passes as non-blank
+    suspect = jsonschema_rs.validator_for({"type": "string", "pattern": PII_SUSPECT})
+    digits = [chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000 and re.fullmatch(r"\d", chr(i))]
+    missed = [d for d in digits if not suspect.is_valid(d * 8)]
+    assert missed == []  # a run of any Unicode digits (Python's \d) is suspect
