@@ -193,7 +193,10 @@ class Generator:
         sent = ts + timedelta(milliseconds=r.randint(50, 4000))
         msg.update({
             "userId": user.user_id if user.signed_up else None,
-            "anonymousId": user.anon[0] if not user.mobile else user.anon[-1],
+            # a browser per hour: people on several browsers have several anonymous ids until they
+            # log in on each (the profiles merge then); no extra random draw, so the rest of the log is
+            # the same bytes for the same seed
+            "anonymousId": user.anon[int((ts - BASE_TIME).total_seconds() // 3600) % len(user.anon)] if not user.mobile else user.anon[-1],
             "messageId": f"{'ios' if user.mobile else 'ajs-next'}-{self._id(32)}",
             "timestamp": _fmt(ts), "originalTimestamp": _fmt(ts), "sentAt": _fmt(sent),
             "receivedAt": _fmt(sent + timedelta(milliseconds=r.randint(20, 300))),

@@ -9,6 +9,7 @@ import typer
 from cdp_cli import __version__
 from cdp_cli.cli import events as events_cli
 from cdp_cli.cli import plan as plan_cli
+from cdp_cli.cli import profiles as profiles_cli
 from cdp_cli.cli import rules as rules_cli
 from cdp_cli.cli import samples as samples_cli
 from cdp_cli.cli.common import state
@@ -41,6 +42,7 @@ def main_callback(
 
 app.add_typer(plan_cli.app, name="plan")
 app.add_typer(events_cli.app, name="events")
+app.add_typer(profiles_cli.app, name="profiles")
 app.add_typer(samples_cli.app, name="samples")
 app.command("rules")(rules_cli.rules)
 

@@ -112,6 +112,7 @@ class Record:
     size: int
     index: int | None = None
     source: int = 0
+    raw: bytes | None = None  # the message's JSON text, when asked for (parse_chunk(keep_raw=True))
 
 
 @dataclass
@@ -609,7 +610,7 @@ def _diagnose(line: bytes, error: Exception | None = None) -> tuple[str, int, st
     return INVALID_JSON, col, f"invalid JSON at column {col}: {reason}"
 
 
-def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Problem]]:
+def parse_chunk(chunk: Chunk, stats: ReadStats, keep_raw: bool = False) -> tuple[list[Record], list[Problem]]:
     """Parse a chunk's lines into records; count every line in ``stats``.
 
     A line holding ``{"batch": [...]}`` (a Segment HTTP batch payload) yields one record per message;
@@ -643,6 +644,7 @@ def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Prob
             if raw.startswith(b"\xef\xbb\xbf"):  # a BOM on a later line: files concatenated with cat
                 with contextlib.suppress(err, ValueError, RecursionError):
                     msg = loads(raw[3:])
+                    raw = raw[3:]
             if msg is None:
                 code, col, text = _diagnose(raw, e)
                 stats.skipped[code] += 1
@@ -655,10 +657,10 @@ def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Prob
         parsed += 1
         batch = msg.get("batch")
         if type(batch) is list and "type" not in msg:
-            _expand_batch(msg, batch, file, line_no, source, records, problems, stats)
+            _expand_batch(msg, batch, file, line_no, source, records, problems, stats, keep_raw)
             continue
         messages += 1
-        append(Record(file, line_no, msg, len(raw), None, source))
+        append(Record(file, line_no, msg, len(raw), None, source, raw if keep_raw else None))
     stats.lines += len(chunk.lines)
     stats.blank += blank
     stats.parsed += parsed
@@ -668,7 +670,7 @@ def parse_chunk(chunk: Chunk, stats: ReadStats) -> tuple[list[Record], list[Prob
     return records, problems
 
 
-def _expand_batch(payload, batch, file, line_no, source, records, problems, stats) -> None:
+def _expand_batch(payload, batch, file, line_no, source, records, problems, stats, keep_raw=False) -> None:
     import orjson
 
     sent_at = payload.get("sentAt")
@@ -679,7 +681,8 @@ def _expand_batch(payload, batch, file, line_no, source, records, problems, stat
         if sent_at is not None and item.get("sentAt") is None:
             item["sentAt"] = sent_at
         stats.messages += 1
-        records.append(Record(file, line_no, item, len(orjson.dumps(item)), i, source))
+        text = orjson.dumps(item)
+        records.append(Record(file, line_no, item, len(text), i, source, text if keep_raw else None))
 
 
 def iter_records(

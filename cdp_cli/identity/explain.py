@@ -1,0 +1,228 @@
+"""Read a ``cdp profiles resolve`` output directory: look up one profile (``show``) and explain why two
+identifiers are, or are not, in the same profile (``explain``).
+
+Queries run on the engine straight over the Parquet files (filters are pushed down into them), so
+this works on outputs of any size without loading them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cdp_cli.errors import InputError
+from cdp_cli.identity.resolve import FORMAT_VERSION, MARKER
+
+
+@dataclass(frozen=True)
+class Identifier:
+    type: str
+    value: str
+    profile_id: str
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"
+
+
+@dataclass
+class Hop:
+    """One message that joined two identifiers: ``linked`` (it attached ``b`` to the profile that held
+    ``a``) or ``merged`` (it merged two profiles)."""
+
+    a: str
+    b: str
+    how: str
+    message_id: str | None
+    timestamp: str | None
+    file: str | None
+    line: int | None
+    identifiers: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.a, "to": self.b, "how": self.how, "message_id": self.message_id,
+                "timestamp": self.timestamp, "file": self.file, "line": self.line, "identifiers": self.identifiers}
+
+
+@dataclass
+class Explanation:
+    a: Identifier
+    b: Identifier
+    same_profile: bool
+    hops: list[Hop] = field(default_factory=list)
+    refusals: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if self.same_profile:
+            return "linked"
+        return "refused" if self.refusals else "never linked"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"a": str(self.a), "b": str(self.b), "a_profile": self.a.profile_id, "b_profile": self.b.profile_id,
+                "same_profile": self.same_profile, "verdict": self.verdict,
+                "hops": [h.as_dict() for h in self.hops], "refusals": self.refusals}
+
+
+def _iso(ts: Any) -> str | None:
+    if ts is None:
+        return None
+    return ts.isoformat().replace("+00:00", "Z") if hasattr(ts, "isoformat") else str(ts)
+
+
+class ProfileStore:
+    """An output directory of ``cdp profiles resolve``."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.dir = Path(directory)
+        manifest = self.dir / MARKER
+        if not manifest.is_file():
+            raise InputError(f"{self.dir}: not a profiles directory (no {MARKER}); run `cdp profiles resolve ... --out {self.dir}` first")
+        try:
+            self.manifest = json.loads(manifest.read_text())
+        except (OSError, ValueError) as e:
+            raise InputError(f"{manifest}: unreadable ({e})") from None
+        if self.manifest.get("cdp") != "profiles" or self.manifest.get("format_version") != FORMAT_VERSION:
+            raise InputError(f"{manifest}: written by an incompatible version of cdp; resolve again")
+        for name in self.manifest.get("files", []):
+            if not (self.dir / name).is_file():
+                raise InputError(f"{self.dir / name}: missing; resolve again")
+        self.types = {t["name"]: t for t in self.manifest["identity"]["types"]}
+        from cdp_cli.engine import Engine
+
+        self.engine = Engine(memory_limit="512MB")
+        for name in ("profiles", "identities", "events", "merges"):
+            self.engine.register_parquet(name, self.dir / f"{name}.parquet")
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> "ProfileStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- lookups ---------------------------------------------------------------------------------
+    def find(self, text: str) -> list[Identifier]:
+        """``email:ada@example.com``, ``user_id:42`` or a bare value (any type): the identifiers it names."""
+        kind, sep, rest = text.partition(":")
+        if sep and kind in self.types:
+            candidates = [(kind, rest)]
+        else:
+            candidates = [(None, text)]
+        out: list[Identifier] = []
+        for t, v in candidates:
+            values = sorted({v, v.strip(), v.strip().lower()})
+            marks = ", ".join("?" for _ in values)
+            sql = f"SELECT type, value, profile_id FROM identities WHERE value IN ({marks})"
+            params: list[Any] = list(values)
+            if t is not None:
+                sql += " AND type = ?"
+                params.append(t)
+            for row in self.engine.rows(sql + " ORDER BY type, value", params):
+                ident = Identifier(*row)
+                lowered = self.types.get(ident.type, {}).get("lowercase", False)
+                if ident.value != v.strip() and not lowered:
+                    continue  # "ADA" names user_id "ADA", not "ada"; emails are stored lower-cased
+                out.append(ident)
+        return sorted(set(out), key=lambda i: (self.types.get(i.type, {}).get("priority", 10**6), i.type, i.value))
+
+    def one(self, text: str) -> Identifier:
+        found = self.find(text)
+        if not found:
+            raise InputError(f"{text}: no such identifier in {self.dir} (give type:value, e.g. email:ada@example.com, or check the value)")
+        return found[0]
+
+    def profile(self, profile_id: str, recent: int = 10) -> dict[str, Any]:
+        t = self.engine.arrow("SELECT * FROM profiles WHERE profile_id = ?", [profile_id]).to_pylist()
+        if not t:
+            raise InputError(f"{profile_id}: no such profile in {self.dir}")
+        row = t[0]
+        prio = {name: spec.get("priority", 10**6) for name, spec in self.types.items()}
+        idents = dict(sorted(dict(row["identifiers"]).items(), key=lambda kv: (prio.get(kv[0], 10**6), kv[0])))
+        events = self.engine.arrow(
+            "SELECT timestamp, type, event, message_id, file, line FROM events WHERE profile_id = ? "
+            "ORDER BY timestamp DESC NULLS LAST, message_id DESC LIMIT ?", [profile_id, recent]).to_pylist()
+        return {
+            "profile_id": row["profile_id"],
+            "identifiers": idents,
+            "traits": json.loads(row["traits"]),
+            "first_seen": _iso(row["first_seen"]), "last_seen": _iso(row["last_seen"]),
+            "event_count": row["event_count"],
+            "counts": {k[:-6]: row[k] for k in row if k.endswith("_count") and k not in ("event_count", "identifier_count")},
+            "merged_profiles": row["merged_profiles"],
+            "recent_events": [{**e, "timestamp": _iso(e["timestamp"])} for e in events],
+        }
+
+    # --- explain ---------------------------------------------------------------------------------
+    def explain(self, a_text: str, b_text: str) -> Explanation:
+        a, b = self.one(a_text), self.one(b_text)
+        if a.profile_id == b.profile_id:
+            return Explanation(a, b, True, self._path(a, b))
+        return Explanation(a, b, False, refusals=self._refusals(a, b))
+
+    def _path(self, a: Identifier, b: Identifier) -> list[Hop]:
+        """The chain of messages joining ``a`` to ``b`` inside their profile (breadth first: fewest hops)."""
+        edges: dict[str, list[tuple[str, Hop]]] = {}
+
+        def add(x: str, y: str, hop: Hop) -> None:
+            edges.setdefault(x, []).append((y, hop))
+            edges.setdefault(y, []).append((x, Hop(y, x, hop.how, hop.message_id, hop.timestamp, hop.file, hop.line, hop.identifiers)))
+
+        for t, v, vt, vv, mid, at, f, line in self.engine.rows(
+                "SELECT type, value, linked_via_type, linked_via_value, linked_message_id, linked_at, linked_file, linked_line "
+                "FROM identities WHERE profile_id = ? ORDER BY type, value", [a.profile_id]):
+            if vt is not None:
+                x, y = f"{vt}:{vv}", f"{t}:{v}"
+                add(x, y, Hop(x, y, "linked", mid, _iso(at), f, line, [x, y]))
+        for ids, mid, at, f, line in self.engine.rows(
+                "SELECT identifiers, message_id, timestamp, file, line FROM merges "
+                "WHERE kind = 'merge' AND final_profile_id = ? ORDER BY step", [a.profile_id]):
+            for i in range(len(ids)):
+                for j in range(i + 1, len(ids)):
+                    add(ids[i], ids[j], Hop(ids[i], ids[j], "merged", mid, _iso(at), f, line, list(ids)))
+        start, goal = str(a), str(b)
+        if start == goal:
+            return []
+        prev: dict[str, tuple[str, Hop]] = {}
+        queue = deque([start])
+        seen = {start}
+        while queue:
+            x = queue.popleft()
+            for y, hop in sorted(edges.get(x, []), key=lambda e: (e[1].timestamp or "", e[0])):
+                if y in seen:
+                    continue
+                seen.add(y)
+                prev[y] = (x, hop)
+                if y == goal:
+                    path = []
+                    while y != start:
+                        x, hop = prev[y]
+                        path.append(hop)
+                        y = x
+                    return path[::-1]
+                queue.append(y)
+        return []  # cannot happen for two identifiers of one profile; an empty chain says so
+
+    def _refusals(self, a: Identifier, b: Identifier) -> list[dict[str, Any]]:
+        """Refused merges whose message carried identifiers of both profiles."""
+        mine = {a.profile_id: {str(i) for i in self._identifiers_of(a.profile_id)},
+                b.profile_id: {str(i) for i in self._identifiers_of(b.profile_id)}}
+        out = []
+        for row in self.engine.arrow(
+                "SELECT identifiers, limit_type, \"limit\", \"window\", would_hold, dropped_type, dropped_value, "
+                "message_id, timestamp, file, line FROM merges WHERE kind = 'refused' ORDER BY step").to_pylist():
+            ids = set(row["identifiers"])
+            if ids & mine[a.profile_id] and ids & mine[b.profile_id]:
+                out.append({**row, "timestamp": _iso(row["timestamp"]),
+                            "dropped": f"{row['dropped_type']}:{row['dropped_value']}"})
+                if len(out) >= 20:
+                    break
+        return out
+
+    def _identifiers_of(self, profile_id: str) -> list[Identifier]:
+        return [Identifier(*r) for r in self.engine.rows(
+            "SELECT type, value, profile_id FROM identities WHERE profile_id = ?", [profile_id])]

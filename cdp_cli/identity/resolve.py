@@ -1,0 +1,423 @@
+"""``cdp profiles resolve``: event logs in, profiles and their lineage out (Parquet).
+
+Three passes, each with bounded memory:
+
+1. **Read** every message with the event reader; extract its identifiers (:mod:`.extract`), intern
+   them as integer codes, and stage one row per message (its order key, codes, traits and raw JSON)
+   in Parquet files. Lines that are not messages are reported and skipped, as in ``events lint``.
+2. **Resolve**: the engine sorts the staged rows (out of core) into the deterministic order, effective
+   timestamp, then ``receivedAt``, then ``messageId``, then the message's content, and streams them
+   through the identity graph (:mod:`.graph`). Only the graph (one entry per identifier and per
+   profile) lives in Python memory.
+3. **Write** ``events.parquet`` (every message with its final profile), ``profiles.parquet``,
+   ``identities.parquet`` and ``merges.parquet`` into a directory built beside ``--out`` and swapped in
+   at the end, so a reader never sees half a result.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from cdp_cli.events.model import effective_timestamp, parse_timestamp
+from cdp_cli.events.reader import Problem, ReadStats, discover, gc_paused, iter_chunks, parse_chunk
+from cdp_cli.identity.config import IdentityConfig
+from cdp_cli.identity.extract import ExtractStats, Extractor
+from cdp_cli.identity.graph import KIND_INDEX, KINDS, Graph
+
+MARKER = "manifest.json"  # written last; an existing --out directory is replaced only if it holds one
+FORMAT_VERSION = 1
+STAGE_ROWS = 5_000  # rows per staged row group (more costs memory: ~2 KB a row while it is built)
+ASSIGN_ROWS = 50_000
+KEEP_PROBLEMS = 100
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def _micros(dt: datetime | None) -> int | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return (dt - _EPOCH) // _US
+
+
+@dataclass
+class ResolveResult:
+    out: Path
+    mode: str
+    read: ReadStats
+    extract: ExtractStats
+    events: int = 0
+    events_without_profile: int = 0
+    identifiers: int = 0
+    profiles: int = 0
+    merges: int = 0
+    refused: int = 0
+    refused_by_type: dict[str, int] = field(default_factory=dict)
+    largest: list[dict[str, Any]] = field(default_factory=list)
+    super_profiles: list[dict[str, Any]] = field(default_factory=list)
+    super_threshold: int = 50
+    problems: list[Problem] = field(default_factory=list)
+    problems_total: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out), "mode": self.mode, "seconds": round(self.seconds, 3),
+            "read": self.read.as_dict(),
+            "events": self.events, "events_without_profile": self.events_without_profile,
+            "identifiers": self.identifiers, "profiles": self.profiles,
+            "merges": self.merges, "refused_merges": self.refused, "refused_by_type": self.refused_by_type,
+            "blocked_values": sum(self.extract.blocked.values()),
+            "identifiers_report": self.extract.as_dict(),
+            "largest_profiles": self.largest, "super_profiles": self.super_profiles,
+            "super_profile_threshold": self.super_threshold,
+            "skipped_lines": self.problems_total,
+        }
+
+
+class _Stage:
+    """Staged rows, written as small row groups of one Parquet file (memory stays flat)."""
+
+    def __init__(self, directory: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.schema = pa.schema([
+            ("seq", pa.int64()), ("src", pa.int32()), ("line", pa.int64()), ("bidx", pa.int32()),
+            ("ts", pa.int64()), ("received", pa.int64()), ("mid", pa.string()),
+            ("ids", pa.list_(pa.int64())), ("alias", pa.list_(pa.int64())), ("traits", pa.string()),
+            ("kind", pa.int8()), ("raw", pa.string()),
+        ])
+        self.path = directory / "stage.parquet"
+        self.writer = pq.ParquetWriter(self.path, self.schema, compression="lz4")
+        self.rows = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.cols: list[list] = [[] for _ in range(12)]
+
+    def add(self, *row) -> None:
+        for col, v in zip(self.cols, row):
+            col.append(v)
+        if len(self.cols[0]) >= STAGE_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.cols[0]:
+            pa = self.pa
+            arrays = [pa.array(col, type=f.type) for col, f in zip(self.cols, self.schema)]
+            self.writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+            self.rows += len(self.cols[0])
+            self._reset()
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+
+def resolve(
+    inputs: Iterable[str | Path],
+    out: str | Path,
+    *,
+    config: IdentityConfig | None = None,
+    unrestricted: bool = False,
+    progress: Progress | None = None,
+    memory_limit: str = "512MB",
+) -> ResolveResult:
+    """Resolve identities in event logs and write the Parquet outputs into ``out`` (atomically)."""
+    import orjson
+
+    from cdp_cli.engine import Engine
+    from cdp_cli.fsutil import atomic_directory
+    from cdp_cli.identity.config import build_config
+
+    started = time.perf_counter()
+    config = config or build_config({})
+    if unrestricted:
+        config = config.unrestricted()
+    sources = discover(inputs)
+    out = Path(out)
+    stats = ReadStats()
+    extractor = Extractor(config)
+    graph = Graph(extractor.types, unrestricted=unrestricted)
+    result = ResolveResult(out, "unrestricted" if unrestricted else "limits", stats, extractor.stats,
+                           super_threshold=config.super_profile)
+    total_bytes = sum(s.size or 0 for s in sources) if all(s.size is not None for s in sources) else None
+
+    with atomic_directory(out, marker=MARKER) as tmp:
+        stage_dir = tmp / "_stage"
+        stage_dir.mkdir()
+        stage = _Stage(stage_dir)
+        # --- pass 1: read, extract, stage ----------------------------------------------------------
+        read_progress = (lambda n: progress("read", n, total_bytes)) if progress else None
+        code = graph.code
+        user_t = extractor.index.get("user_id", -1)
+        anon_t = extractor.index.get("anonymous_id", -1)
+        dumps = orjson.dumps
+        seq = 0
+        with gc_paused():
+            for chunk in iter_chunks(sources, stats=stats, progress=read_progress):
+                records, problems = parse_chunk(chunk, stats, keep_raw=True)
+                for p in problems:
+                    result.problems_total += 1
+                    if len(result.problems) < KEEP_PROBLEMS:
+                        result.problems.append(p)
+                for rec in records:
+                    msg = rec.msg
+                    extractor.where = (rec.file, rec.line)
+                    ids = [code(k) for k in extractor.extract(msg)]
+                    t = msg.get("type")
+                    alias = None
+                    if t == "alias":
+                        prev = extractor.previous_id(msg)
+                        if prev is not None:
+                            alias = [code((user_t, prev)) if user_t >= 0 else -1, code((anon_t, prev)) if anon_t >= 0 else -1]
+                    tr = _traits(msg, t)
+                    mid = msg.get("messageId")
+                    stage.add(seq, rec.source, rec.line, rec.index, _micros(effective_timestamp(msg)),
+                              _micros(parse_timestamp(msg.get("receivedAt"))), mid if type(mid) is str else None,
+                              ids, alias, dumps(tr).decode() if tr else None, KIND_INDEX.get(t, -1),  # type: ignore[arg-type]
+                              rec.raw.decode("utf-8") if rec.raw is not None else None)
+                    seq += 1
+        stage.close()
+        result.events = seq
+
+        # --- pass 2: sort and resolve ----------------------------------------------------------------
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        loads = orjson.loads
+        with Engine(memory_limit=memory_limit, temp_dir=stage_dir / "engine") as eng:
+            eng.register_parquet("stage", stage.path)
+            assign_files = 0
+            from array import array
+
+            a_seq, a_pos, a_prof = array("q"), array("q"), array("q")
+
+            def flush_assign() -> None:
+                nonlocal assign_files
+                if a_seq:
+                    pq.write_table(pa.table({"seq": pa.array(a_seq, pa.int64()), "pos": pa.array(a_pos, pa.int64()),
+                                             "profile": pa.array(a_prof, pa.int64())}),
+                                   stage_dir / f"assign-{assign_files:06d}.parquet", compression="lz4")
+                    assign_files += 1
+                    del a_seq[:], a_pos[:], a_prof[:]
+
+            order = "ts NULLS LAST, received NULLS LAST, mid NULLS LAST, hash(raw), seq"
+            process = graph.process
+            # The engine sorts out of core into a file; reading that file back streams with flat memory
+            # (a query result streamed straight from the engine can be materialised whole).
+            sorted_path = stage_dir / "sorted.parquet"
+            eng.copy_parquet(f"SELECT seq, ts, ids, alias, traits, kind FROM stage ORDER BY {order}", sorted_path,
+                             compression="lz4", row_group_size=STAGE_ROWS * 4)
+            with gc_paused():
+                for batch in pq.ParquetFile(sorted_path).iter_batches(batch_size=STAGE_ROWS * 4):
+                    cols = batch.to_pydict()
+                    for s, ts, ids, al, tr, kind in zip(cols["seq"], cols["ts"], cols["ids"], cols["alias"], cols["traits"], cols["kind"]):
+                        pos = graph.pos
+                        p = process(s, ts, ids, alias=tuple(al) if al else None, traits=loads(tr) if tr else None, kind=kind)
+                        a_seq.append(s)
+                        a_pos.append(pos)
+                        a_prof.append(p)
+                    if len(a_seq) >= ASSIGN_ROWS:
+                        flush_assign()
+                    if progress:
+                        progress("resolve", batch.num_rows, result.events)
+            flush_assign()
+            if assign_files:
+                eng.register_parquet("assign", str(stage_dir / "assign-*.parquet"))
+            else:
+                eng.register("assign", pa.table({"seq": pa.array([], pa.int64()), "pos": pa.array([], pa.int64()),
+                                                 "profile": pa.array([], pa.int64())}))
+            # --- pass 3: outputs ---------------------------------------------------------------------
+            _write_outputs(eng, graph, sources, tmp, result, config)
+        import shutil
+
+        shutil.rmtree(stage_dir, ignore_errors=True)
+        result.seconds = time.perf_counter() - started
+        (tmp / MARKER).write_text(json.dumps(_manifest(result, config, sources, graph), indent=2) + "\n")
+    return result
+
+
+def _traits(msg: dict[str, Any], t: Any) -> dict[str, Any] | None:
+    """Traits this message sets on its person: identify traits and context.traits (any type);
+    top-level traits win. Group traits describe the account, not the person."""
+    out: dict[str, Any] | None = None
+    ctx = msg.get("context")
+    if type(ctx) is dict:
+        ct = ctx.get("traits")
+        if type(ct) is dict and ct:
+            out = dict(ct)
+    if t == "identify":
+        tr = msg.get("traits")
+        if type(tr) is dict and tr:
+            out = {**out, **tr} if out else dict(tr)
+    return out
+
+
+def _ts_array(pa, values: list[int]):
+    return pa.array(values, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+
+
+def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult, config: IdentityConfig) -> None:
+    import orjson
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = graph.types
+    roots = graph.roots()
+    find = graph.find
+    pids = graph.pids
+    eng.register("files", pa.table({"src": pa.array(range(len(sources)), pa.int32()),
+                                    "file": pa.array([s.name for s in sources], pa.string())}))
+    nprof = len(graph.parent)
+    eng.register("pmap", pa.table({"profile": pa.array(range(nprof), pa.int64()),
+                                   "profile_id": pa.array([pids[find(p)] for p in range(nprof)], pa.string())}))
+
+    # events.parquet: every message with its final profile (row order is not meaningful: sort by
+    # timestamp; a global sort of the wide rows would cost more memory than everything else)
+    j = "s.raw"
+    eng.copy_parquet(f"""
+        WITH x AS (
+            SELECT s.*, a.pos, a.profile,
+                   json_extract_string({j}, ['$.type', '$.event', '$.name', '$.userId', '$.anonymousId', '$.groupId']) AS f,
+                   CAST(json_extract({j}, ['$.properties', '$.traits', '$.context']) AS VARCHAR[]) AS o
+            FROM stage s JOIN assign a ON a.seq = s.seq
+        )
+        SELECT x.mid AS message_id, m.profile_id, x.f[1] AS type,
+               CASE WHEN x.f[1] = 'track' THEN x.f[2] WHEN x.f[1] IN ('page', 'screen') THEN x.f[3] END AS event,
+               make_timestamptz(x.ts) AS timestamp, make_timestamptz(x.received) AS received_at,
+               x.f[4] AS user_id, x.f[5] AS anonymous_id, x.f[6] AS group_id,
+               x.o[1] AS properties, x.o[2] AS traits, x.o[3] AS context,
+               fl.file, x.line, x.bidx AS batch_index
+        FROM x LEFT JOIN pmap m ON m.profile = x.profile LEFT JOIN files fl ON fl.src = x.src""",
+        tmp / "events.parquet", row_group_size=50_000)
+
+    # profiles.parquet
+    kinds = graph.p_kinds
+    rows_ids = []
+    counts = []
+    for p in roots:
+        ids = graph.profile_identifiers(p)
+        rows_ids.append(list(ids.items()))
+        counts.append(sum(len(v) for t, v in ids.items() if graph.types[graph._type_index(t)].match))
+    profiles = pa.table({
+        "profile_id": pa.array([pids[p] for p in roots], pa.string()),
+        "identifiers": pa.array(rows_ids, pa.map_(pa.string(), pa.list_(pa.string()))),
+        "identifier_count": pa.array(counts, pa.int64()),
+        "traits": pa.array([orjson.dumps(graph.profile_traits(p), default=str, option=orjson.OPT_SORT_KEYS).decode()
+                            for p in roots], pa.string()),
+        "first_seen": _ts_array(pa, [graph.p_first[p] for p in roots]),
+        "last_seen": _ts_array(pa, [graph.p_last[p] for p in roots]),
+        "event_count": pa.array([graph.p_events[p] for p in roots], pa.int64()),
+        **{f"{k}_count": pa.array([kinds[i][p] for p in roots], pa.int64()) for i, k in enumerate(KINDS)},
+        "merged_profiles": pa.array([graph.merged_count[p] for p in roots], pa.int64()),
+    }).sort_by("profile_id")
+    pq.write_table(profiles, tmp / "profiles.parquet", compression="zstd")
+
+    # identities.parquet
+    keys = graph.keys
+    owned = [c for c in range(len(keys)) if graph.owner[c] >= 0]
+    via = graph.via
+    eng.register("ids", pa.table({
+        "type": pa.array([types[keys[c][0]].name for c in owned], pa.string()),
+        "priority": pa.array([types[keys[c][0]].priority for c in owned], pa.int32()),
+        "value": pa.array([keys[c][1] for c in owned], pa.string()),
+        "profile_id": pa.array([pids[find(graph.owner[c])] for c in owned], pa.string()),
+        "first_seen": _ts_array(pa, [graph.first[c] for c in owned]),
+        "last_seen": _ts_array(pa, [graph.last[c] for c in owned]),
+        "event_count": pa.array([graph.seen[c] for c in owned], pa.int64()),
+        "linked_seq": pa.array([graph.attach_seq[c] for c in owned], pa.int64()),
+        "linked_via_type": pa.array([types[keys[via[c]][0]].name if via[c] >= 0 else None for c in owned], pa.string()),
+        "linked_via_value": pa.array([keys[via[c]][1] if via[c] >= 0 else None for c in owned], pa.string()),
+    }))
+    eng.copy_parquet("""
+        SELECT i.type, i.value, i.profile_id, i.first_seen, i.last_seen, i.event_count,
+               s.mid AS linked_message_id, make_timestamptz(s.ts) AS linked_at, fl.file AS linked_file,
+               s.line AS linked_line, i.linked_via_type, i.linked_via_value
+        FROM ids i LEFT JOIN stage s ON s.seq = i.linked_seq LEFT JOIN files fl ON fl.src = s.src
+        ORDER BY i.profile_id, i.priority, i.type, i.value""", tmp / "identities.parquet")
+
+    # merges.parquet: merges and refused merges, in the order they happened
+    def label(c: int) -> str:
+        return f"{types[keys[c][0]].name}:{keys[c][1]}"
+
+    rows: dict[str, list] = {k: [] for k in (
+        "step", "seq", "kind", "profile_id", "merged_profile_id", "final_profile_id", "identifiers", "profiles",
+        "limit_type", "limit", "window", "would_hold", "dropped_type", "dropped_value")}
+    for m in graph.merges:
+        for k, v in (("step", m.step), ("seq", m.seq), ("kind", "merge"), ("profile_id", pids[m.survivor]),
+                     ("merged_profile_id", pids[m.absorbed]), ("final_profile_id", pids[find(m.survivor)]),
+                     ("identifiers", [label(c) for c in m.codes]), ("profiles", [pids[m.survivor], pids[m.absorbed]]),
+                     ("limit_type", None), ("limit", None), ("window", None), ("would_hold", None),
+                     ("dropped_type", None), ("dropped_value", None)):
+            rows[k].append(v)
+    refused_by_type: dict[str, int] = {}
+    for r in graph.refusals:
+        t = types[r.type_index]
+        refused_by_type[t.name] = refused_by_type.get(t.name, 0) + 1
+        for k, v in (("step", r.step), ("seq", r.seq), ("kind", "refused"),
+                     ("profile_id", pids[r.profiles[0]] if r.profiles else None), ("merged_profile_id", None),
+                     ("final_profile_id", pids[find(r.profiles[0])] if r.profiles else None),
+                     ("identifiers", [label(c) for c in r.codes]), ("profiles", [pids[p] for p in r.profiles]),
+                     ("limit_type", t.name), ("limit", t.limit), ("window", t.window), ("would_hold", r.would_hold),
+                     ("dropped_type", types[keys[r.dropped][0]].name), ("dropped_value", keys[r.dropped][1])):
+            rows[k].append(v)
+    eng.register("mg", pa.table({
+        "step": pa.array(rows["step"], pa.int64()), "seq": pa.array(rows["seq"], pa.int64()),
+        "kind": pa.array(rows["kind"], pa.string()), "profile_id": pa.array(rows["profile_id"], pa.string()),
+        "merged_profile_id": pa.array(rows["merged_profile_id"], pa.string()),
+        "final_profile_id": pa.array(rows["final_profile_id"], pa.string()),
+        "identifiers": pa.array(rows["identifiers"], pa.list_(pa.string())),
+        "profiles": pa.array(rows["profiles"], pa.list_(pa.string())),
+        "limit_type": pa.array(rows["limit_type"], pa.string()), "limit": pa.array(rows["limit"], pa.int64()),
+        "window": pa.array(rows["window"], pa.string()), "would_hold": pa.array(rows["would_hold"], pa.int64()),
+        "dropped_type": pa.array(rows["dropped_type"], pa.string()),
+        "dropped_value": pa.array(rows["dropped_value"], pa.string()),
+    }))
+    eng.copy_parquet("""
+        SELECT g.step, g.kind, g.profile_id, g.merged_profile_id, g.final_profile_id, g.identifiers, g.profiles,
+               g.limit_type, g."limit", g."window", g.would_hold, g.dropped_type, g.dropped_value,
+               s.mid AS message_id, make_timestamptz(s.ts) AS timestamp, fl.file, s.line, s.bidx AS batch_index
+        FROM mg g LEFT JOIN stage s ON s.seq = g.seq LEFT JOIN files fl ON fl.src = s.src
+        ORDER BY g.step""", tmp / "merges.parquet")
+
+    # summary
+    result.identifiers = len(owned)
+    result.profiles = len(roots)
+    result.merges = len(graph.merges)
+    result.refused = len(graph.refusals)
+    result.refused_by_type = dict(sorted(refused_by_type.items()))
+    result.events_without_profile = graph.events_without_profile
+    by_size = sorted(((counts[i], graph.p_events[p], pids[p], i) for i, p in enumerate(roots)), key=lambda x: (-x[0], -x[1], x[2]))
+    for n, ev, pid, i in by_size[:10]:
+        result.largest.append({"profile_id": pid, "identifiers": n, "events": ev, "by_type": {t: len(v) for t, v in rows_ids[i]}})
+    for n, ev, pid, i in by_size[:100]:
+        if n <= config.super_profile:
+            break
+        result.super_profiles.append({"profile_id": pid, "identifiers": n, "events": ev,
+                                      "by_type": {t: len(v) for t, v in rows_ids[i]}})
+
+
+def _manifest(result: ResolveResult, config: IdentityConfig, sources, graph: Graph) -> dict[str, Any]:
+    return {
+        "cdp": "profiles", "format_version": FORMAT_VERSION, "mode": result.mode,
+        "inputs": [s.name for s in sources],
+        "identity": {
+            "file": config.file, "alias": config.alias, "numbers": config.numbers, "max_length": config.max_length,
+            "types": [{"name": t.name, "priority": t.priority, "limit": t.limit, "window": t.window, "match": t.match,
+                       "lowercase": t.lowercase, "external": t.external} for t in graph.types],
+        },
+        "counts": {k: v for k, v in result.summary().items() if k in (
+            "events", "events_without_profile", "identifiers", "profiles", "merges", "refused_merges", "blocked_values")},
+        "files": ["profiles.parquet", "identities.parquet", "events.parquet", "merges.parquet"],
+    }
