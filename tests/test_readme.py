@@ -92,3 +92,15 @@ def test_readme_messy_log_output_is_real() -> None:
     for line in shown.splitlines():
         if line and line != "...":
             assert line.rstrip() in actual, line
+
+
+def test_readme_identity_walkthrough_output_is_real(tmp_path: Path) -> None:
+    shown = README.split("### Walk-through", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    blocks = [b.strip().splitlines() for b in shown.split("\n$ ")]
+    shutil.copytree(ROOT / "samples", tmp_path / "samples")
+    for block in blocks:
+        command = block[0].removeprefix("$ ")
+        r = run_cdp(*shlex.split(command)[1:], cwd=tmp_path, env={"COLUMNS": "250"})
+        assert r.returncode == 0, (command, r.stderr)
+        for line in block[1:]:
+            assert line.strip() in (r.stdout + r.stderr), (command, line)

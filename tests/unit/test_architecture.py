@@ -31,6 +31,12 @@ def test_only_the_cli_package_imports_typer_and_nobody_imports_click() -> None:
             assert "typer" not in imported, f"{path} imports typer; keep it in cdp_cli/cli/"
 
 
+def test_only_the_engine_package_imports_an_sql_engine() -> None:
+    for path in PKG.rglob("*.py"):
+        if path.relative_to(PKG).parts[0] != "engine":
+            assert not _imports(path) & {"duckdb", "pyspark", "psycopg", "sqlalchemy"}, f"{path}: go through cdp_cli.engine"
+
+
 def test_startup_stays_light() -> None:
     code = (
         "import sys\n"
