@@ -40,6 +40,7 @@ class Engine:
             self.con = duckdb.connect(":memory:")
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
             self.con.execute("SET preserve_insertion_order = false")
+            self.con.execute("SET TimeZone = 'UTC'")  # times without a zone are UTC, as Segment reads them
             if temp_dir is not None:
                 self.con.execute(f"SET temp_directory = {_quote_path(temp_dir)}")
             if threads:
@@ -91,13 +92,30 @@ class Engine:
 
     # --- engine-specific spellings -----------------------------------------------------------------
     @staticmethod
-    def json_field(column: str, field: str) -> str:
-        """SQL for the JSON text of ``column``'s top-level ``field`` (NULL when absent)."""
-        return f"CAST(json_extract({column}, '$.{field}') AS VARCHAR)"
+    def json_strings(column: str, fields: list[str]) -> str:
+        """SQL for a list of the top-level ``fields`` of the JSON text in ``column``, each as text
+        (numbers as their digits; NULL when absent or null), parsing the document once."""
+        paths = ", ".join(f"'$.{f}'" for f in fields)
+        return f"json_extract_string({column}, [{paths}])"
 
     @staticmethod
-    def micros_to_timestamp(column: str) -> str:
-        return f"make_timestamptz({column})"
+    def json_texts(column: str, fields: list[str]) -> str:
+        """Like :meth:`json_strings`, but each element is the field's JSON text (objects stay JSON)."""
+        paths = ", ".join(f"'$.{f}'" for f in fields)
+        return f"CAST(json_extract({column}, [{paths}]) AS VARCHAR[])"
+
+    @staticmethod
+    def try_timestamp(expr: str) -> str:
+        """An ISO-8601 text as a UTC timestamp; NULL when it is not one."""
+        return f"TRY_CAST({expr} AS TIMESTAMPTZ)"
+
+    @staticmethod
+    def epoch_us(expr: str) -> str:
+        return f"epoch_us({expr})"
+
+    @staticmethod
+    def from_epoch_us(expr: str) -> str:
+        return f"make_timestamptz({expr})"
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -17,6 +17,7 @@ from cdp_cli.jsonpath import json_type
 _MISSING = object()
 BLOCKED_SAMPLES = 1000  # distinct blocked values remembered for the summary (all are counted)
 EXAMPLES = 20  # located examples of values that are not identifiers
+CACHE_MAX = 1_000_000  # memoised raw values (cleared when full: memory stays bounded)
 
 
 @dataclass
@@ -82,6 +83,9 @@ class Extractor:
         self._numbers = config.numbers == "normalize"
         self._max = config.max_length
         self.where: tuple[str, int] = ("", 0)  # the message being read, for located examples
+        self._cache: dict[tuple[int, str], str | None] = {}  # (type, raw string) -> identifier, None: blocked
+        self._reader = _compile(self._reads)
+        self._has_alias_prev = config.alias == "link"
 
     def type_index(self, name: str) -> int | None:
         """The index of a type, adding a ``context.externalIds`` type the first time it is seen."""
@@ -92,8 +96,37 @@ class Extractor:
             self.index[name] = i
         return i
 
+    def _norm(self, i: int, value: Any) -> str | None:
+        """:meth:`normalize` by type index, memoised for strings (ids repeat on every event of a person)."""
+        if type(value) is str:
+            key = (i, value)
+            try:
+                hit = self._cache[key]
+            except KeyError:
+                pass
+            else:
+                if hit is None:  # blocked: still counted every time
+                    self._count_blocked(self.types[i], value.strip() if self.types[i].trim else value)
+                return hit
+            v = self.normalize(self.types[i], value)
+            if v is not None or self._last_blocked:
+                if len(self._cache) >= CACHE_MAX:
+                    self._cache.clear()
+                self._cache[key] = v
+            return v
+        return self.normalize(self.types[i], value)
+
+    def _count_blocked(self, t: IdType, v: str) -> None:
+        if t.lowercase:
+            v = v.lower()
+        self.stats.blocked[t.name] += 1
+        key = (t.name, v)
+        if key in self.stats.blocked_values or len(self.stats.blocked_values) < BLOCKED_SAMPLES:
+            self.stats.blocked_values[key] += 1
+
     def normalize(self, t: IdType, value: Any) -> str | None:
         """The identifier ``value`` stands for, or None (counted by reason)."""
+        self._last_blocked = False
         if type(value) is str:
             v = value.strip() if t.trim else value
         elif type(value) is int or (type(value) is float and value.is_integer()):
@@ -117,10 +150,8 @@ class Extractor:
         folded = v.casefold()
         if (folded in self._blocked_exact or folded in t.blocked_exact
                 or any(r.search(v) for r in self._blocked_regex) or any(r.search(v) for r in t.blocked_regex)):
-            self.stats.blocked[t.name] += 1
-            key = (t.name, v)
-            if key in self.stats.blocked_values or len(self.stats.blocked_values) < BLOCKED_SAMPLES:
-                self.stats.blocked_values[key] += 1
+            self._count_blocked(t, v)
+            self._last_blocked = True
             return None
         return v
 
@@ -129,15 +160,7 @@ class Extractor:
         self.stats.messages += 1
         out: list[tuple[int, str]] = []
         types = self.types
-        for i, parts, when in self._reads:
-            value = _get(msg, parts)
-            if value is _MISSING or value is None:
-                continue
-            if when and not all(_matches(_get(msg, p), want) for p, want in when):
-                continue
-            v = self.normalize(types[i], value)
-            if v is not None and (i, v) not in out:
-                out.append((i, v))
+        self._reader(msg, out, self._norm)
         if self.config.external_ids:
             self._external(msg, out)
         if not any(types[i].match for i, _ in out) and not (msg.get("type") == "alias" and msg.get("previousId")):
@@ -153,7 +176,7 @@ class Extractor:
             if type(item) is not dict:
                 continue
             name = item.get("type")
-            if type(name) is not str or not name or len(name) > 64:
+            if type(name) is not str or not name or len(name) > 64 or not name.isprintable():
                 continue
             collection = item.get("collection")
             if collection not in (None, "users"):
@@ -173,6 +196,51 @@ class Extractor:
         i = self.index.get("user_id")
         t = self.types[i] if i is not None else IdType("user_id", [])
         return self.normalize(t, msg.get("previousId"))
+
+
+def _compile(reads: list[tuple[int, tuple[str, ...], tuple]]):
+    """Generate one Python function that reads every configured path, walking shared prefixes once
+    (``context`` is looked up once, not once per path). Conditions (``when``) are checked only when
+    the value is there."""
+    trie: dict = {}
+    for n, (i, parts, when) in enumerate(reads):
+        node = trie
+        for p in parts[:-1]:
+            node = node.setdefault(("k", p), {})
+        node.setdefault(("v", parts[-1]), []).append((i, when, n))
+    consts: dict[str, Any] = {"_get": _get, "_matches": _matches, "_MISSING": _MISSING}
+    lines = ["def _extract(msg, out, norm):"]
+    counter = [0]
+
+    def emit(node: dict, var: str, depth: int) -> None:
+        pad = "    " * depth
+        for key, child in node.items():
+            kind, name = key
+            if kind == "v":
+                lines.append(f"{pad}v = {var}.get({name!r})")
+                lines.append(f"{pad}if v is not None:")
+                for i, when, n in child:
+                    cond = ""
+                    if when:
+                        consts[f"W{n}"] = when
+                        cond = f"all(_matches(_get(msg, p), w) for p, w in W{n}) and "
+                    lines.append(f"{pad}    if {cond}True:")
+                    lines.append(f"{pad}        r = norm({i}, v)")
+                    lines.append(f"{pad}        if r is not None and ({i}, r) not in out:")
+                    lines.append(f"{pad}            out.append(({i}, r))")
+            else:
+                counter[0] += 1
+                sub = f"n{counter[0]}"
+                lines.append(f"{pad}{sub} = {var}.get({name!r})")
+                lines.append(f"{pad}if type({sub}) is dict:")
+                emit(child, sub, depth + 1)
+                lines.append(f"{pad}    pass")
+
+    emit(trie, "msg", 1)
+    lines.append("    return out")
+    code = "\n".join(lines)
+    exec(compile(code, "<cdp identity paths>", "exec"), consts)
+    return consts["_extract"]
 
 
 def _matches(found: Any, want: Any) -> bool:

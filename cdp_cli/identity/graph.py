@@ -62,6 +62,7 @@ class Refusal:
 class Graph:
     def __init__(self, types: list[IdType], *, unrestricted: bool = False) -> None:
         self.types = types  # shared with the Extractor: it may grow (context.externalIds types)
+        self.matchable = [t.match for t in types]
         self.unrestricted = unrestricted
         # identifiers
         self.code_of: dict[tuple[int, str], int] = {}
@@ -132,10 +133,12 @@ class Graph:
             ts = self.clock
         elif ts > self.clock:
             self.clock = ts
-        types = self.types
         keys = self.keys
-        cand = [c for c in codes if types[keys[c][0]].match]
-        attrs = [c for c in codes if not types[keys[c][0]].match]
+        matchable = self.matchable
+        if len(matchable) != len(self.types):
+            self._refresh_types()
+        cand = [c for c in codes if matchable[keys[c][0]]]
+        attrs = [c for c in codes if not matchable[keys[c][0]]] if len(cand) != len(codes) else ()
         if alias is not None:  # previousId: a known user id, else an anonymous id
             as_user, as_anon = alias
             pick = as_user if as_user >= 0 and self.owner[as_user] >= 0 else as_anon
@@ -146,8 +149,19 @@ class Graph:
             return -1
         owner = self.owner
         find = self.find
-        if len(cand) > 1 and not self.unrestricted:
-            cand.sort(key=self._rank)
+        # The common case: every identifier is already on one profile. Nothing to decide.
+        o = owner[cand[0]]
+        if o >= 0:
+            s = find(o)
+            for c in cand:
+                oc = owner[c]
+                if oc < 0 or (oc != s and find(oc) != s):
+                    break
+            else:
+                self._touch(s, cand, attrs, ts, kind, traits, pos)
+                return s
+        if len(cand) > 1:
+            cand.sort(key=self._rank)  # priority order: what merge protection drops last-first; the creator first
         while True:
             roots: set[int] = set()
             new: list[int] = []
@@ -181,6 +195,14 @@ class Graph:
             members.setdefault(keys[c][0], []).append(c)  # type: ignore[union-attr]
             self.attach_seq[c] = seq
             self.via[c] = -1 if c == anchor else anchor
+        self._touch(s, cand, attrs, ts, kind, traits, pos)
+        return s
+
+    def _refresh_types(self) -> None:
+        self.matchable = [t.match for t in self.types]
+
+    def _touch(self, s: int, cand, attrs, ts: int, kind: int, traits, pos: int) -> None:
+        """Record that an event with identifiers ``cand`` (and attributes ``attrs``) belongs to ``s``."""
         first, last, seen = self.first, self.last, self.seen
         for c in cand:
             if not seen[c]:
@@ -188,10 +210,13 @@ class Graph:
             seen[c] += 1
             if ts > last[c]:
                 last[c] = ts
-        for c in attrs:
-            lst = members.setdefault(keys[c][0], [])  # type: ignore[union-attr]
-            if c not in lst:
-                lst.append(c)
+        if attrs:
+            members = self.members[s]
+            keys = self.keys
+            for c in attrs:
+                lst = members.setdefault(keys[c][0], [])  # type: ignore[union-attr]
+                if c not in lst:
+                    lst.append(c)
         if self.p_events[s] == 0 or ts < self.p_first[s]:
             self.p_first[s] = ts
         if ts > self.p_last[s]:
@@ -203,7 +228,6 @@ class Graph:
             mine = self.traits[s]
             for k, v in traits.items():
                 mine[k] = (pos, _DELETED if v is None else v)  # type: ignore[index]
-        return s
 
     def _step(self) -> int:
         self.steps += 1

@@ -23,29 +23,27 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from cdp_cli.events.model import effective_timestamp, parse_timestamp
-from cdp_cli.events.reader import Problem, ReadStats, discover, gc_paused, iter_chunks, parse_chunk
+from cdp_cli.events.reader import (
+    DEFAULT_MAX_LINE_BYTES, Problem, ReadStats, discover, gc_paused, iter_chunks, materialize, parse_chunk,
+)
 from cdp_cli.identity.config import IdentityConfig
 from cdp_cli.identity.extract import ExtractStats, Extractor
 from cdp_cli.identity.graph import KIND_INDEX, KINDS, Graph
+from cdp_cli.workers import default_jobs, ordered_map
 
 MARKER = "manifest.json"  # written last; an existing --out directory is replaced only if it holds one
 FORMAT_VERSION = 1
 STAGE_ROWS = 5_000  # rows per staged row group (more costs memory: ~2 KB a row while it is built)
-ASSIGN_ROWS = 50_000
+SORT_ROWS = 20_000
+CHUNKS_PER_TASK = 5  # reader chunks (2,000 lines each) staged per task and file
+SEP = "\x1f"  # between an identifier's type and value in staged keys (a control character: not in type names)  # rows per batch read back in resolution order
+ASSIGN_ROWS = 20_000
+_NULL = -(2**63)  # "no timestamp" in the int64 assignment arrays
 KEEP_PROBLEMS = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 
 Progress = Callable[[str, int, "int | None"], None]
-
-
-def _micros(dt: datetime | None) -> int | None:
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return (dt - _EPOCH) // _US
 
 
 @dataclass
@@ -83,45 +81,107 @@ class ResolveResult:
         }
 
 
-class _Stage:
-    """Staged rows, written as small row groups of one Parquet file (memory stays flat)."""
+_STAGE_SCHEMA = None
 
-    def __init__(self, directory: Path) -> None:
+
+def _stage_schema():
+    global _STAGE_SCHEMA
+    if _STAGE_SCHEMA is None:
+        import pyarrow as pa
+
+        _STAGE_SCHEMA = pa.schema([
+            ("seq", pa.int64()), ("src", pa.int32()), ("line", pa.int64()), ("bidx", pa.int32()),
+            ("ids", pa.list_(pa.string())), ("alias", pa.string()),
+            ("traits", pa.string()), ("raw", pa.string()),
+        ])
+    return _STAGE_SCHEMA
+
+
+@dataclass
+class _Staged:
+    """What staging one chunk produced, besides its file."""
+
+    number: int
+    stats: ReadStats
+    problems: list[Problem]
+    extract: ExtractStats
+    rows: int
+
+
+class _Stager:
+    """Pass 1 for one chunk (in a worker process, or in this one): parse, extract identifiers, write
+    one staged Parquet file. Identifiers are staged by type *name*: interning them into integer codes
+    happens once, in the resolving process."""
+
+    def __init__(self, config: IdentityConfig, directory: Path, max_line_bytes: int) -> None:
+        self.config = config
+        self.dir = directory
+        self.max_line_bytes = max_line_bytes
+        self.extractor = Extractor(config)
+
+    def __call__(self, task: tuple[list[Any], int]) -> _Staged:
+        import orjson
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self.pa = pa
-        self.schema = pa.schema([
-            ("seq", pa.int64()), ("src", pa.int32()), ("line", pa.int64()), ("bidx", pa.int32()),
-            ("ts", pa.int64()), ("received", pa.int64()), ("mid", pa.string()),
-            ("ids", pa.list_(pa.int64())), ("alias", pa.list_(pa.int64())), ("traits", pa.string()),
-            ("kind", pa.int8()), ("raw", pa.string()),
-        ])
-        self.path = directory / "stage.parquet"
-        self.writer = pq.ParquetWriter(self.path, self.schema, compression="lz4")
-        self.rows = 0
-        self._reset()
+        group, number = task
+        stats = ReadStats()
+        x = self.extractor
+        x.stats = ExtractStats()
+        extract = x.extract
+        dumps = orjson.dumps
+        prefix = [f"{t.name}{SEP}" for t in x.types]
+        base = number << 32  # seq: input order (task, then position), unique across workers
+        rows: list[tuple] = []
+        problems: list[Problem] = []
+        for chunk in group:
+            records, found = parse_chunk(materialize(chunk, self.max_line_bytes), stats, keep_raw=True)
+            problems += found
+            for rec in records:
+                msg = rec.msg
+                x.where = (rec.file, rec.line)
+                ids = extract(msg)
+                if len(prefix) != len(x.types):
+                    prefix = [f"{t.name}{SEP}" for t in x.types]
+                t = msg.get("type")
+                tr = _traits(msg, t)
+                rows.append((base + len(rows), rec.source, rec.line, rec.index, [prefix[k] + v for k, v in ids],
+                             x.previous_id(msg) if t == "alias" else None, dumps(tr).decode() if tr else None,
+                             rec.raw.decode("utf-8")))  # type: ignore[union-attr]
+        if rows:
+            schema = _stage_schema()
+            cols = list(zip(*rows))
+            arrays = [pa.array(col, type=f.type) for col, f in zip(cols, schema)]
+            pq.write_table(pa.Table.from_arrays(arrays, schema=schema), self.dir / f"stage-{number:08d}.parquet",
+                           compression="lz4")
+        return _Staged(number, stats, problems, x.stats, len(rows))
 
-    def _reset(self) -> None:
-        self.cols: list[list] = [[] for _ in range(12)]
 
-    def add(self, *row) -> None:
-        for col, v in zip(self.cols, row):
-            col.append(v)
-        if len(self.cols[0]) >= STAGE_ROWS:
-            self.flush()
+# The resolution order, and the fields the engine reads from each message's JSON for it. The
+# effective timestamp is Segment's: timestamp, else receivedAt - (sentAt - originalTimestamp), else
+# originalTimestamp, else receivedAt (times without a zone are UTC).
+_ORDER_SQL = """
+    WITH f AS (
+        SELECT seq, ids, alias, traits, raw,
+               {fields} AS j
+        FROM stage
+    ), t AS (
+        SELECT seq, ids, alias, traits, raw, j[5] AS mid, j[6] AS type,
+               {ts1} AS t_ts, {ts2} AS t_rcv, {ts3} AS t_sent, {ts4} AS t_orig
+        FROM f
+    )
+    SELECT seq, ids, alias, traits, {us_ts} AS ts, {us_rcv} AS received, type
+    FROM t
+    ORDER BY ts NULLS LAST, received NULLS LAST, mid NULLS LAST, hash(raw), seq
+"""
 
-    def flush(self) -> None:
-        if self.cols[0]:
-            pa = self.pa
-            arrays = [pa.array(col, type=f.type) for col, f in zip(self.cols, self.schema)]
-            self.writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
-            self.rows += len(self.cols[0])
-            self._reset()
 
-    def close(self) -> None:
-        self.flush()
-        self.writer.close()
+def _order_sql(eng) -> str:
+    return _ORDER_SQL.format(
+        fields=eng.json_strings("raw", ["timestamp", "receivedAt", "sentAt", "originalTimestamp", "messageId", "type"]),
+        ts1=eng.try_timestamp("j[1]"), ts2=eng.try_timestamp("j[2]"), ts3=eng.try_timestamp("j[3]"),
+        ts4=eng.try_timestamp("j[4]"),
+        us_ts=eng.epoch_us("COALESCE(t_ts, t_rcv - (t_sent - t_orig), t_orig, t_rcv)"), us_rcv=eng.epoch_us("t_rcv"))
 
 
 def resolve(
@@ -132,6 +192,7 @@ def resolve(
     unrestricted: bool = False,
     progress: Progress | None = None,
     memory_limit: str = "512MB",
+    jobs: int = 0,
 ) -> ResolveResult:
     """Resolve identities in event logs and write the Parquet outputs into ``out`` (atomically)."""
     import orjson
@@ -156,40 +217,23 @@ def resolve(
     with atomic_directory(out, marker=MARKER) as tmp:
         stage_dir = tmp / "_stage"
         stage_dir.mkdir()
-        stage = _Stage(stage_dir)
-        # --- pass 1: read, extract, stage ----------------------------------------------------------
+        # --- pass 1: read, extract, stage (in worker processes when there is enough to share) -------
         read_progress = (lambda n: progress("read", n, total_bytes)) if progress else None
-        code = graph.code
-        user_t = extractor.index.get("user_id", -1)
-        anon_t = extractor.index.get("anonymous_id", -1)
-        dumps = orjson.dumps
-        seq = 0
+        if jobs <= 0:
+            jobs = default_jobs(sources)
+        stager = _Stager(config, stage_dir, DEFAULT_MAX_LINE_BYTES)
+        chunks = iter_chunks(sources, stats=stats, progress=read_progress, by_reference=jobs > 1)
+        staged_rows = 0
         with gc_paused():
-            for chunk in iter_chunks(sources, stats=stats, progress=read_progress):
-                records, problems = parse_chunk(chunk, stats, keep_raw=True)
-                for p in problems:
+            for done in ordered_map(stager, _groups(chunks, CHUNKS_PER_TASK), jobs):
+                stats.merge(done.stats)
+                extractor.stats.merge(done.extract)
+                staged_rows += done.rows
+                for p in done.problems:
                     result.problems_total += 1
                     if len(result.problems) < KEEP_PROBLEMS:
                         result.problems.append(p)
-                for rec in records:
-                    msg = rec.msg
-                    extractor.where = (rec.file, rec.line)
-                    ids = [code(k) for k in extractor.extract(msg)]
-                    t = msg.get("type")
-                    alias = None
-                    if t == "alias":
-                        prev = extractor.previous_id(msg)
-                        if prev is not None:
-                            alias = [code((user_t, prev)) if user_t >= 0 else -1, code((anon_t, prev)) if anon_t >= 0 else -1]
-                    tr = _traits(msg, t)
-                    mid = msg.get("messageId")
-                    stage.add(seq, rec.source, rec.line, rec.index, _micros(effective_timestamp(msg)),
-                              _micros(parse_timestamp(msg.get("receivedAt"))), mid if type(mid) is str else None,
-                              ids, alias, dumps(tr).decode() if tr else None, KIND_INDEX.get(t, -1),  # type: ignore[arg-type]
-                              rec.raw.decode("utf-8") if rec.raw is not None else None)
-                    seq += 1
-        stage.close()
-        result.events = seq
+        result.events = staged_rows
 
         # --- pass 2: sort and resolve ----------------------------------------------------------------
         import pyarrow as pa
@@ -197,37 +241,61 @@ def resolve(
 
         loads = orjson.loads
         with Engine(memory_limit=memory_limit, temp_dir=stage_dir / "engine") as eng:
-            eng.register_parquet("stage", stage.path)
+            if staged_rows:
+                eng.register_parquet("stage", str(stage_dir / "stage-*.parquet"))
+            else:
+                eng.register("stage", _stage_schema().empty_table())
             assign_files = 0
             from array import array
 
-            a_seq, a_pos, a_prof = array("q"), array("q"), array("q")
+            a_seq, a_prof, a_ts, a_rcv = array("q"), array("q"), array("q"), array("q")
+            import pyarrow.compute as pc
+
+            def nullable(values: array):
+                arr = pa.array(values, pa.int64())
+                return pc.if_else(pc.equal(arr, _NULL), pa.scalar(None, pa.int64()), arr)
 
             def flush_assign() -> None:
                 nonlocal assign_files
                 if a_seq:
-                    pq.write_table(pa.table({"seq": pa.array(a_seq, pa.int64()), "pos": pa.array(a_pos, pa.int64()),
-                                             "profile": pa.array(a_prof, pa.int64())}),
+                    pq.write_table(pa.table({"seq": pa.array(a_seq, pa.int64()), "profile": pa.array(a_prof, pa.int64()),
+                                             "ts": nullable(a_ts), "received": nullable(a_rcv)}),
                                    stage_dir / f"assign-{assign_files:06d}.parquet", compression="lz4")
                     assign_files += 1
-                    del a_seq[:], a_pos[:], a_prof[:]
+                    del a_seq[:], a_prof[:], a_ts[:], a_rcv[:]
 
-            order = "ts NULLS LAST, received NULLS LAST, mid NULLS LAST, hash(raw), seq"
             process = graph.process
             # The engine sorts out of core into a file; reading that file back streams with flat memory
             # (a query result streamed straight from the engine can be materialised whole).
             sorted_path = stage_dir / "sorted.parquet"
-            eng.copy_parquet(f"SELECT seq, ts, ids, alias, traits, kind FROM stage ORDER BY {order}", sorted_path,
-                             compression="lz4", row_group_size=STAGE_ROWS * 4)
+            eng.copy_parquet(_order_sql(eng), sorted_path, compression="lz4", row_group_size=SORT_ROWS)
+            kinds = KIND_INDEX
+            code = graph.code
+            user_t = extractor.index.get("user_id", -1)
+            anon_t = extractor.index.get("anonymous_id", -1)
+            key_code: dict[str, int] = {}  # "type<SEP>value" as staged -> graph code
+
+            def intern(key: str) -> int:
+                name, _, value = key.partition(SEP)
+                c = code((extractor.type_index(name), value))  # type: ignore[arg-type]
+                key_code[key] = c
+                return c
+
             with gc_paused():
-                for batch in pq.ParquetFile(sorted_path).iter_batches(batch_size=STAGE_ROWS * 4):
+                for batch in pq.ParquetFile(sorted_path).iter_batches(batch_size=SORT_ROWS):
                     cols = batch.to_pydict()
-                    for s, ts, ids, al, tr, kind in zip(cols["seq"], cols["ts"], cols["ids"], cols["alias"], cols["traits"], cols["kind"]):
-                        pos = graph.pos
-                        p = process(s, ts, ids, alias=tuple(al) if al else None, traits=loads(tr) if tr else None, kind=kind)
+                    get = key_code.get
+                    for s, ts, rcv, keys, prev, tr, t in zip(cols["seq"], cols["ts"], cols["received"], cols["ids"],
+                                                             cols["alias"], cols["traits"], cols["type"]):
+                        ids = [get(k) or intern(k) for k in keys] if keys else []
+                        alias = None
+                        if prev is not None:
+                            alias = (code((user_t, prev)) if user_t >= 0 else -1, code((anon_t, prev)) if anon_t >= 0 else -1)
+                        p = process(s, ts, ids, alias=alias, traits=loads(tr) if tr else None, kind=kinds.get(t, -1))
                         a_seq.append(s)
-                        a_pos.append(pos)
                         a_prof.append(p)
+                        a_ts.append(_NULL if ts is None else ts)
+                        a_rcv.append(_NULL if rcv is None else rcv)
                     if len(a_seq) >= ASSIGN_ROWS:
                         flush_assign()
                     if progress:
@@ -236,8 +304,8 @@ def resolve(
             if assign_files:
                 eng.register_parquet("assign", str(stage_dir / "assign-*.parquet"))
             else:
-                eng.register("assign", pa.table({"seq": pa.array([], pa.int64()), "pos": pa.array([], pa.int64()),
-                                                 "profile": pa.array([], pa.int64())}))
+                eng.register("assign", pa.table({"seq": pa.array([], pa.int64()), "profile": pa.array([], pa.int64()),
+                                                 "ts": pa.array([], pa.int64()), "received": pa.array([], pa.int64())}))
             # --- pass 3: outputs ---------------------------------------------------------------------
             _write_outputs(eng, graph, sources, tmp, result, config)
         import shutil
@@ -246,6 +314,19 @@ def resolve(
         result.seconds = time.perf_counter() - started
         (tmp / MARKER).write_text(json.dumps(_manifest(result, config, sources, graph), indent=2) + "\n")
     return result
+
+
+def _groups(chunks, size: int):
+    """Tasks for the stagers: ``size`` consecutive chunks each, numbered in input order."""
+    group: list = []
+    n = 0
+    for chunk in chunks:
+        group.append(chunk)
+        if len(group) >= size:
+            yield group, n
+            group, n = [], n + 1
+    if group:
+        yield group, n
 
 
 def _traits(msg: dict[str, Any], t: Any) -> dict[str, Any] | None:
@@ -285,22 +366,27 @@ def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult,
 
     # events.parquet: every message with its final profile (row order is not meaningful: sort by
     # timestamp; a global sort of the wide rows would cost more memory than everything else)
-    j = "s.raw"
+    fields = eng.json_strings("s.raw", ["type", "event", "name", "userId", "anonymousId", "groupId", "messageId"])
+    objects = eng.json_texts("s.raw", ["properties", "traits", "context"])
+    ts, rcv = eng.from_epoch_us("x.ts"), eng.from_epoch_us("x.received")
     eng.copy_parquet(f"""
         WITH x AS (
-            SELECT s.*, a.pos, a.profile,
-                   json_extract_string({j}, ['$.type', '$.event', '$.name', '$.userId', '$.anonymousId', '$.groupId']) AS f,
-                   CAST(json_extract({j}, ['$.properties', '$.traits', '$.context']) AS VARCHAR[]) AS o
+            SELECT s.seq, s.src, s.line, s.bidx, a.profile, a.ts, a.received, {fields} AS f, {objects} AS o
             FROM stage s JOIN assign a ON a.seq = s.seq
         )
-        SELECT x.mid AS message_id, m.profile_id, x.f[1] AS type,
+        SELECT x.f[7] AS message_id, m.profile_id, x.f[1] AS type,
                CASE WHEN x.f[1] = 'track' THEN x.f[2] WHEN x.f[1] IN ('page', 'screen') THEN x.f[3] END AS event,
-               make_timestamptz(x.ts) AS timestamp, make_timestamptz(x.received) AS received_at,
+               {ts} AS timestamp, {rcv} AS received_at,
                x.f[4] AS user_id, x.f[5] AS anonymous_id, x.f[6] AS group_id,
                x.o[1] AS properties, x.o[2] AS traits, x.o[3] AS context,
                fl.file, x.line, x.bidx AS batch_index
         FROM x LEFT JOIN pmap m ON m.profile = x.profile LEFT JOIN files fl ON fl.src = x.src""",
         tmp / "events.parquet", row_group_size=50_000)
+    # message details by seq, for the lineage tables (small: joined only where they point)
+    eng.execute(f"""
+        CREATE OR REPLACE VIEW msg AS
+        SELECT s.seq, s.src, s.line, s.bidx, a.ts, {eng.json_strings("s.raw", ["messageId"])}[1] AS mid
+        FROM stage s JOIN assign a ON a.seq = s.seq""")
 
     # profiles.parquet
     kinds = graph.p_kinds
@@ -340,11 +426,12 @@ def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult,
         "linked_via_type": pa.array([types[keys[via[c]][0]].name if via[c] >= 0 else None for c in owned], pa.string()),
         "linked_via_value": pa.array([keys[via[c]][1] if via[c] >= 0 else None for c in owned], pa.string()),
     }))
-    eng.copy_parquet("""
+    eng.copy_parquet(f"""
         SELECT i.type, i.value, i.profile_id, i.first_seen, i.last_seen, i.event_count,
-               s.mid AS linked_message_id, make_timestamptz(s.ts) AS linked_at, fl.file AS linked_file,
+               s.mid AS linked_message_id, {eng.from_epoch_us("s.ts")} AS linked_at, fl.file AS linked_file,
                s.line AS linked_line, i.linked_via_type, i.linked_via_value
-        FROM ids i LEFT JOIN stage s ON s.seq = i.linked_seq LEFT JOIN files fl ON fl.src = s.src
+        FROM ids i LEFT JOIN (SELECT * FROM msg WHERE seq IN (SELECT linked_seq FROM ids)) s ON s.seq = i.linked_seq
+        LEFT JOIN files fl ON fl.src = s.src
         ORDER BY i.profile_id, i.priority, i.type, i.value""", tmp / "identities.parquet")
 
     # merges.parquet: merges and refused merges, in the order they happened
@@ -384,11 +471,12 @@ def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult,
         "dropped_type": pa.array(rows["dropped_type"], pa.string()),
         "dropped_value": pa.array(rows["dropped_value"], pa.string()),
     }))
-    eng.copy_parquet("""
+    eng.copy_parquet(f"""
         SELECT g.step, g.kind, g.profile_id, g.merged_profile_id, g.final_profile_id, g.identifiers, g.profiles,
                g.limit_type, g."limit", g."window", g.would_hold, g.dropped_type, g.dropped_value,
-               s.mid AS message_id, make_timestamptz(s.ts) AS timestamp, fl.file, s.line, s.bidx AS batch_index
-        FROM mg g LEFT JOIN stage s ON s.seq = g.seq LEFT JOIN files fl ON fl.src = s.src
+               s.mid AS message_id, {eng.from_epoch_us("s.ts")} AS timestamp, fl.file, s.line, s.bidx AS batch_index
+        FROM mg g LEFT JOIN (SELECT * FROM msg WHERE seq IN (SELECT seq FROM mg)) s ON s.seq = g.seq
+        LEFT JOIN files fl ON fl.src = s.src
         ORDER BY g.step""", tmp / "merges.parquet")
 
     # summary

@@ -10,13 +10,12 @@ in memory, so memory is bounded by the chunk size, the in-flight limit, and the 
 
 from __future__ import annotations
 
-import os
 from array import array
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from cdp_cli.config import Config
 from cdp_cli.events.reader import (
@@ -25,6 +24,7 @@ from cdp_cli.events.reader import (
 from cdp_cli.findings import Finding, Level
 from cdp_cli.jsonpath import printable
 from cdp_cli.rules import REGISTRY, all_rules
+from cdp_cli.workers import default_jobs, ordered_map
 
 _EMPTY: frozenset = frozenset()
 _MASK = (1 << 64) - 1
@@ -258,38 +258,11 @@ def _bounded_add(target: Counter, source: Counter) -> None:
             target["(other names)"] += n
 
 
-def _parallel(chunks: Iterator[Chunk], checker: Checker, jobs: int) -> Iterator[ChunkResult]:
-    import multiprocessing as mp
+def _work_in(checker: Checker):
+    def work(chunk) -> ChunkResult:
+        return checker.check_chunk(materialize(chunk, checker.max_line_bytes))
 
-    global _WORKER
-    _WORKER = checker
-    ctx = mp.get_context("fork")
-    with ctx.Pool(jobs) as pool:
-        pending: deque = deque()
-        for chunk in chunks:
-            pending.append(pool.apply_async(_work, (chunk,)))
-            while len(pending) >= jobs * 3:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-
-
-_WORKER: Checker | None = None
-
-
-def _work(chunk) -> ChunkResult:
-    assert _WORKER is not None
-    return _WORKER.check_chunk(materialize(chunk, _WORKER.max_line_bytes))
-
-
-def default_jobs(sources: list[Source]) -> int:
-    """Worker processes for ``--jobs 0`` (auto): all cores for inputs over 16 MB, else one."""
-    if not hasattr(os, "fork"):
-        return 1
-    total = sum(s.size or 0 for s in sources)
-    unknown = any(s.size is None for s in sources)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores if (total > 16 * 2**20 or unknown) and cores > 1 else 1
+    return work
 
 
 def lint(
@@ -335,7 +308,7 @@ def lint(
         pause.__enter__()
         chunks = iter_chunks(sources, max_line_bytes=checker.max_line_bytes, progress=progress, stats=result.stats,
                              by_reference=jobs > 1)
-        results = _parallel(chunks, checker, jobs) if jobs > 1 else map(checker.check_chunk, chunks)
+        results = ordered_map(_work_in(checker), chunks, jobs) if jobs > 1 else map(checker.check_chunk, chunks)
         for res in results:
             result.stats.merge(res.stats)
             result.types.update(res.types)

@@ -1,0 +1,173 @@
+"""Benchmark `cdp profiles resolve` against graph baselines, on one generated log.
+
+    python3 -m pip install -e '.[bench]'            # networkx and scipy, for the baselines
+    python3 bench/resolve_bench.py                  # 1M events (generated once into bench/data/)
+    python3 bench/resolve_bench.py --events 200000  # quicker
+    python3 bench/resolve_bench.py --memory 5000000 # also whole-process peak RSS at 1M and 5M events
+
+Measured in one process, back to back, on the same file:
+
+  edges (orjson)    for line in file: orjson.loads + cdp's identifier extraction, interned to integer
+                    codes in a dict, one edge per event from its first identifier to each other one
+                    (the shared cost of every approach: the parse)
+  networkx          nx.Graph(edges) + connected_components, on those codes
+  scipy             scipy.sparse.csgraph.connected_components on the same edges (the practical ceiling
+                    for the unrestricted mode: C code on integer arrays)
+  resolve unrestricted  cdp_cli.identity.resolve(..., unrestricted=True), end to end: read, stage,
+                    sort, resolve, and write the four Parquet files
+  resolve limits    the same with Segment-style limits (the default)
+
+Ratios: unrestricted against (edges + scipy), the issue's "within 2x of the scipy ceiling including
+parsing"; limits against unrestricted. The component count of scipy must equal the number of profiles
+in unrestricted mode (checked). Each is run --repeat times; the best counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+sys.path.insert(0, str(ROOT))
+
+
+def ensure_log(events: int, seed: int = 42) -> Path:
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"events-{events}-s{seed}.ndjson"
+    if not path.exists():
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cdp_cli", "samples", "generate", "--events", str(events), "--seed", str(seed),
+                        "--violations", "0.05", "-o", str(path)], check=True, cwd=ROOT)
+        print(f"generated {path.name} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f}s", flush=True)
+    return path
+
+
+def edges_orjson(path: Path):
+    import numpy as np
+    import orjson
+
+    from cdp_cli.identity.config import build_config
+    from cdp_cli.identity.extract import Extractor
+
+    x = Extractor(build_config({}).unrestricted())
+    codes: dict = {}
+    src: list[int] = []
+    dst: list[int] = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                msg = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if type(msg) is not dict:
+                continue
+            ids = [k for k in x.extract(msg) if x.types[k[0]].match]
+            if not ids:
+                continue
+            first = codes.setdefault(ids[0], len(codes))
+            src.append(first)
+            dst.append(first)  # a self-loop keeps single-identifier nodes in the graph
+            for k in ids[1:]:
+                src.append(first)
+                dst.append(codes.setdefault(k, len(codes)))
+    return np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64), len(codes)
+
+
+def components_scipy(src, dst, n: int) -> int:
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    m = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+    k, _ = connected_components(m, directed=False)
+    return int(k)
+
+
+def components_networkx(src, dst, n: int) -> int:
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(zip(src.tolist(), dst.tolist()))
+    return nx.number_connected_components(g)
+
+
+def best(fn, repeat: int):
+    times = []
+    out = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), out
+
+
+def peak_rss(path: Path, unrestricted: bool) -> tuple[float, float]:
+    code = ("import resource, sys, time\n"
+            "from cdp_cli.identity.resolve import resolve\n"
+            "t = time.perf_counter()\n"
+            f"r = resolve([sys.argv[1]], sys.argv[2], unrestricted={unrestricted})\n"
+            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    with tempfile.TemporaryDirectory(dir=DATA) as tmp:
+        out = subprocess.run([sys.executable, "-c", code, str(path), str(Path(tmp) / "out")], capture_output=True,
+                             text=True, check=True, cwd=ROOT).stdout.split()
+    return float(out[0]), int(out[1]) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--memory", type=int, default=0, help="also measure peak RSS on a log this big (and on --events)")
+    args = ap.parse_args()
+    from cdp_cli.identity.resolve import resolve
+
+    path = ensure_log(args.events)
+    print(f"log: {path.name}, {path.stat().st_size / 2**20:,.0f} MiB, {os.cpu_count()} cores", flush=True)
+    rows = []
+    t_edges, (src, dst, n) = best(lambda: edges_orjson(path), args.repeat)
+    rows.append(("edges: orjson parse + identifier extraction + interning", t_edges))
+    t_nx, k_nx = best(lambda: components_networkx(src, dst, n), 1)
+    rows.append(("networkx connected_components (graph build included)", t_nx))
+    t_sp, k_sp = best(lambda: components_scipy(src, dst, n), args.repeat)
+    rows.append(("scipy connected_components", t_sp))
+    assert k_nx == k_sp, (k_nx, k_sp)
+    tmp = Path(tempfile.mkdtemp(dir=DATA))
+    try:
+        t_un, r_un = best(lambda: resolve([path], tmp / "u", unrestricted=True), args.repeat)
+        rows.append(("cdp profiles resolve --mode unrestricted (end to end)", t_un))
+        t_li, r_li = best(lambda: resolve([path], tmp / "l"), args.repeat)
+        rows.append(("cdp profiles resolve (limits, end to end)", t_li))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert r_un.profiles == k_sp, f"unrestricted profiles {r_un.profiles} != scipy components {k_sp}"
+    ceiling = t_edges + t_sp
+    print(f"\n{r_un.events:,} events, {n:,} identifiers, {len(src):,} edges; {k_sp:,} components = "
+          f"{r_un.profiles:,} unrestricted profiles; limits mode: {r_li.profiles:,} profiles, {r_li.merges:,} merges, "
+          f"{r_li.refused:,} refused\n")
+    print("| measurement | seconds | events/s | vs edges + scipy |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, t in rows:
+        print(f"| {name} | {t:.2f} | {r_un.events / t:,.0f} | {t / ceiling:.2f}x |")
+    print(f"\nlimits / unrestricted: {t_li / t_un:.2f}x; unrestricted / (edges + scipy): {t_un / ceiling:.2f}x")
+    print(json.dumps({"edges": t_edges, "networkx": t_nx, "scipy": t_sp, "unrestricted": t_un, "limits": t_li}))
+    if args.memory:
+        print("\n| log | mode | seconds | peak RSS |\n| --- | --- | ---: | ---: |")
+        for events in (args.events, args.memory):
+            p = ensure_log(events)
+            for unrestricted in (False, True):
+                secs, rss = peak_rss(p, unrestricted)
+                print(f"| {events:,} events | {'unrestricted' if unrestricted else 'limits'} | {secs:.1f} | {rss:,.0f} MiB |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
