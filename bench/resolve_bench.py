@@ -119,7 +119,7 @@ def peak_rss(path: Path, unrestricted: bool) -> tuple[float, float]:
             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
     with tempfile.TemporaryDirectory(dir=DATA) as tmp:
         out = subprocess.run([sys.executable, "-c", code, str(path), str(Path(tmp) / "out")], capture_output=True,
-                             text=True, check=True, cwd=ROOT).stdout.split()
+                             text=True, check=True, cwd=ROOT).stdout.splitlines()[-1].split()
     return float(out[0]), int(out[1]) / 1024
 
 

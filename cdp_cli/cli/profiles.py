@@ -191,8 +191,8 @@ def _print_summary(result, color, quiet: bool) -> None:
         if result.refused_by_type:
             console.print(_table("Refused merges by limit", ["identifier type", "refused"], [list(kv) for kv in result.refused_by_type.items()], {1}))
         if ex.blocked:
-            top = [[t, v if v.strip() else repr(v), n] for (t, v), n in ex.blocked_values.most_common(5)]
-            console.print(_table("Blocked values (most frequent)", ["type", "value", "count"], top, {2}))
+            top = [[t, v, n] for (t, v), n in ex.blocked_values.most_common(5)]
+            console.print(_table("Blocked values (most frequent)", ["type", "blocked by", "count"], top, {2}))
         if result.largest:
             rows = [[p["profile_id"], p["identifiers"], p["events"], ", ".join(f"{t} {n}" for t, n in p["by_type"].items())]
                     for p in result.largest[:5]]

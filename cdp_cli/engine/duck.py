@@ -40,7 +40,8 @@ class Engine:
             self.con = duckdb.connect(":memory:")
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
             self.con.execute("SET preserve_insertion_order = false")
-            self.con.execute("SET TimeZone = 'UTC'")  # times without a zone are UTC, as Segment reads them
+            self.con.execute("SET TimeZone = 'UTC'")
+            self.con.execute("SET enable_progress_bar = false")  # it would print on stdout, into machine output  # times without a zone are UTC, as Segment reads them
             if temp_dir is not None:
                 self.con.execute(f"SET temp_directory = {_quote_path(temp_dir)}")
             if threads:

@@ -25,7 +25,7 @@ class ExtractStats:
     messages: int = 0
     without_identifiers: int = 0
     blocked: Counter = field(default_factory=Counter)  # type -> values blocked
-    blocked_values: Counter = field(default_factory=Counter)  # (type, value) -> count, first BLOCKED_SAMPLES
+    blocked_values: Counter = field(default_factory=Counter)  # (type, rule) -> count: the placeholder or "regex ..."
     wrong_type: Counter = field(default_factory=Counter)  # type -> values of a JSON type that is not an identifier
     too_long: Counter = field(default_factory=Counter)  # type -> values over max_length
     numbers: Counter = field(default_factory=Counter)  # type -> numbers normalised to text
@@ -54,8 +54,13 @@ class ExtractStats:
             "too_long": dict(sorted(self.too_long.items())), "numbers_normalized": dict(sorted(self.numbers.items())),
             "external_accounts_ignored": self.external_accounts,
             "examples": [{"reason": r, "type": t, "file": f, "line": n} for r, t, f, n in self.examples],
-            "top_blocked_values": [{"type": t, "value": v, "count": n} for (t, v), n in self.blocked_values.most_common(10)],
+            "top_blocked_values": [{"type": t, "blocked_by": v, "count": n} for (t, v), n in self.blocked_values.most_common(10)],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Blocked:
+    rule: str
 
 
 def _get(msg: Any, parts: tuple[str, ...]) -> Any:
@@ -83,7 +88,7 @@ class Extractor:
         self._numbers = config.numbers == "normalize"
         self._max = config.max_length
         self.where: tuple[str, int] = ("", 0)  # the message being read, for located examples
-        self._cache: dict[tuple[int, str], str | None] = {}  # (type, raw string) -> identifier, None: blocked
+        self._cache: dict[tuple[int, str], str | _Blocked] = {}  # (type, raw string) -> identifier, or why blocked
         self._reader = _compile(self._reads)
         self._has_alias_prev = config.alias == "link"
 
@@ -105,28 +110,28 @@ class Extractor:
             except KeyError:
                 pass
             else:
-                if hit is None:  # blocked: still counted every time
-                    self._count_blocked(self.types[i], value.strip() if self.types[i].trim else value)
-                return hit
+                if type(hit) is _Blocked:  # blocked: still counted every time
+                    self._count_blocked(self.types[i], hit.rule)
+                    return None
+                return hit  # type: ignore[return-value]
             v = self.normalize(self.types[i], value)
-            if v is not None or self._last_blocked:
+            memo = v if v is not None else self._last_blocked
+            if memo is not None:
                 if len(self._cache) >= CACHE_MAX:
                     self._cache.clear()
-                self._cache[key] = v
+                self._cache[key] = memo
             return v
         return self.normalize(self.types[i], value)
 
-    def _count_blocked(self, t: IdType, v: str) -> None:
-        if t.lowercase:
-            v = v.lower()
+    def _count_blocked(self, t: IdType, rule: str) -> None:
         self.stats.blocked[t.name] += 1
-        key = (t.name, v)
+        key = (t.name, rule)
         if key in self.stats.blocked_values or len(self.stats.blocked_values) < BLOCKED_SAMPLES:
             self.stats.blocked_values[key] += 1
 
     def normalize(self, t: IdType, value: Any) -> str | None:
         """The identifier ``value`` stands for, or None (counted by reason)."""
-        self._last_blocked = False
+        self._last_blocked: _Blocked | None = None
         if type(value) is str:
             v = value.strip() if t.trim else value
         elif type(value) is int or (type(value) is float and value.is_integer()):
@@ -148,10 +153,17 @@ class Extractor:
             self.stats.example(f"longer than {self._max} characters", t.name, self.where)
             return None
         folded = v.casefold()
-        if (folded in self._blocked_exact or folded in t.blocked_exact
-                or any(r.search(v) for r in self._blocked_regex) or any(r.search(v) for r in t.blocked_regex)):
-            self._count_blocked(t, v)
-            self._last_blocked = True
+        rule = None
+        if folded in self._blocked_exact or folded in t.blocked_exact:
+            rule = folded  # one of the configured placeholder values
+        else:
+            for r in (*self._blocked_regex, *t.blocked_regex):
+                if r.search(v):
+                    rule = f"regex {r.pattern}"  # the pattern, never the value (it may be personal data)
+                    break
+        if rule is not None:
+            self._count_blocked(t, rule)
+            self._last_blocked = _Blocked(rule)
             return None
         return v
 

@@ -316,10 +316,10 @@ class Graph:
         return {k: v for k, (_, v) in sorted(self.traits[p].items()) if v is not _DELETED}  # type: ignore[union-attr]
 
     def profile_identifiers(self, p: int) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for t, lst in self.members[p].items():  # type: ignore[union-attr]
-            out[self.types[t].name] = sorted(self.keys[c][1] for c in lst)
-        return dict(sorted(out.items(), key=lambda kv: (self.types[self._type_index(kv[0])].priority, kv[0])))
+        """type name -> sorted values, types in priority order."""
+        types, keys = self.types, self.keys
+        items = sorted(self.members[p].items(), key=lambda kv: (types[kv[0]].priority, types[kv[0]].name))  # type: ignore[union-attr]
+        return {types[t].name: sorted(keys[c][1] for c in lst) for t, lst in items}
 
     def _type_index(self, name: str) -> int:
         for i, t in enumerate(self.types):

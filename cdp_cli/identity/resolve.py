@@ -20,9 +20,11 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from zlib import crc32
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from cdp_cli.events.model import effective_timestamp, parse_timestamp
 from cdp_cli.events.reader import (
     DEFAULT_MAX_LINE_BYTES, Problem, ReadStats, discover, gc_paused, iter_chunks, materialize, parse_chunk,
 )
@@ -91,8 +93,9 @@ def _stage_schema():
 
         _STAGE_SCHEMA = pa.schema([
             ("seq", pa.int64()), ("src", pa.int32()), ("line", pa.int64()), ("bidx", pa.int32()),
-            ("ids", pa.list_(pa.string())), ("alias", pa.string()),
-            ("traits", pa.string()), ("raw", pa.string()),
+            ("ids", pa.list_(pa.string())), ("alias", pa.string()), ("traits", pa.string()),
+            ("ts", pa.int64()), ("received", pa.int64()), ("mid", pa.string()), ("kind", pa.int8()),
+            ("h", pa.int64()), ("raw", pa.string()),
         ])
     return _STAGE_SCHEMA
 
@@ -130,6 +133,7 @@ class _Stager:
         x.stats = ExtractStats()
         extract = x.extract
         dumps = orjson.dumps
+        kinds = KIND_INDEX
         prefix = [f"{t.name}{SEP}" for t in x.types]
         base = number << 32  # seq: input order (task, then position), unique across workers
         rows: list[tuple] = []
@@ -145,9 +149,13 @@ class _Stager:
                     prefix = [f"{t.name}{SEP}" for t in x.types]
                 t = msg.get("type")
                 tr = _traits(msg, t)
+                mid = msg.get("messageId")
+                raw = rec.raw
                 rows.append((base + len(rows), rec.source, rec.line, rec.index, [prefix[k] + v for k, v in ids],
                              x.previous_id(msg) if t == "alias" else None, dumps(tr).decode() if tr else None,
-                             rec.raw.decode("utf-8")))  # type: ignore[union-attr]
+                             _micros(effective_timestamp(msg)), _micros(parse_timestamp(msg.get("receivedAt"))),
+                             mid if type(mid) is str else None, kinds.get(t, -1), crc32(raw),  # type: ignore[arg-type]
+                             raw.decode("utf-8")))  # type: ignore[union-attr]
         if rows:
             schema = _stage_schema()
             cols = list(zip(*rows))
@@ -157,31 +165,23 @@ class _Stager:
         return _Staged(number, stats, problems, x.stats, len(rows))
 
 
-# The resolution order, and the fields the engine reads from each message's JSON for it. The
-# effective timestamp is Segment's: timestamp, else receivedAt - (sentAt - originalTimestamp), else
-# originalTimestamp, else receivedAt (times without a zone are UTC).
+# The resolution order. Workers computed each message's effective timestamp (Segment's: timestamp,
+# else receivedAt - (sentAt - originalTimestamp), else originalTimestamp, else receivedAt; times
+# without a zone are UTC), receivedAt, messageId and a checksum of its JSON, so this reads only
+# narrow columns.
 _ORDER_SQL = """
-    WITH f AS (
-        SELECT seq, ids, alias, traits, raw,
-               {fields} AS j
-        FROM stage
-    ), t AS (
-        SELECT seq, ids, alias, traits, raw, j[5] AS mid, j[6] AS type,
-               {ts1} AS t_ts, {ts2} AS t_rcv, {ts3} AS t_sent, {ts4} AS t_orig
-        FROM f
-    )
-    SELECT seq, ids, alias, traits, {us_ts} AS ts, {us_rcv} AS received, type
-    FROM t
-    ORDER BY ts NULLS LAST, received NULLS LAST, mid NULLS LAST, hash(raw), seq
+    SELECT seq, ids, alias, traits, ts, received, kind
+    FROM stage
+    ORDER BY ts NULLS LAST, received NULLS LAST, mid NULLS LAST, h, seq
 """
 
 
-def _order_sql(eng) -> str:
-    return _ORDER_SQL.format(
-        fields=eng.json_strings("raw", ["timestamp", "receivedAt", "sentAt", "originalTimestamp", "messageId", "type"]),
-        ts1=eng.try_timestamp("j[1]"), ts2=eng.try_timestamp("j[2]"), ts3=eng.try_timestamp("j[3]"),
-        ts4=eng.try_timestamp("j[4]"),
-        us_ts=eng.epoch_us("COALESCE(t_ts, t_rcv - (t_sent - t_orig), t_orig, t_rcv)"), us_rcv=eng.epoch_us("t_rcv"))
+def _micros(dt: datetime | None) -> int | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)  # a time without a zone is UTC, as Segment reads it
+    return (dt - _EPOCH) // _US
 
 
 def resolve(
@@ -268,8 +268,7 @@ def resolve(
             # The engine sorts out of core into a file; reading that file back streams with flat memory
             # (a query result streamed straight from the engine can be materialised whole).
             sorted_path = stage_dir / "sorted.parquet"
-            eng.copy_parquet(_order_sql(eng), sorted_path, compression="lz4", row_group_size=SORT_ROWS)
-            kinds = KIND_INDEX
+            eng.copy_parquet(_ORDER_SQL, sorted_path, compression="lz4", row_group_size=SORT_ROWS)
             code = graph.code
             user_t = extractor.index.get("user_id", -1)
             anon_t = extractor.index.get("anonymous_id", -1)
@@ -285,13 +284,13 @@ def resolve(
                 for batch in pq.ParquetFile(sorted_path).iter_batches(batch_size=SORT_ROWS):
                     cols = batch.to_pydict()
                     get = key_code.get
-                    for s, ts, rcv, keys, prev, tr, t in zip(cols["seq"], cols["ts"], cols["received"], cols["ids"],
-                                                             cols["alias"], cols["traits"], cols["type"]):
+                    for s, ts, rcv, keys, prev, tr, kind in zip(cols["seq"], cols["ts"], cols["received"], cols["ids"],
+                                                                cols["alias"], cols["traits"], cols["kind"]):
                         ids = [get(k) or intern(k) for k in keys] if keys else []
                         alias = None
                         if prev is not None:
                             alias = (code((user_t, prev)) if user_t >= 0 else -1, code((anon_t, prev)) if anon_t >= 0 else -1)
-                        p = process(s, ts, ids, alias=alias, traits=loads(tr) if tr else None, kind=kinds.get(t, -1))
+                        p = process(s, ts, ids, alias=alias, traits=loads(tr) if tr else None, kind=kind)
                         a_seq.append(s)
                         a_prof.append(p)
                         a_ts.append(_NULL if ts is None else ts)

@@ -64,6 +64,7 @@ def test_placeholder_ids_are_blocked_but_the_event_is_kept():
     assert len(w.groups()) == 11  # each anonymous id its own profile: nothing merged through a placeholder
     assert w.x.stats.blocked["user_id"] == 11
     assert w.x.stats.blocked_values[("user_id", "undefined")] == 1
+    assert w.x.stats.blocked_values[("user_id", "regex ^[0-]*$")] == 3  # "", "  ", "000000": by rule, never by value
 
 
 def test_a_shared_device_and_an_anonymous_id_kept_across_logins_do_not_merge_people():

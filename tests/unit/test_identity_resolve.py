@@ -221,3 +221,34 @@ def test_worker_processes_do_not_change_the_output(tmp_path):
         ))
     assert outs[0] == outs[1]
     assert outs[0][1] > 0  # the generated log has broken lines; they are reported the same way
+
+
+def test_journeys_as_real_sdks_send_them(tmp_path):
+    """analytics-python sends "userId": null next to an anonymousId; rudder-sdk-python puts identify
+    traits in context.traits; analytics.js batches arrive as {"batch": [...], "sentAt": ...} and repeat
+    context.traits on track calls; alias joins the anonymous history to the new user id."""
+    log = tmp_path / "sdk.ndjson"
+    rows = [
+        {"type": "page", "userId": None, "anonymousId": "anon-1", "messageId": "p1", "timestamp": "2026-11-20T10:00:00Z",
+         "context": {"library": {"name": "analytics-python", "version": "2.3.3"}}},
+        {"type": "identify", "userId": "u-7", "anonymousId": "anon-1", "messageId": "i1", "timestamp": "2026-11-20T10:01:00Z",
+         "traits": {}, "context": {"traits": {"email": "Pat@Example.com", "plan": "pro"},
+                                   "library": {"name": "rudder-sdk-python", "version": "2.1.0"}}},
+        {"batch": [
+            {"type": "track", "event": "Order Completed", "userId": "u-7", "messageId": "t1",
+             "originalTimestamp": "2026-11-20T10:02:00Z", "context": {"traits": {"plan": "enterprise"}}},
+            {"type": "track", "event": "Product Viewed", "anonymousId": "anon-2", "messageId": "t2",
+             "originalTimestamp": "2026-11-20T10:03:00Z"}],
+         "sentAt": "2026-11-20T10:03:05Z"},
+        {"type": "alias", "previousId": "anon-2", "userId": "u-7", "messageId": "a1", "timestamp": "2026-11-20T10:04:00Z"},
+    ]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    r = resolve([log], out)
+    assert (r.events, r.profiles, r.merges, r.refused, r.events_without_profile) == (5, 1, 1, 0, 0)
+    [p] = read(out, "profiles")
+    assert dict(p["identifiers"]) == {"user_id": ["u-7"], "email": ["pat@example.com"], "anonymous_id": ["anon-1", "anon-2"]}
+    assert json.loads(p["traits"]) == {"email": "Pat@Example.com", "plan": "enterprise"}  # newest wins, as sent
+    events = {e["message_id"]: e for e in read(out, "events")}
+    assert events["t1"]["batch_index"] == 0 and events["t2"]["line"] == 3  # both from the batch line
+    assert events["t2"]["timestamp"].isoformat() == "2026-11-20T10:03:00+00:00"  # originalTimestamp, no timestamp
