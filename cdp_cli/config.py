@@ -112,14 +112,9 @@ def load_config(path: Path | None = None, *, search: bool = True) -> Config:
         path = find_config()
         if path is None:
             return Config()
-    elif not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    from cdp_cli.yamlsrc import load_yaml
+    from cdp_cli.yamlsrc import load_strict
 
-    doc, problems = load_yaml(path, display=str(path))
-    if problems:
-        p = problems[0]
-        raise ConfigError(f"{path}:{p.line}:{p.column}: {p.message}")
+    doc = load_strict(path, "config file")
     if doc is None:
         return Config(file=str(path))
     return parse_config(doc.data, str(path), lambda parts: doc.where(parts, key=True))

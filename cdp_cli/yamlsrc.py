@@ -363,3 +363,19 @@ def parse_yaml(
         return None, [YamlProblem("empty", 1, 1, "file is empty (no YAML document)")]
     doc.data = builder.root[0]
     return doc, problems
+
+
+def load_strict(path: Path, what: str = "config file") -> YamlDocument | None:
+    """A configuration file: its document (None when empty), or a ConfigError at its first problem
+    (file:line:column). Missing files are an error naming ``what``."""
+    from cdp_cli.errors import ConfigError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: {what} not found")
+    doc, problems = load_yaml(path, display=str(path))
+    if problems:
+        p = problems[0]
+        raise ConfigError(f"{path}:{p.line}:{p.column}: {p.message}")
+    return doc
+

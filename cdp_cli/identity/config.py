@@ -307,14 +307,9 @@ def load_identity_config(path: str | Path | None) -> IdentityConfig:
     if path is None:
         return build_config({})
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: identity file not found")
-    from cdp_cli.yamlsrc import load_yaml
+    from cdp_cli.yamlsrc import load_strict
 
-    doc, problems = load_yaml(path, display=str(path))
-    if problems:
-        p = problems[0]
-        raise ConfigError(f"{path}:{p.line}:{p.column}: {p.message}")
+    doc = load_strict(path, "identity file")
 
     def where(loc, message):
         line, col = doc.where(tuple(loc), key=True) if doc is not None else (0, 0)

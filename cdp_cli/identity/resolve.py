@@ -2,13 +2,14 @@
 
 Three passes, each with bounded memory:
 
-1. **Read** every message with the event reader; extract its identifiers (:mod:`.extract`), intern
-   them as integer codes, and stage one row per message (its order key, codes, traits and raw JSON)
-   in Parquet files. Lines that are not messages are reported and skipped, as in ``events lint``.
+1. **Read** every message with the event reader, in worker processes on every core; extract its
+   identifiers (:mod:`.extract`) and stage one row per message (its order key, identifiers, traits,
+   and the columns events.parquet keeps) in Parquet files. Lines that are not messages are reported
+   and skipped, as in ``events lint``.
 2. **Resolve**: the engine sorts the staged rows (out of core) into the deterministic order, effective
-   timestamp, then ``receivedAt``, then ``messageId``, then the message's content, and streams them
-   through the identity graph (:mod:`.graph`). Only the graph (one entry per identifier and per
-   profile) lives in Python memory.
+   timestamp, then ``receivedAt``, then ``messageId``, then a checksum of the message, and they stream
+   through the identity graph (:mod:`.graph`), where identifiers become integer codes. Only the graph
+   (one entry per identifier and per profile) lives in Python memory.
 3. **Write** ``events.parquet`` (every message with its final profile), ``profiles.parquet``,
    ``identities.parquet`` and ``merges.parquet`` into a directory built beside ``--out`` and swapped in
    at the end, so a reader never sees half a result.
@@ -95,7 +96,11 @@ def _stage_schema():
             ("seq", pa.int64()), ("src", pa.int32()), ("line", pa.int64()), ("bidx", pa.int32()),
             ("ids", pa.list_(pa.string())), ("alias", pa.string()), ("traits", pa.string()),
             ("ts", pa.int64()), ("received", pa.int64()), ("mid", pa.string()), ("kind", pa.int8()),
-            ("h", pa.int64()), ("raw", pa.string()),
+            ("h", pa.int64()),
+            # the columns events.parquet keeps, as text (objects as JSON)
+            ("type", pa.string()), ("event", pa.string()), ("user_id", pa.string()), ("anonymous_id", pa.string()),
+            ("group_id", pa.string()), ("message_id", pa.string()), ("properties", pa.string()),
+            ("traits_json", pa.string()), ("context", pa.string()),
         ])
     return _STAGE_SCHEMA
 
@@ -134,6 +139,7 @@ class _Stager:
         extract = x.extract
         dumps = orjson.dumps
         kinds = KIND_INDEX
+        text = _text
         prefix = [f"{t.name}{SEP}" for t in x.types]
         base = number << 32  # seq: input order (task, then position), unique across workers
         rows: list[tuple] = []
@@ -150,12 +156,14 @@ class _Stager:
                 t = msg.get("type")
                 tr = _traits(msg, t)
                 mid = msg.get("messageId")
-                raw = rec.raw
+                get = msg.get
                 rows.append((base + len(rows), rec.source, rec.line, rec.index, [prefix[k] + v for k, v in ids],
                              x.previous_id(msg) if t == "alias" else None, dumps(tr).decode() if tr else None,
-                             _micros(effective_timestamp(msg)), _micros(parse_timestamp(msg.get("receivedAt"))),
-                             mid if type(mid) is str else None, kinds.get(t, -1), crc32(raw),  # type: ignore[arg-type]
-                             raw.decode("utf-8")))  # type: ignore[union-attr]
+                             _micros(effective_timestamp(msg)), _micros(parse_timestamp(get("receivedAt"))),
+                             mid if type(mid) is str else None, kinds.get(t, -1), crc32(rec.raw),  # type: ignore[arg-type]
+                             text(t), text(get("event") if t == "track" else get("name") if t in ("page", "screen") else None),
+                             text(get("userId")), text(get("anonymousId")), text(get("groupId")), text(mid),
+                             text(get("properties")), text(get("traits")), text(get("context"))))
         if rows:
             schema = _stage_schema()
             cols = list(zip(*rows))
@@ -301,11 +309,24 @@ def resolve(
                         progress("resolve", batch.num_rows, result.events)
             flush_assign()
             if assign_files:
-                eng.register_parquet("assign", str(stage_dir / "assign-*.parquet"))
+                eng.register_parquet("assign_any", str(stage_dir / "assign-*.parquet"))
             else:
-                eng.register("assign", pa.table({"seq": pa.array([], pa.int64()), "profile": pa.array([], pa.int64()),
-                                                 "ts": pa.array([], pa.int64()), "received": pa.array([], pa.int64())}))
+                eng.register("assign_any", pa.table({"seq": pa.array([], pa.int64()), "profile": pa.array([], pa.int64()),
+                                                     "ts": pa.array([], pa.int64()), "received": pa.array([], pa.int64())}))
             # --- pass 3: outputs ---------------------------------------------------------------------
+            # Assignments back into input order (an out-of-core sort of four integers a row), then
+            # laid beside the staged rows by position: no hash table over millions of rows.
+            eng.copy_parquet("SELECT seq, profile, ts, received FROM assign_any ORDER BY seq", stage_dir / "assign.parquet",
+                             compression="lz4")
+            eng.register_parquet("assign", stage_dir / "assign.parquet")
+            eng.execute("SET preserve_insertion_order = true")
+            eng.execute("""CREATE OR REPLACE VIEW joined AS
+                           SELECT s.*, a.seq AS a_seq, a.profile, a.ts, a.received FROM stage s POSITIONAL JOIN assign a""")
+            [(misaligned,)] = eng.rows("SELECT count(*) FROM joined WHERE seq IS DISTINCT FROM a_seq")
+            if misaligned:  # pragma: no cover - a bug, never silently wrong profiles
+                from cdp_cli.errors import EngineError
+
+                raise EngineError(f"internal error: {misaligned} staged rows out of step with their profiles")
             _write_outputs(eng, graph, sources, tmp, result, config)
         import shutil
 
@@ -313,6 +334,15 @@ def resolve(
         result.seconds = time.perf_counter() - started
         (tmp / MARKER).write_text(json.dumps(_manifest(result, config, sources, graph), indent=2) + "\n")
     return result
+
+
+def _text(value: Any) -> str | None:
+    """A message field as events.parquet stores it: strings as they are, anything else as JSON text."""
+    if value is None or type(value) is str:
+        return value
+    import orjson
+
+    return orjson.dumps(value, default=str).decode()
 
 
 def _groups(chunks, size: int):
@@ -365,27 +395,18 @@ def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult,
 
     # events.parquet: every message with its final profile (row order is not meaningful: sort by
     # timestamp; a global sort of the wide rows would cost more memory than everything else)
-    fields = eng.json_strings("s.raw", ["type", "event", "name", "userId", "anonymousId", "groupId", "messageId"])
-    objects = eng.json_texts("s.raw", ["properties", "traits", "context"])
     ts, rcv = eng.from_epoch_us("x.ts"), eng.from_epoch_us("x.received")
     eng.copy_parquet(f"""
-        WITH x AS (
-            SELECT s.seq, s.src, s.line, s.bidx, a.profile, a.ts, a.received, {fields} AS f, {objects} AS o
-            FROM stage s JOIN assign a ON a.seq = s.seq
-        )
-        SELECT x.f[7] AS message_id, m.profile_id, x.f[1] AS type,
-               CASE WHEN x.f[1] = 'track' THEN x.f[2] WHEN x.f[1] IN ('page', 'screen') THEN x.f[3] END AS event,
-               {ts} AS timestamp, {rcv} AS received_at,
-               x.f[4] AS user_id, x.f[5] AS anonymous_id, x.f[6] AS group_id,
-               x.o[1] AS properties, x.o[2] AS traits, x.o[3] AS context,
+        SELECT x.message_id, m.profile_id, x.type, x.event, {ts} AS timestamp, {rcv} AS received_at,
+               x.user_id, x.anonymous_id, x.group_id, x.properties, x.traits_json AS traits, x.context,
                fl.file, x.line, x.bidx AS batch_index
-        FROM x LEFT JOIN pmap m ON m.profile = x.profile LEFT JOIN files fl ON fl.src = x.src""",
+        FROM (SELECT s.*, a.profile FROM stage s JOIN assign a ON a.seq = s.seq) x
+        LEFT JOIN pmap m ON m.profile = x.profile LEFT JOIN files fl ON fl.src = x.src""",
         tmp / "events.parquet", row_group_size=50_000)
     # message details by seq, for the lineage tables (small: joined only where they point)
-    eng.execute(f"""
+    eng.execute("""
         CREATE OR REPLACE VIEW msg AS
-        SELECT s.seq, s.src, s.line, s.bidx, a.ts, {eng.json_strings("s.raw", ["messageId"])}[1] AS mid
-        FROM stage s JOIN assign a ON a.seq = s.seq""")
+        SELECT s.seq, s.src, s.line, s.bidx, s.ts, s.mid FROM joined s""")
 
     # profiles.parquet
     kinds = graph.p_kinds
