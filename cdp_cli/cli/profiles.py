@@ -84,6 +84,9 @@ def resolve(
     memory_limit: Annotated[str, typer.Option(
         "--memory-limit", help="Memory for the engine's sort and joins before it spills to disk (the identity "
         "graph itself grows with the number of identifiers). Example: --memory-limit 2GB")] = "512MB",
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=0, help="Worker processes for reading and extracting; 0 = automatic (all cores for "
+        "inputs over 16 MB or stdin). The output is the same whatever the number. Example: --jobs 2")] = 0,
     format: FormatOpt = OutFormat.TEXT,
     strict: StrictOpt = False,
     color: ColorOpt = "auto",  # type: ignore[assignment]
@@ -138,7 +141,7 @@ def resolve(
         progress_obj.start()
     try:
         result = run(sources, out, config=config, unrestricted=mode is Mode.UNRESTRICTED, progress=progress_cb,
-                     memory_limit=memory_limit)
+                     memory_limit=memory_limit, jobs=jobs)
     finally:
         if progress_obj is not None:
             progress_obj.stop()

@@ -80,3 +80,14 @@ def test_help_has_examples():
     for cmd in ("resolve", "show", "explain"):
         r = run_cdp("profiles", cmd, "--help")
         assert r.returncode == 0 and "Example" in r.stdout
+
+
+def test_standard_input_and_worker_processes(tmp_path):
+    data = (ROOT / JOURNEYS / "journeys.ndjson").read_text()
+    r = run_cdp("profiles", "resolve", "-", "--out", str(tmp_path / "o"), "--jobs", "2", "--format", "json", input=data)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert (doc["events"], doc["profiles"], doc["refused_merges"]) == (22, 8, 5)
+    assert "<stdin>:21:39: EV002" in r.stderr
+    files = {row["file"] for row in pq.read_table(tmp_path / "o" / "events.parquet").to_pylist()}
+    assert files == {"<stdin>"}
