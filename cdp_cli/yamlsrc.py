@@ -345,6 +345,9 @@ def parse_yaml(
                 if not empty and (not extra_docs or extra_docs[-1] != doc_start):
                     extra_docs.append(doc_start)
     except yaml.MarkedYAMLError as e:
+        if "maximum nesting depth" in str(e.problem or ""):  # libyaml >= 0.2.5 stops at 1,000 levels while scanning ahead
+            line, col = _pos(e.problem_mark) if e.problem_mark is not None else (0, 0)
+            return None, problems + [YamlProblem("limits", line, col, f"document is nested more than {max_depth} levels deep")]
         return None, problems + [_syntax_problem(text, e)]
     except yaml.YAMLError as e:
         return None, problems + [YamlProblem("syntax", 0, 0, f"invalid YAML: {e}")]

@@ -38,7 +38,10 @@ def test_self_referencing_alias_is_reported_not_followed() -> None:
 def test_deep_nesting_is_a_limit_with_a_position() -> None:
     doc, problems = parse_yaml("x: 1\na: " + "[" * 500_000 + "]" * 500_000 + "\n")
     assert doc is None
-    assert [(p.kind, p.line, p.column) for p in problems] == [("limits", 2, 103)]
+    # our own depth count stops at column 103; newer libyaml (PyYAML 6.0.4 wheels) stops first, while
+    # scanning ahead, at its 1,000-level limit: either way it is the nesting limit, on line 2
+    assert [(p.kind, p.line) for p in problems] == [("limits", 2)] and problems[0].column in (103, 1002, 1003)
+    assert "nested more than 100 levels" in problems[0].message
 
 
 def test_alias_expansion_is_counted() -> None:
