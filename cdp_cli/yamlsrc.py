@@ -265,14 +265,21 @@ class _Builder:
 def _syntax_problem(text: str, error: yaml.MarkedYAMLError) -> YamlProblem:
     """libyaml finds the error fast; PyYAML's pure-Python parser words it better (it names the
     offending character), so on an error we ask it again, and fall back to libyaml's words."""
-    if _LOADER is not yaml.SafeLoader:
-        try:
-            for _ in yaml.parse(text, Loader=yaml.SafeLoader):
+    mark = error.problem_mark
+    if _LOADER is not yaml.SafeLoader and mark is not None:
+        # Only the text up to the end of the bad line, and at most 1 MiB of it: the pure-Python parser
+        # is slow, and on a huge or hostile file the wording is not worth minutes.
+        end = text.find("\n", mark.index)
+        end = len(text) if end < 0 else end + 1
+        if end <= 1 << 20:
+            try:
+                for _ in yaml.parse(text[:end], Loader=yaml.SafeLoader):
+                    pass
+            except yaml.MarkedYAMLError as e:
+                if e.problem_mark is not None and e.problem_mark.line == mark.line:
+                    error = e
+            except yaml.YAMLError:
                 pass
-        except yaml.MarkedYAMLError as e:
-            error = e
-        except yaml.YAMLError:
-            pass
     mark = error.problem_mark or error.context_mark
     line, col = _pos(mark) if mark else (0, 0)
     msg = " ".join(x for x in (error.context, error.problem) if x) or str(error)
