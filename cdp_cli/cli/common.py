@@ -166,3 +166,27 @@ def refuse_overwrite(outputs: dict[str, Path | None], protected: list[Path]) -> 
             if target == g or g in target.parents:
                 raise UsageError(f"{flag} {out} is one of the inputs ({g.name}); refusing to overwrite it")
 
+
+def summary_table(title: str, columns: list[str], rows: list[list[Any]], right: set[int] | frozenset[int] = frozenset()):
+    """A plain summary table: integers with thousands separators, every other cell as literal text
+    (values come from event data: never read as Rich markup, control characters escaped)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from cdp_cli.jsonpath import printable
+
+    t = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold underline")
+    for i, c in enumerate(columns):
+        t.add_column(c, justify="right" if i in right else "left")
+    for row in rows:
+        t.add_row(*[Text(printable(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))) for v in row])
+    return t
+
+
+def show_progress(quiet: bool, output: Path | None = None) -> bool:
+    """A progress bar on stderr only for a person watching: a terminal, not CI, not --quiet, and not
+    while the report itself goes to a terminal-less stdout (unless it goes to a file)."""
+    if quiet or os.environ.get("CI") or not sys.stderr.isatty():
+        return False
+    return output is not None or sys.stdout.isatty()
+

@@ -11,7 +11,7 @@ import typer
 
 from cdp_cli.cli.common import (
     ColorOpt, ConfigOpt, FormatOpt, NoConfigOpt, OutputOpt, QuietOpt, StrictOpt, color_flag, emit, handle_errors,
-    refuse_overwrite,
+    refuse_overwrite, show_progress, summary_table,
 )
 from cdp_cli.errors import ExitCode, UsageError
 from cdp_cli.reporters import Format, Options, Report
@@ -27,72 +27,31 @@ CHECK_PANEL = "Checks"
 
 
 def _summary_tables(result, config, top: int = 10):
-    from rich.table import Table
-    from rich.text import Text  # names come from the data: never read as Rich markup
-
-    from cdp_cli.jsonpath import printable
-
     s = result.stats
-    read = Table(title="Input", title_justify="left", box=None, pad_edge=False, header_style="bold underline")
-    read.add_column("files", justify="right")
-    read.add_column("lines", justify="right")
-    read.add_column("blank", justify="right")
-    read.add_column("messages", justify="right")
-    read.add_column("skipped", justify="right")
-    read.add_column("skipped why")
     why = ", ".join(f"{n:,} {reason}" for reason, n in s.as_dict()["skipped_by_reason"].items()) or "-"
     if s.stream_errors:
         why += f"; {s.stream_errors} unreadable/truncated file(s)"
-    read.add_row(f"{s.files:,}", f"{s.lines:,}", f"{s.blank:,}", f"{s.messages:,}", f"{sum(s.skipped.values()):,}", Text(why))
-    tables = [read]
-
-    types = Table(title="Messages", title_justify="left", box=None, pad_edge=False, header_style="bold underline")
-    types.add_column("type")
-    types.add_column("messages", justify="right")
-    for t, n in result.types.most_common():
-        types.add_row(Text(str(t)), f"{n:,}")
-    tables.append(types)
-
+    tables = [
+        summary_table("Input", ["files", "lines", "blank", "messages", "skipped", "skipped why"],
+                      [[s.files, s.lines, s.blank, s.messages, sum(s.skipped.values()), why]], {0, 1, 2, 3, 4}),
+        summary_table("Messages", ["type", "messages"], [[t, n] for t, n in result.types.most_common()], {1}),
+    ]
     if result.events:
-        ev = Table(title=f"Top events (of {len(result.events):,})", title_justify="left", box=None, pad_edge=False, header_style="bold underline")
-        ev.add_column("event")
-        ev.add_column("messages", justify="right")
-        ev.add_column("with findings", justify="right")
-        for name, n in result.events.most_common(top):
-            ev.add_row(Text(printable(name)), f"{n:,}", f"{result.violating.get(name, 0):,}")
-        tables.append(ev)
-
+        tables.append(summary_table(
+            f"Top events (of {len(result.events):,})", ["event", "messages", "with findings"],
+            [[name, n, result.violating.get(name, 0)] for name, n in result.events.most_common(top)], {1, 2}))
     if result.by_code:
         from cdp_cli.rules import get_rule
 
-        rules = Table(title="Findings by rule", title_justify="left", box=None, pad_edge=False, header_style="bold underline")
-        rules.add_column("code")
-        rules.add_column("rule")
-        rules.add_column("level")
-        rules.add_column("findings", justify="right")
-        for code, n in sorted(result.by_code.items()):
-            r = get_rule(code)
-            rules.add_row(code, r.name, config.level(code).value, f"{n:,}")  # as configured in .cdp.yaml
-        tables.append(rules)
-
+        tables.append(summary_table(  # levels as configured in .cdp.yaml
+            "Findings by rule", ["code", "rule", "level", "findings"],
+            [[code, get_rule(code).name, config.level(code).value, n] for code, n in sorted(result.by_code.items())], {3}))
     if result.violating:
-        worst = Table(title="Events with most violations", title_justify="left", box=None, pad_edge=False, header_style="bold underline")
-        worst.add_column("event")
-        worst.add_column("messages with findings", justify="right")
-        worst.add_column("share", justify="right")
-        for name, n in result.violating.most_common(5):
-            total = result.events.get(name, 0) or 1
-            worst.add_row(Text(printable(name)), f"{n:,}", f"{100 * n / total:.1f}%")
-        tables.append(worst)
+        tables.append(summary_table(
+            "Events with most violations", ["event", "messages with findings", "share"],
+            [[name, n, f"{100 * n / (result.events.get(name, 0) or 1):.1f}%"] for name, n in result.violating.most_common(5)],
+            {1, 2}))
     return tables
-
-
-def _show_progress(quiet: bool, output: Path | None) -> bool:
-    import os
-
-    if quiet or os.environ.get("CI") or not sys.stderr.isatty():
-        return False
-    return output is not None or sys.stdout.isatty()
 
 
 @app.command("lint")
@@ -186,7 +145,7 @@ def lint(
 
     progress_cb = None
     progress_obj = None
-    if _show_progress(quiet, output):
+    if show_progress(quiet, output):
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
         from cdp_cli.cli.common import err_console

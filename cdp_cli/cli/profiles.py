@@ -10,7 +10,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from cdp_cli.cli.common import ColorOpt, QuietOpt, StrictOpt, color_flag, err_console, handle_errors, refuse_overwrite
+from cdp_cli.cli.common import (
+    ColorOpt, QuietOpt, StrictOpt, color_flag, err_console, handle_errors, refuse_overwrite, show_progress, summary_table,
+)
 from cdp_cli.errors import ExitCode
 
 app = typer.Typer(
@@ -47,20 +49,6 @@ def _console(color):
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160  # piped: do not cut ids at 80 columns
     return Console(highlight=False, soft_wrap=False, no_color=color_flag(color) is False,
                    force_terminal=True if color_flag(color) else None, width=width)
-
-
-def _table(title: str, columns: list[str], rows: list[list[Any]], right: set[int] = frozenset()):  # type: ignore[assignment]
-    from rich.table import Table
-    from rich.text import Text
-
-    from cdp_cli.jsonpath import printable
-
-    t = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold underline")
-    for i, c in enumerate(columns):
-        t.add_column(c, justify="right" if i in right else "left")
-    for row in rows:
-        t.add_row(*[Text(printable(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))) for v in row])
-    return t
 
 
 @app.command("resolve")
@@ -126,7 +114,7 @@ def resolve(
 
     progress_obj = None
     progress_cb = None
-    if _show_progress(quiet):
+    if show_progress(quiet, out):  # the results go to --out; the summary prints after the bar
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         progress_obj = Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
@@ -172,34 +160,28 @@ def resolve(
     raise typer.Exit(int(ExitCode.FINDINGS if strict and flagged else ExitCode.OK))
 
 
-def _show_progress(quiet: bool) -> bool:
-    import os
-
-    return not quiet and not os.environ.get("CI") and sys.stderr.isatty()
-
-
 def _print_summary(result, color, quiet: bool) -> None:
     console = _console(color)
     s = result.summary()
     if not quiet:
         r = result.read
-        console.print(_table("Input", ["files", "lines", "messages", "skipped", "without identifiers"],
+        console.print(summary_table("Input", ["files", "lines", "messages", "skipped", "without identifiers"],
                              [[r.files, r.lines, r.messages, sum(r.skipped.values()), result.events_without_profile]], {0, 1, 2, 3, 4}))
         ex = result.extract
         rows = [["identifiers", result.identifiers], ["profiles", result.profiles], ["merges", result.merges],
                 ["refused merges", result.refused], ["blocked values seen", sum(ex.blocked.values())],
                 ["values of a wrong JSON type", sum(ex.wrong_type.values())], ["values too long", sum(ex.too_long.values())],
                 ["numbers read as ids", sum(ex.numbers.values())]]
-        console.print(_table("Identity", ["", "count"], rows, {1}))
+        console.print(summary_table("Identity", ["", "count"], rows, {1}))
         if result.refused_by_type:
-            console.print(_table("Refused merges by limit", ["identifier type", "refused"], [list(kv) for kv in result.refused_by_type.items()], {1}))
+            console.print(summary_table("Refused merges by limit", ["identifier type", "refused"], [list(kv) for kv in result.refused_by_type.items()], {1}))
         if ex.blocked:
             top = [[t, v, n] for (t, v), n in ex.blocked_values.most_common(5)]
-            console.print(_table("Blocked values (most frequent)", ["type", "blocked by", "count"], top, {2}))
+            console.print(summary_table("Blocked values (most frequent)", ["type", "blocked by", "count"], top, {2}))
         if result.largest:
             rows = [[p["profile_id"], p["identifiers"], p["events"], ", ".join(f"{t} {n}" for t, n in p["by_type"].items())]
                     for p in result.largest[:5]]
-            console.print(_table("Largest profiles", ["profile", "identifiers", "events", "by type"], rows, {1, 2}))
+            console.print(summary_table("Largest profiles", ["profile", "identifiers", "events", "by type"], rows, {1, 2}))
     mark = "!" if result.super_profiles else "✓"
     console.print(f"{mark} profiles resolve ({s['mode']}): {result.events:,} events -> {result.profiles:,} profiles, "
                   f"{result.merges:,} merges, {result.refused:,} refused; wrote {result.out}")
@@ -236,10 +218,10 @@ def show(
     console = _console(color)
     console.print(f"[bold]{prof['profile_id']}[/]  {prof['event_count']:,} events, first seen {prof['first_seen']}, "
                   f"last seen {prof['last_seen']}; {prof['merged_profiles']} profile(s) merged into it")
-    console.print(_table("Identifiers", ["type", "values"], [[t, ", ".join(v)] for t, v in prof["identifiers"].items()]))
-    console.print(_table("Traits", ["trait", "value"], [[k, json.dumps(v, ensure_ascii=False)] for k, v in prof["traits"].items()]))
-    console.print(_table("Events by type", ["type", "events"], [[k, v] for k, v in prof["counts"].items() if v], {1}))
-    console.print(_table("Recent events", ["timestamp", "type", "event", "messageId", "where"],
+    console.print(summary_table("Identifiers", ["type", "values"], [[t, ", ".join(v)] for t, v in prof["identifiers"].items()]))
+    console.print(summary_table("Traits", ["trait", "value"], [[k, json.dumps(v, ensure_ascii=False)] for k, v in prof["traits"].items()]))
+    console.print(summary_table("Events by type", ["type", "events"], [[k, v] for k, v in prof["counts"].items() if v], {1}))
+    console.print(summary_table("Recent events", ["timestamp", "type", "event", "messageId", "where"],
                          [[e["timestamp"], e["type"], e["event"] or "", e["message_id"] or "", f"{e['file']}:{e['line']}"]
                           for e in prof["recent_events"]]))
 
