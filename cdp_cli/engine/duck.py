@@ -72,13 +72,6 @@ class Engine:
         with _translated("query"):
             return self.con.execute(sql, params or []).fetchall()
 
-    def batches(self, sql: str, params: list | None = None, rows: int = 65_536) -> Iterator[Any]:
-        """Stream the result as pyarrow RecordBatches of about ``rows`` rows: bounded memory."""
-        with _translated("query"):
-            rel = self.con.sql(sql, params=params) if params else self.con.sql(sql)
-            fetch = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader  # DuckDB 2 renamed it
-            yield from fetch(rows)
-
     def copy_parquet(self, sql: str, path: str | Path, *, compression: str = "zstd", row_group_size: int | None = None) -> None:
         """Write a query's result to one Parquet file (the caller makes it atomic)."""
         opts = f"FORMAT parquet, COMPRESSION {compression}"
@@ -93,29 +86,8 @@ class Engine:
 
     # --- engine-specific spellings -----------------------------------------------------------------
     @staticmethod
-    def json_strings(column: str, fields: list[str]) -> str:
-        """SQL for a list of the top-level ``fields`` of the JSON text in ``column``, each as text
-        (numbers as their digits; NULL when absent or null), parsing the document once."""
-        paths = ", ".join(f"'$.{f}'" for f in fields)
-        return f"json_extract_string({column}, [{paths}])"
-
-    @staticmethod
-    def json_texts(column: str, fields: list[str]) -> str:
-        """Like :meth:`json_strings`, but each element is the field's JSON text (objects stay JSON)."""
-        paths = ", ".join(f"'$.{f}'" for f in fields)
-        return f"CAST(json_extract({column}, [{paths}]) AS VARCHAR[])"
-
-    @staticmethod
-    def try_timestamp(expr: str) -> str:
-        """An ISO-8601 text as a UTC timestamp; NULL when it is not one."""
-        return f"TRY_CAST({expr} AS TIMESTAMPTZ)"
-
-    @staticmethod
-    def epoch_us(expr: str) -> str:
-        return f"epoch_us({expr})"
-
-    @staticmethod
     def from_epoch_us(expr: str) -> str:
+        """SQL for a UTC timestamp from microseconds since the epoch."""
         return f"make_timestamptz({expr})"
 
     def close(self) -> None:

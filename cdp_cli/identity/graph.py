@@ -321,12 +321,6 @@ class Graph:
         items = sorted(self.members[p].items(), key=lambda kv: (types[kv[0]].priority, types[kv[0]].name))  # type: ignore[union-attr]
         return {types[t].name: sorted(keys[c][1] for c in lst) for t, lst in items}
 
-    def _type_index(self, name: str) -> int:
-        for i, t in enumerate(self.types):
-            if t.name == name:
-                return i
-        raise KeyError(name)
-
     def partition(self) -> dict[str, frozenset[tuple[str, str]]]:
         """profile id -> its matching identifiers as (type, value): for tests and comparisons."""
         out: dict[str, frozenset[tuple[str, str]]] = {}

@@ -25,7 +25,7 @@ from zlib import crc32
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from cdp_cli.events.model import effective_timestamp, parse_timestamp
+from cdp_cli.events.model import effective_timestamp, parse_timestamp, traits
 from cdp_cli.events.reader import (
     DEFAULT_MAX_LINE_BYTES, Problem, ReadStats, discover, gc_paused, iter_chunks, materialize, parse_chunk,
 )
@@ -359,19 +359,13 @@ def _groups(chunks, size: int):
 
 
 def _traits(msg: dict[str, Any], t: Any) -> dict[str, Any] | None:
-    """Traits this message sets on its person: identify traits and context.traits (any type);
-    top-level traits win. Group traits describe the account, not the person."""
-    out: dict[str, Any] | None = None
-    ctx = msg.get("context")
-    if type(ctx) is dict:
-        ct = ctx.get("traits")
-        if type(ct) is dict and ct:
-            out = dict(ct)
+    """Traits this message sets on its person: identify traits merged with context.traits (the
+    model's rule), and context.traits of any other type. Group traits describe the account."""
     if t == "identify":
-        tr = msg.get("traits")
-        if type(tr) is dict and tr:
-            out = {**out, **tr} if out else dict(tr)
-    return out
+        return traits(msg) or None
+    ctx = msg.get("context")
+    ct = ctx.get("traits") if type(ctx) is dict else None
+    return dict(ct) if type(ct) is dict and ct else None
 
 
 def _ts_array(pa, values: list[int]):
@@ -415,7 +409,7 @@ def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult,
     for p in roots:
         ids = graph.profile_identifiers(p)
         rows_ids.append(list(ids.items()))
-        counts.append(sum(len(v) for t, v in ids.items() if graph.types[graph._type_index(t)].match))
+        counts.append(sum(len(lst) for t, lst in graph.members[p].items() if types[t].match))  # type: ignore[union-attr]
     profiles = pa.table({
         "profile_id": pa.array([pids[p] for p in roots], pa.string()),
         "identifiers": pa.array(rows_ids, pa.map_(pa.string(), pa.list_(pa.string()))),
