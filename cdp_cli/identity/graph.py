@@ -28,6 +28,7 @@ from typing import Any
 from cdp_cli.identity.config import IdType
 
 _DELETED = object()  # a trait set to null: removed, but newer than what it removed
+SEP = "\x1f"  # between an identifier's type name and value in keys (a control character: never in type names)
 KINDS = ("track", "identify", "page", "screen", "group", "alias")
 KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
 
@@ -65,7 +66,7 @@ class Graph:
         self.matchable = [t.match for t in types]
         self.unrestricted = unrestricted
         # identifiers
-        self.code_of: dict[tuple[int, str], int] = {}
+        self.code_of: dict[str, int] = {}  # "type name<SEP>value" -> code: the one index of identifiers
         self.keys: list[tuple[int, str]] = []
         self.owner = array("q")  # profile index (an old one after merges: use find) or -1
         self.first = array("q")
@@ -94,17 +95,34 @@ class Graph:
 
     # --- identifiers ---------------------------------------------------------------------------
     def code(self, key: tuple[int, str]) -> int:
-        c = self.code_of.get(key)
+        """The code of identifier (type index, value), created on first sight."""
+        t, v = key
+        name = f"{self.types[t].name}{SEP}{v}"
+        c = self.code_of.get(name)
+        return c if c is not None else self._add(name, key)
+
+    def code_key(self, name: str, type_index) -> int:
+        """The code of an identifier staged as ``"type<SEP>value"`` (``type_index`` maps a type name
+        to its index the first time the identifier is seen)."""
+        c = self.code_of.get(name)
         if c is None:
-            c = len(self.keys)
-            self.code_of[key] = c
-            self.keys.append(key)
-            self.owner.append(-1)
-            self.first.append(0)
-            self.last.append(0)
-            self.seen.append(0)
-            self.attach_seq.append(-1)
-            self.via.append(-1)
+            t, _, v = name.partition(SEP)
+            c = self._add(name, (type_index(t), v))
+        return c
+
+    def lookup(self, t: int, value: str) -> int | None:
+        return self.code_of.get(f"{self.types[t].name}{SEP}{value}")
+
+    def _add(self, name: str, key: tuple[int, str]) -> int:
+        c = len(self.keys)
+        self.code_of[name] = c
+        self.keys.append(key)
+        self.owner.append(-1)
+        self.first.append(0)
+        self.last.append(0)
+        self.seen.append(0)
+        self.attach_seq.append(-1)
+        self.via.append(-1)
         return c
 
     def find(self, p: int) -> int:

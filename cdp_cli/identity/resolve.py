@@ -31,15 +31,14 @@ from cdp_cli.events.reader import (
 )
 from cdp_cli.identity.config import IdentityConfig
 from cdp_cli.identity.extract import ExtractStats, Extractor
-from cdp_cli.identity.graph import KIND_INDEX, KINDS, Graph
+from cdp_cli.identity.graph import KIND_INDEX, KINDS, SEP, Graph
 from cdp_cli.workers import default_jobs, ordered_map
 
 MARKER = "manifest.json"  # written last; an existing --out directory is replaced only if it holds one
 FORMAT_VERSION = 1
 STAGE_ROWS = 5_000  # rows per staged row group (more costs memory: ~2 KB a row while it is built)
-SORT_ROWS = 20_000
+SORT_ROWS = 20_000  # rows per batch read back in resolution order
 CHUNKS_PER_TASK = 5  # reader chunks (2,000 lines each) staged per task and file
-SEP = "\x1f"  # between an identifier's type and value in staged keys (a control character: not in type names)  # rows per batch read back in resolution order
 ASSIGN_ROWS = 20_000
 _NULL = -(2**63)  # "no timestamp" in the int64 assignment arrays
 KEEP_PROBLEMS = 100
@@ -280,21 +279,14 @@ def resolve(
             code = graph.code
             user_t = extractor.index.get("user_id", -1)
             anon_t = extractor.index.get("anonymous_id", -1)
-            key_code: dict[str, int] = {}  # "type<SEP>value" as staged -> graph code
-
-            def intern(key: str) -> int:
-                name, _, value = key.partition(SEP)
-                c = code((extractor.type_index(name), value))  # type: ignore[arg-type]
-                key_code[key] = c
-                return c
+            code_of, code_key, type_index = graph.code_of, graph.code_key, extractor.type_index
 
             with gc_paused():
                 for batch in pq.ParquetFile(sorted_path).iter_batches(batch_size=SORT_ROWS):
                     cols = batch.to_pydict()
-                    get = key_code.get
                     for s, ts, rcv, keys, prev, tr, kind in zip(cols["seq"], cols["ts"], cols["received"], cols["ids"],
                                                                 cols["alias"], cols["traits"], cols["kind"]):
-                        ids = [get(k) or intern(k) for k in keys] if keys else []
+                        ids = [code_of[k] if k in code_of else code_key(k, type_index) for k in keys] if keys else []
                         alias = None
                         if prev is not None:
                             alias = (code((user_t, prev)) if user_t >= 0 else -1, code((anon_t, prev)) if anon_t >= 0 else -1)

@@ -42,7 +42,7 @@ class World:
         return sorted(({f"{t}:{v}" for t, v in ids} for ids in self.g.partition().values()), key=sorted)
 
     def profile_of(self, type_name: str, value: str) -> str:
-        c = self.g.code_of[(self.x.index[type_name], value)]
+        c = self.g.lookup(self.x.index[type_name], value)
         return self.g.pids[self.g.profile_of(c)]
 
 
@@ -119,7 +119,7 @@ def test_traits_newest_wins_null_removes_and_merges_keep_the_newer():
     w.send({"type": "identify", "anonymousId": "x"}, traits={"plan": "trial", "color": "red"})
     w.send({"type": "identify", "userId": "u1"}, traits={"city": None, "nick": ""})
     w.send({"type": "track", "event": "E", "userId": "u1", "anonymousId": "x"})  # merges x's profile in
-    p = w.g.profile_of(w.g.code_of[(w.x.index["user_id"], "u1")])
+    p = w.g.profile_of(w.g.lookup(w.x.index["user_id"], "u1"))
     assert w.g.profile_traits(p) == {"plan": "trial", "color": "red", "nick": ""}  # trial is newer than free
 
 
