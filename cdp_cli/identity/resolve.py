@@ -40,7 +40,6 @@ STAGE_ROWS = 5_000  # rows per staged row group (more costs memory: ~2 KB a row 
 SORT_ROWS = 20_000  # rows per batch read back in resolution order
 CHUNKS_PER_TASK = 5  # reader chunks (2,000 lines each) staged per task and file
 ASSIGN_ROWS = 20_000
-_NULL = -(2**63)  # "no timestamp" in the int64 assignment arrays
 KEEP_PROBLEMS = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
@@ -177,7 +176,7 @@ class _Stager:
 # without a zone are UTC), receivedAt, messageId and a checksum of its JSON, so this reads only
 # narrow columns.
 _ORDER_SQL = """
-    SELECT seq, ids, alias, traits, ts, received, kind
+    SELECT seq, ids, alias, traits, ts, kind
     FROM stage
     ORDER BY ts NULLS LAST, received NULLS LAST, mid NULLS LAST, h, seq
 """
@@ -255,21 +254,15 @@ def resolve(
             assign_files = 0
             from array import array
 
-            a_seq, a_prof, a_ts, a_rcv = array("q"), array("q"), array("q"), array("q")
-            import pyarrow.compute as pc
-
-            def nullable(values: array):
-                arr = pa.array(values, pa.int64())
-                return pc.if_else(pc.equal(arr, _NULL), pa.scalar(None, pa.int64()), arr)
+            a_seq, a_prof = array("q"), array("q")  # which profile each message (by seq) ended in
 
             def flush_assign() -> None:
                 nonlocal assign_files
                 if a_seq:
-                    pq.write_table(pa.table({"seq": pa.array(a_seq, pa.int64()), "profile": pa.array(a_prof, pa.int64()),
-                                             "ts": nullable(a_ts), "received": nullable(a_rcv)}),
+                    pq.write_table(pa.table({"seq": pa.array(a_seq, pa.int64()), "profile": pa.array(a_prof, pa.int64())}),
                                    stage_dir / f"assign-{assign_files:06d}.parquet", compression="lz4")
                     assign_files += 1
-                    del a_seq[:], a_prof[:], a_ts[:], a_rcv[:]
+                    del a_seq[:], a_prof[:]
 
             process = graph.process
             # The engine sorts out of core into a file; reading that file back streams with flat memory
@@ -284,8 +277,8 @@ def resolve(
             with gc_paused():
                 for batch in pq.ParquetFile(sorted_path).iter_batches(batch_size=SORT_ROWS):
                     cols = batch.to_pydict()
-                    for s, ts, rcv, keys, prev, tr, kind in zip(cols["seq"], cols["ts"], cols["received"], cols["ids"],
-                                                                cols["alias"], cols["traits"], cols["kind"]):
+                    for s, ts, keys, prev, tr, kind in zip(cols["seq"], cols["ts"], cols["ids"], cols["alias"],
+                                                           cols["traits"], cols["kind"]):
                         ids = [code_of[k] if k in code_of else code_key(k, type_index) for k in keys] if keys else []
                         alias = None
                         if prev is not None:
@@ -293,32 +286,16 @@ def resolve(
                         p = process(s, ts, ids, alias=alias, traits=loads(tr) if tr else None, kind=kind)
                         a_seq.append(s)
                         a_prof.append(p)
-                        a_ts.append(_NULL if ts is None else ts)
-                        a_rcv.append(_NULL if rcv is None else rcv)
                     if len(a_seq) >= ASSIGN_ROWS:
                         flush_assign()
                     if progress:
                         progress("resolve", batch.num_rows, result.events)
             flush_assign()
             if assign_files:
-                eng.register_parquet("assign_any", str(stage_dir / "assign-*.parquet"))
+                eng.register_parquet("assign", str(stage_dir / "assign-*.parquet"))
             else:
-                eng.register("assign_any", pa.table({"seq": pa.array([], pa.int64()), "profile": pa.array([], pa.int64()),
-                                                     "ts": pa.array([], pa.int64()), "received": pa.array([], pa.int64())}))
+                eng.register("assign", pa.table({"seq": pa.array([], pa.int64()), "profile": pa.array([], pa.int64())}))
             # --- pass 3: outputs ---------------------------------------------------------------------
-            # Assignments back into input order (an out-of-core sort of four integers a row), then
-            # laid beside the staged rows by position: no hash table over millions of rows.
-            eng.copy_parquet("SELECT seq, profile, ts, received FROM assign_any ORDER BY seq", stage_dir / "assign.parquet",
-                             compression="lz4")
-            eng.register_parquet("assign", stage_dir / "assign.parquet")
-            eng.execute("SET preserve_insertion_order = true")
-            eng.execute("""CREATE OR REPLACE VIEW joined AS
-                           SELECT s.*, a.seq AS a_seq, a.profile, a.ts, a.received FROM stage s POSITIONAL JOIN assign a""")
-            [(misaligned,)] = eng.rows("SELECT count(*) FROM joined WHERE seq IS DISTINCT FROM a_seq")
-            if misaligned:  # pragma: no cover - a bug, never silently wrong profiles
-                from cdp_cli.errors import EngineError
-
-                raise EngineError(f"internal error: {misaligned} staged rows out of step with their profiles")
             _write_outputs(eng, graph, sources, tmp, result, config)
         import shutil
 
@@ -389,10 +366,8 @@ def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult,
         FROM (SELECT s.*, a.profile FROM stage s JOIN assign a ON a.seq = s.seq) x
         LEFT JOIN pmap m ON m.profile = x.profile LEFT JOIN files fl ON fl.src = x.src""",
         tmp / "events.parquet", row_group_size=50_000)
-    # message details by seq, for the lineage tables (small: joined only where they point)
-    eng.execute("""
-        CREATE OR REPLACE VIEW msg AS
-        SELECT s.seq, s.src, s.line, s.bidx, s.ts, s.mid FROM joined s""")
+    # message details by seq, for the lineage tables (joined only where they point)
+    eng.execute("CREATE OR REPLACE VIEW msg AS SELECT seq, src, line, bidx, ts, mid FROM stage")
 
     # profiles.parquet
     kinds = graph.p_kinds
