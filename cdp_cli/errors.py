@@ -33,6 +33,24 @@ class InputError(CdpError):
     """An input path is missing, unreadable or of the wrong kind."""
 
 
+class OutputError(CdpError):
+    """An output cannot be written (permissions, a full disk, a read-only file system), or would
+    replace something cdp did not write."""
+
+
+class Interrupted(BaseException):
+    """The process was asked to stop (SIGINT, SIGTERM). A BaseException, like KeyboardInterrupt, so
+    ``except Exception`` never swallows it and every ``finally`` and atomic-output guard runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
 class PlanError(CdpError):
     """A tracking plan cannot be used (for a command that needs a valid plan)."""
 
