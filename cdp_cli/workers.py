@@ -30,6 +30,17 @@ def default_jobs(sources: list[Any]) -> int:
 _STATE: Any = None
 
 
+def _quiet_worker() -> None:
+    """Workers leave signals to the parent: Ctrl-C reaches the whole process group, but only the
+    parent decides (it stops the pool, removes its temporary files and exits 130/143). SIGTERM ends a
+    worker at once and silently (the parent's Pool sends it when it stops)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
 def _call(item: Any) -> Any:
     fn, arg = _STATE, item
     return fn(arg)
@@ -45,7 +56,7 @@ def ordered_map(fn: Callable[[Any], Any], items: Iterable[Any], jobs: int) -> It
     global _STATE
     _STATE = fn
     ctx = mp.get_context("fork")
-    with ctx.Pool(jobs) as pool:
+    with ctx.Pool(jobs, initializer=_quiet_worker) as pool:
         pending: deque = deque()
         for item in items:
             pending.append(pool.apply_async(_call, (item,)))

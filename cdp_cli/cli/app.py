@@ -48,4 +48,16 @@ app.command("rules")(rules_cli.rules)
 
 
 def main() -> None:
-    app(prog_name="cdp")
+    import logging
+    import sys
+
+    from cdp_cli.cli.common import LogHandler, install_signal_policy
+    from cdp_cli.errors import Interrupted
+
+    install_signal_policy()
+    logging.getLogger("cdp").addHandler(LogHandler())
+    logging.getLogger("cdp").setLevel(logging.INFO)
+    try:
+        app(prog_name="cdp")
+    except Interrupted as e:  # before or after a command body (parsing options, importing)
+        sys.exit(e.exit_code)

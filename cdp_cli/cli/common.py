@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -15,6 +16,49 @@ from cdp_cli.errors import CdpError, ExitCode
 from cdp_cli.reporters import Format, Options, Report, render, resolve_format
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+_PLAIN_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH", "file": "FILE",
+                "directory": "DIR", "path": "PATH", "int range": "INTEGER", "float range": "NUMBER"}
+
+
+def _plain_type(label: str | None) -> str | None:
+    """``<list[Path]>`` -> ``PATH``, ``<int range>`` -> ``INTEGER``, ``<auto|text>`` -> ``[auto|text]``."""
+    if not label or not (label.startswith("<") and ">" in label):
+        return label
+    inner, rest = label[1:label.index(">")], label[label.index(">") + 1:]
+    if inner.startswith("list[") and inner.endswith("]"):
+        inner = inner[5:-1]
+    if "|" in inner:
+        return f"[{inner}]{rest}"
+    return _PLAIN_TYPES.get(inner, inner.upper()) + rest
+
+
+def _tidy_help_types() -> None:
+    """Typer 0.26+ labels types as ``<bool>``, ``<list[Path]>``, ``<int range>``: show what a user
+    types instead (flags take no value: nothing). Falls back to Typer's own labels if its internals
+    change (a test checks every command's --help)."""
+    try:
+        from typer import core
+    except ImportError:  # pragma: no cover
+        return
+    for cls in (getattr(core, "TyperOption", None), getattr(core, "TyperArgument", None)):
+        orig = getattr(cls, "display_type_rich", None)
+        if orig is None or getattr(orig, "_cdp", False):
+            continue
+
+        def display(self: Any, ctx: Any, _orig: Any = orig) -> str | None:
+            if getattr(self, "is_flag", False):
+                return None
+            if getattr(self, "metavar", None) is not None:
+                return self.metavar
+            return _plain_type(_orig(self, ctx))
+
+        display._cdp = True  # type: ignore[attr-defined]
+        cls.display_type_rich = display  # type: ignore[method-assign]
+
+
+_tidy_help_types()
 
 
 class Color(str, Enum):
@@ -90,32 +134,119 @@ def color_flag(color: Color) -> bool | None:
 
 
 def err_console():
-    from rich.console import Console
+    from cdp_cli.reporters import make_console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return make_console(sys.stderr, color_flag(Color.AUTO))
 
 
 def fail(message: str, code: ExitCode = ExitCode.ERROR) -> typer.Exit:
     """Print ``Error: message`` on stderr; return the Exit to raise."""
     from rich.markup import escape
 
-    err_console().print(f"[bold red]Error:[/] {escape(message)}")
+    from cdp_cli.jsonpath import printable
+
+    err_console().print(f"[bold red]Error:[/] {escape(printable(message))}")
     return typer.Exit(int(code))
 
 
+def _log_handler_class():
+    import logging
+
+    class LogHandler(logging.Handler):
+        """Library notices (``logging.getLogger("cdp")``) as ``warning ...`` lines on stderr."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            from rich.markup import escape
+
+            from cdp_cli.jsonpath import printable
+
+            level = "warning" if record.levelno >= logging.WARNING else "note"
+            with contextlib.suppress(Exception):
+                err_console().print(f"[yellow]{level}[/] {escape(printable(record.getMessage()))}")
+
+    return LogHandler
+
+
+def LogHandler():  # noqa: N802 - a factory that reads like the class it builds
+    return _log_handler_class()()
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """SIGINT and SIGTERM stop the command the same way: raise :class:`Interrupted` (a BaseException)
+    so every ``finally`` and atomic-output guard runs; a second signal during that clean-up is ignored."""
+    import signal
+
+    from cdp_cli.errors import Interrupted
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def install_signal_policy() -> None:
+    """The one signal policy of every command (workers: see cdp_cli.workers)."""
+    import signal
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+
+def _closed_stdout() -> typer.Exit:
+    """stdout was closed by the reader (``cdp ... | head``): stop quietly, as Unix tools do, with
+    128 + SIGPIPE. Later writes (and Python's own flush at exit) go to /dev/null."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return typer.Exit(EXIT_BROKEN_PIPE)
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
+
+
+def _os_message(e: OSError) -> str:
+    from cdp_cli.fsutil import os_reason
+
+    where = e.filename if e.filename is not None else None
+    return f"{where}: {os_reason(e)}" if where is not None else os_reason(e)
+
+
 def handle_errors(func: F) -> F:
-    """The one place CLI commands turn exceptions into messages and exit code 2."""
+    """The one place CLI commands turn exceptions into messages and exit codes: a CdpError or an OS
+    error (permissions, full disk, read-only file system) is ``Error: ...`` and exit 2; a closed
+    stdout ends quietly (141); SIGINT/SIGTERM remove temporary files and exit 130/143; anything else
+    is a bug, said briefly (never with locals: payloads hold personal data)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from cdp_cli.errors import Interrupted
+
         try:
-            return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            try:
+                return func(*args, **kwargs)
+            finally:
+                with contextlib.suppress(BrokenPipeError, ValueError):
+                    sys.stdout.flush()
+        except (typer.Exit, typer.Abort):
             raise
+        except Interrupted as e:
+            import signal
+
+            name = signal.Signals(e.signum).name
+            with contextlib.suppress(Exception):
+                err_console().print(f"Stopped by {name}; temporary files removed, nothing half-written.")
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            raise _closed_stdout() from None
         except CdpError as e:
             if state.traceback:
                 raise
             raise fail(str(e), e.exit_code) from None
+        except OSError as e:  # the OS said no: the user's problem to fix, not a cdp bug
+            if state.traceback:
+                raise
+            raise fail(_os_message(e)) from None
         except Exception as e:  # a bug: say so briefly, never dump locals (payloads hold personal data)
             if state.traceback:
                 raise
