@@ -81,3 +81,50 @@ def classify_key(name: str) -> str | None:
                     continue
             return cls
     return None
+
+
+# --- the one redaction rule -----------------------------------------------------------------------
+_WITHHELD = "(withheld: it contains personal data)"
+_LOOSE_DIGITS = None
+
+
+def personal_data_in(text: str) -> str | None:
+    """What personal data a name or identifier from the data holds (an email address, a phone
+    number, a payment card number, ...), or None. Stricter than the PI rules about where a value may
+    sit: ``card_4111111111111111`` and ``ada@example.com-retry-2`` count too, since names and
+    identifiers are printed in every report."""
+    import re
+
+    from cdp_cli.lint.payload import _CARD_PREFIX, detect, luhn
+
+    if not text:
+        return None
+    found = detect(text)
+    if found:
+        return found[0][0]
+    global _LOOSE_DIGITS
+    if _LOOSE_DIGITS is None:
+        _LOOSE_DIGITS = (re.compile(r"\d(?:[ -]?\d){12,18}"), re.compile(r"\+[1-9]\d{7,14}"),
+                         re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+"))
+    cards, phones, emails = _LOOSE_DIGITS
+    if "@" in text and emails.search(text):
+        return "PI001"
+    for m in cards.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        for n in range(len(digits), 12, -1):  # a card number inside a longer digit run
+            for i in range(len(digits) - n + 1):
+                d = digits[i:i + n]
+                if _CARD_PREFIX.match(d) and luhn(d):
+                    return "PI003"
+    if "+" in text and phones.search(text):
+        return "PI002"
+    return None
+
+
+def withhold(text: str, show_values: bool = False) -> str:
+    """``text`` as it may be printed: itself, or a placeholder when it holds personal data (unless
+    the user asked for values with --show-values). Every reporter prints names and identifiers
+    from event data through this."""
+    if show_values or personal_data_in(text) is None:
+        return text
+    return _WITHHELD

@@ -72,14 +72,37 @@ def resolve_format(fmt: Format | str) -> Format:
 _STYLES = {Level.ERROR: "bold red", Level.WARNING: "yellow", Level.INFO: "cyan"}
 
 
-def make_console(stream: TextIO, color: bool | None):
+def make_console(stream: TextIO, color: bool | None, **kw: Any):
+    """The one way cdp makes a Rich console. Data prints literally: no emoji codes (``file:100:``
+    stays as is), no highlighting; callers escape data with ``rich.markup.escape`` or pass ``Text``."""
     from rich.console import Console
 
+    kw = {"highlight": False, "soft_wrap": True, "emoji": False, **kw}
     if color is True:
-        return Console(file=stream, force_terminal=True, no_color=False, highlight=False, soft_wrap=True)
-    if color is False:
-        return Console(file=stream, no_color=True, color_system=None, highlight=False, soft_wrap=True)
-    return Console(file=stream, highlight=False, soft_wrap=True)
+        return Console(file=stream, force_terminal=True, no_color=False, **kw)
+    if color is False or (color is None and os.environ.get("NO_COLOR")):
+        return Console(file=stream, no_color=True, color_system=None, **kw)
+    return Console(file=stream, **kw)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 error``, ``2 errors``, ``200,000 errors``: counts as people write them."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def verdict_line(report: Report, errors: int, warnings: int) -> str:
+    """The closing line of every format: counts, the file count, and no input said plainly."""
+    line = f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(len(report.files), 'file')}"
+    if report.summary.get("no_input"):
+        line += f"; {report.summary['no_input']}"
+    return line
+
+
+def location(f: Finding) -> str:
+    """``file:line:column``, leaving out what is unknown (0): lines and columns are 1-based."""
+    if not f.line:
+        return f.file
+    return f"{f.file}:{f.line}:{f.column}" if f.column else f"{f.file}:{f.line}"
 
 
 def render_text(report: Report, out: TextIO, opts: Options) -> None:
@@ -88,12 +111,11 @@ def render_text(report: Report, out: TextIO, opts: Options) -> None:
     console = make_console(out, opts.color)
     shown = report.findings if opts.max_findings is None else report.findings[: opts.max_findings]
     for f in shown:
-        loc = (f"{f.file}:{f.line}:{f.column}" if f.column else f"{f.file}:{f.line}") if f.line else f.file
         style = _STYLES[f.level]
-        console.print(f"{escape(loc)}: [{style}]{f.level.value}[/] [bold]{f.code}[/] {escape(f.message)}{_context(f)}")
+        console.print(f"{escape(location(f))}: [{style}]{f.level.value}[/] [bold]{f.code}[/] {escape(f.message)}{_context(f)}")
     hidden = len(report.findings) - len(shown) + report.hidden
     if hidden > 0:
-        console.print(f"... and {hidden:,} more finding(s) not shown (--max-findings; --findings-out writes them all)")
+        console.print(f"... and {plural(hidden, 'more finding')} not shown (--max-findings; --findings-out writes them all)")
     if opts.quiet:
         return
     if report.findings:
@@ -103,15 +125,20 @@ def render_text(report: Report, out: TextIO, opts: Options) -> None:
     errors = report.count(Level.ERROR)
     warnings = report.count(Level.WARNING)
     mark = "[green]✓[/]" if report.ok else "[bold red]✗[/]"
+    if report.ok and report.summary.get("no_input"):
+        mark = "[yellow]![/]"
     tail = " (warnings fail with --strict)" if report.strict and warnings else ""
-    console.print(f"{mark} {report.command}: {errors} error(s), {warnings} warning(s) in {len(report.files)} file(s){tail}")
+    console.print(f"{mark} {report.command}: {escape(verdict_line(report, errors, warnings))}{tail}")
 
 
 def _context(f: Finding) -> str:
-    """The event-lint context of a finding: event, messageId, value (only present with --show-values)."""
+    """The event-lint context of a finding: JSON path (unless the message already names it), event,
+    messageId, value (only present with --show-values)."""
     from rich.markup import escape
 
     parts = []
+    if f.path and f.path not in f.message:
+        parts.append(f"at {f.path}")
     if "event" in f.extra:
         parts.append(f"event {f.extra['event']!r}")
     if "message_id" in f.extra:
@@ -120,7 +147,7 @@ def _context(f: Finding) -> str:
         parts.append(f"batch[{f.extra['batch_index']}]")
     if "value" in f.extra:
         parts.append(f"value {json.dumps(f.extra['value'], ensure_ascii=False, default=str)[:200]}")
-    return f" [dim]({escape(', '.join(parts))})[/]" if parts else ""
+    return f" [dim]({escape(printable(', '.join(parts)))})[/]" if parts else ""
 
 
 # --- json -----------------------------------------------------------------------------------------
@@ -166,14 +193,15 @@ def render_github(report: Report, out: TextIO, opts: Options) -> None:
         shown[f.level] = n + 1
     for level, n in shown.items():
         if n > GITHUB_ANNOTATIONS_PER_LEVEL:
-            out.write(f"::notice title=cdp {report.command}::{n - GITHUB_ANNOTATIONS_PER_LEVEL} more {level.value}(s) not annotated; see the log below\n")
+            out.write(f"::notice title=cdp {report.command}::{plural(n - GITHUB_ANNOTATIONS_PER_LEVEL, 'more ' + level.value)} "
+                      "not annotated; see the log below\n")
     for f in report.findings:  # printable: a newline in a name must not start a workflow command
-        out.write(printable(f"{f.file}:{f.line}:{f.column}: {f.level.value} {f.code} {f.message}") + "\n")
+        out.write(printable(f"{location(f)}: {f.level.value} {f.code} {f.message}") + "\n")
     errors = report.count(Level.ERROR)
     warnings = report.count(Level.WARNING)
     if report.hidden:
-        out.write(f"... and {report.hidden:,} more finding(s) not in this report (--max-findings)\n")
-    out.write(f"cdp {report.command}: {errors} error(s), {warnings} warning(s) in {len(report.files)} file(s)\n")
+        out.write(f"... and {plural(report.hidden, 'more finding')} not in this report (--max-findings)\n")
+    out.write(printable(f"cdp {report.command}: {verdict_line(report, errors, warnings)}") + "\n")
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         _github_step_summary(report, summary_path, errors, warnings)
@@ -181,15 +209,15 @@ def render_github(report: Report, out: TextIO, opts: Options) -> None:
 
 def _github_step_summary(report: Report, path: str, errors: int, warnings: int) -> None:
     lines = [f"### cdp {report.command}: {'passed' if report.ok else 'failed'}", "",
-             f"{errors} error(s), {warnings} warning(s) in {len(report.files)} file(s)", ""]
+             verdict_line(report, errors, warnings), ""]
     if report.findings:
         lines += ["| level | code | location | message |", "| --- | --- | --- | --- |"]
         for f in report.findings[:200]:
             msg = printable(f.message).replace("|", "\\|")
-            loc = printable(f"{f.file}:{f.line}:{f.column}").replace("`", "'")
+            loc = printable(location(f)).replace("`", "'")
             lines.append(f"| {f.level.value} | {f.code} | `{loc}` | {msg} |")
         if len(report.findings) > 200:
-            lines.append(f"\n... and {len(report.findings) - 200} more")
+            lines.append(f"\n... and {len(report.findings) - 200:,} more")
     try:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
@@ -273,13 +301,13 @@ def render_junit(report: Report, out: TextIO, opts: Options) -> None:
         if not failing:
             ET.SubElement(suite, "testcase", classname=file, name=f"{report.command}")
         for f in failing:
-            case = ET.SubElement(suite, "testcase", classname=file, name=f"{f.code} {f.file}:{f.line}:{f.column}")
+            case = ET.SubElement(suite, "testcase", classname=file, name=f"{f.code} {location(f)}")
             failure = ET.SubElement(case, "failure", message=f.message, type=f.code)
-            failure.text = f"{f.file}:{f.line}:{f.column}: {f.level.value} {f.code} {f.rule}: {f.message}"
+            failure.text = f"{location(f)}: {f.level.value} {f.code} {f.rule}: {f.message}"
         others = [f for f in findings if f not in failing]
         if others:
             out_el = ET.SubElement(suite, "system-out")
-            out_el.text = "\n".join(f"{f.file}:{f.line}:{f.column}: {f.level.value} {f.code} {f.message}" for f in others)
+            out_el.text = "\n".join(f"{location(f)}: {f.level.value} {f.code} {f.message}" for f in others)
         total_tests += tests
         total_fail += len(failing)
     root.set("tests", str(total_tests))

@@ -191,19 +191,24 @@ def lint(
 
     shown = len(result.findings)
     tables = _summary_tables(result, cfg)
+    summary = {**result.summary(), "findings_in_report": shown}
+    empty = result.stats.messages == 0
+    if empty:  # nothing was checked: never a silent pass
+        summary["no_input"] = "no messages were read" + (" (fails with --strict)" if not strict else "")
+    failed = result.failed(strict) or (strict and empty)
     report = Report(
         command="events lint",
         findings=result.findings,
-        summary={**result.summary(), "findings_in_report": shown},
+        summary=summary,
         files=result.files,
         strict=strict,
-        ok=not result.failed(strict),
+        ok=not failed,
         tables=tables,
         totals={"error": result.by_level.get(_lvl("error"), 0), "warning": result.by_level.get(_lvl("warning"), 0),
                 "hidden": result.total_findings - shown},
     )
     emit(report, format, output, Options(color=color_flag(color), quiet=quiet))
-    raise typer.Exit(int(ExitCode.FINDINGS if result.failed(strict) else ExitCode.OK))
+    raise typer.Exit(int(ExitCode.FINDINGS if failed else ExitCode.OK))
 
 
 def _lvl(name: str):

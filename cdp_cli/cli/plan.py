@@ -85,11 +85,15 @@ def validate(
     cfg = load_config(config, search=not no_config)
     result = validate_paths(list(paths or [Path("plans")]))
     findings = cfg.apply(result.findings)
-    failed = fails(findings, strict)
+    empty = not result.files
+    failed = fails(findings, strict) or (strict and empty)
+    summary = result.summary()
+    if empty:  # nothing was checked: never a silent pass
+        summary["no_input"] = "no plan files were found" + (" (fails with --strict)" if not strict else "")
     report = Report(
         command="plan validate",
         findings=findings,
-        summary={**result.summary(), "plans_detail": [
+        summary={**summary, "plans_detail": [
             {"plan": r.plan.display_name, "root": r.plan.root, "files": r.plan.files, **r.plan.counts()} for r in result.reports
         ]},
         files=result.files,
@@ -130,10 +134,12 @@ def export(
     if result.failed():
         errors = [f for f in result.findings if f.level.value == "error"]
         render(Report("plan validate", errors, files=result.files, ok=False), Format.TEXT, sys.stderr, Options(color=color_flag(color), quiet=True))
-        err_console().print(f"[bold red]Error:[/] the plan has {len(errors)} error(s); fix them before exporting (see `cdp plan validate`)")
+        from cdp_cli.reporters import plural
+
+        err_console().print(f"[bold red]Error:[/] the plan has {plural(len(errors), 'error')}; fix them before exporting (see `cdp plan validate`)")
         raise typer.Exit(int(ExitCode.FINDINGS))
     written = 0
-    with atomic_directory(directory, marker=MANIFEST) as tmp:
+    with atomic_directory(directory, kind="plan export", marker=MANIFEST) as tmp:
         several = len(result.reports) > 1
         used: set[str] = set()
         for r in result.reports:
@@ -147,5 +153,11 @@ def export(
                 target.mkdir()
             written += len(write_jsonschema(r.plan, target)["schemas"])
         if several:
-            (tmp / MANIFEST).write_text('{"plans": ' + str(sorted(used)).replace("'", '"') + "}\n", encoding="utf-8")
-    err_console().print(f"wrote {written} schema(s) from {len(result.reports)} plan(s) to {directory}")
+            import json
+
+            (tmp / MANIFEST).write_text(json.dumps({"plans": sorted(used)}) + "\n", encoding="utf-8")
+    from rich.markup import escape
+
+    from cdp_cli.reporters import plural
+
+    err_console().print(f"wrote {plural(written, 'schema')} from {plural(len(result.reports), 'plan')} to {escape(str(directory))}")

@@ -63,11 +63,12 @@ def rules(
     elif format is RulesFormat.MARKDOWN:
         sys.stdout.write(rules_markdown(family))
     elif code:
-        from rich.console import Console
         from rich.markup import escape
 
+        from cdp_cli.reporters import make_console
+
         (r,) = selected
-        console = Console(highlight=False)
+        console = make_console(sys.stdout, None, soft_wrap=False)
         console.print(f"[bold]{r.code}[/] {r.name} ({r.family}, default level: {r.level.value})\n")
         console.print(escape(r.summary) + "\n")
         if r.options:
@@ -78,10 +79,12 @@ def rules(
         console.print("[bold green]Good:[/]")
         console.print(escape(r.good))
     else:
-        from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
+
+        from cdp_cli.reporters import make_console
 
         table = Table("code", "name", "level", "what it catches", show_lines=False)
         for r in selected:
-            table.add_row(r.code, r.name, r.level.value, r.summary)
-        Console().print(table)
+            table.add_row(r.code, r.name, r.level.value, Text(r.summary))
+        make_console(sys.stdout, None, soft_wrap=False).print(table)

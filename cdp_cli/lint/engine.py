@@ -24,6 +24,8 @@ from cdp_cli.events.reader import (
 from cdp_cli.findings import Finding, Level
 from cdp_cli.jsonpath import printable
 from cdp_cli.rules import REGISTRY, all_rules
+from cdp_cli.pii import withhold
+from cdp_cli.reporters import plural
 from cdp_cli.workers import default_jobs, ordered_map
 
 _EMPTY: frozenset = frozenset()
@@ -75,7 +77,7 @@ class _Emitter:
         extra: dict[str, Any] = {"event": printable(self.label)}
         mid = msg.get("messageId")
         if type(mid) is str:
-            extra["message_id"] = mid
+            extra["message_id"] = mid if c.show_values else withhold(mid)
         if rec.index is not None:
             extra["batch_index"] = rec.index
         if expected is not None:
@@ -127,9 +129,7 @@ class Checker:
         """Event names can hold personal data ("Viewed by ada@example.com"): withhold those."""
         cached = self._label_cache.get(label)
         if cached is None:
-            from cdp_cli.lint.payload import detect
-
-            cached = label if self.show_values or not detect(label) else "(withheld: it contains personal data)"
+            cached = withhold(label, self.show_values)
             if len(self._label_cache) > 50_000:
                 self._label_cache.clear()
             self._label_cache[label] = cached
@@ -326,6 +326,7 @@ def lint(
             level = checker.levels["SP008"]
             for first, rec in dedup.duplicates():
                 src, line, index, mid, label = rec
+                mid = mid if checker.show_values else withhold(mid)
                 f_src, f_line, f_index = first[0], first[1], first[2]
                 where = f"{names[f_src]}:{f_line}" + (f" (batch[{f_index}])" if f_index is not None else "")
                 extra: dict[str, Any] = {"event": label, "message_id": mid, "first_seen": where}
@@ -357,6 +358,6 @@ def load_plan_for_lint(paths: list[Path]):
     errors = [f for f in report.findings if f.level is Level.ERROR]
     if errors:
         first = errors[0]
-        raise PlanError(f"plan {report.plan.display_name} has {len(errors)} error(s), first: {first.file}:{first.line}:{first.column}: "
+        raise PlanError(f"plan {report.plan.display_name} has {plural(len(errors), 'error')}, first: {first.file}:{first.line}:{first.column}: "
                         f"{first.code} {first.message} (run `cdp plan validate`)")
     return report.plan

@@ -17,7 +17,7 @@ def test_export_writes_one_schema_per_definition_and_a_manifest(tmp_path: Path) 
     files = {e["file"] for e in manifest["schemas"]}
     assert "track.Order_Completed.v1.schema.json" in files and "track.Order_Completed.v2.schema.json" in files
     assert "identify.schema.json" in files
-    assert files == {p.name for p in out.iterdir()} - {"manifest.json"}
+    assert files == {p.name for p in out.iterdir()} - {"manifest.json", ".cdp-output.json"}
     for name in files:
         Draft202012Validator.check_schema(json.loads((out / name).read_text()))
     assert "wrote" in r.stderr and r.stdout == ""
@@ -46,8 +46,22 @@ def test_export_never_clobbers_a_foreign_directory(tmp_path: Path) -> None:
 
 def test_export_replaces_its_own_earlier_output(tmp_path: Path) -> None:
     out = tmp_path / "s"
-    assert run_cdp("plan", "export", "--to", "jsonschema", str(out), "--plan", "tests/fixtures/plans/valid/minimal.yaml").returncode == 0
-    (out / "stale.schema.json").write_text("{}")
-    assert run_cdp("plan", "export", "--to", "jsonschema", str(out), "--plan", "tests/fixtures/plans/valid/minimal.yaml").returncode == 0
-    assert not (out / "stale.schema.json").exists()
+    args = ("plan", "export", "--to", "jsonschema", str(out), "--plan", "tests/fixtures/plans/valid/minimal.yaml")
+    assert run_cdp(*args).returncode == 0
+    first = {p.name: p.stat().st_ino for p in out.iterdir()}
+    assert run_cdp(*args).returncode == 0
+    assert {p.name for p in out.iterdir()} == set(first)
+    assert {p.name: p.stat().st_ino for p in out.iterdir()} != first  # really rewritten
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_export_keeps_a_file_added_to_its_output_and_says_so(tmp_path: Path) -> None:
+    """The directory is cdp's, but a file in it is not: replacing the directory would delete it."""
+    out = tmp_path / "s"
+    args = ("plan", "export", "--to", "jsonschema", str(out), "--plan", "tests/fixtures/plans/valid/minimal.yaml")
+    assert run_cdp(*args).returncode == 0
+    (out / "notes.md").write_text("mine")
+    r = run_cdp(*args)
+    assert r.returncode == 2 and "files cdp did not write" in r.stderr and "notes.md" in r.stderr
+    assert (out / "notes.md").read_text() == "mine"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -32,7 +32,7 @@ def plans(tmp_path: Path) -> Path:
 def test_clean_plan_exits_0_with_summary_on_stdout(plans: Path) -> None:
     r = run_cdp("plan", "validate", str(plans / "good"))
     assert r.returncode == 0, r.stderr
-    assert "0 error(s), 0 warning(s) in 1 file(s)" in r.stdout
+    assert "0 errors, 0 warnings in 1 file" in r.stdout
     assert r.stderr == ""
 
 
@@ -155,7 +155,7 @@ def test_color_never_and_no_color(plans: Path) -> None:
 def test_quiet_prints_findings_only(plans: Path) -> None:
     r = run_cdp("plan", "validate", str(plans / "bad"), "-q")
     assert r.returncode == 1
-    assert "PL010" in r.stdout and "Plans" not in r.stdout and "error(s)" not in r.stdout
+    assert "PL010" in r.stdout and "Plans" not in r.stdout and "errors," not in r.stdout
 
 
 def test_shipped_plans_validate_clean_and_strict() -> None:

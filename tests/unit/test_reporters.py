@@ -78,7 +78,7 @@ def test_github_annotations_escape_and_cap(report: Report) -> None:
     many = Report("plan validate", report.findings * 12, files=report.files, ok=False)
     out = _render(many, Format.GITHUB)
     assert sum(1 for l in out.splitlines() if l.startswith("::error ")) == 10
-    assert "more error(s) not annotated" in out
+    assert "more errors not annotated" in out
 
 
 def test_github_escapes_properties() -> None:
@@ -100,8 +100,8 @@ def test_text_caps_printing_not_counting(report: Report) -> None:
     buf = io.StringIO()
     render(report, Format.TEXT, buf, Options(color=False, max_findings=1))
     out = buf.getvalue()
-    assert "and 3 more finding(s) not shown" in out
-    assert "2 error(s), 2 warning(s)" in out
+    assert "and 3 more findings not shown" in out
+    assert "2 errors, 2 warnings" in out
 
 
 def test_levels_in_json(report: Report) -> None:
