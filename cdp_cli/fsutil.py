@@ -123,11 +123,57 @@ def _is_special(path: Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+_FINDING_LINE = re.compile(r"^.+: (?:error|warning|info) [A-Z]{2}\d{3} |^\.\.\. and [\d,]+ more ")
+_VERDICT_LINE = re.compile(r"^(?:[✓✗!] |cdp )[a-z]+ [a-z]+: [\d,]+ errors?, [\d,]+ warnings? in ")
+
+
+def written_by_cdp(path: Path) -> bool:
+    """Whether an existing file is recognisably a report cdp wrote (so replacing it loses nothing of
+    the user's): an empty file, cdp's JSON, SARIF or JUnit report, a findings NDJSON file, or a text
+    or GitHub report (its verdict line, or only finding lines). Reads at most 64 KiB from each end."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+            if size > 65536:
+                fh.seek(max(size - 4096, 65536))
+            tail = fh.read(4096) if size > 65536 else head[-4096:]
+    except OSError:
+        return False
+    if size == 0:
+        return True
+    text = head.decode("utf-8", errors="replace")
+    if re.match(r'\{\s*"tool":\s*\{\s*"name":\s*"cdp"', text):  # the json reporter
+        return True
+    if '"$schema": "https://json.schemastore.org/sarif-2.1.0.json"' in text and re.search(r'"driver":\s*\{\s*"name":\s*"cdp"', text):
+        return True
+    if re.match(r'<\?xml[^>]*\?>\s*<testsuites name="cdp ', text):
+        return True
+    first = text.split("\n", 1)[0]
+    if first.startswith("{"):
+        try:
+            rec = json.loads(first)
+        except ValueError:
+            rec = None
+        if isinstance(rec, dict) and {"code", "rule", "level", "file", "line", "message"} <= set(rec):
+            return True  # --findings-out
+    last = [ln for ln in tail.decode("utf-8", errors="replace").splitlines() if ln.strip()]
+    if last and _VERDICT_LINE.match(last[-1]):
+        return True
+    lines = [ln for ln in text.splitlines()[:-1] if ln.strip()] if size > 65536 else [ln for ln in text.splitlines() if ln.strip()]
+    return bool(lines) and all(_FINDING_LINE.match(ln) for ln in lines)
+
+
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", *,
+                flag: str = "--output") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
-    Every OS error becomes an :class:`OutputError` naming ``path``."""
+
+    An existing regular file is replaced only if cdp wrote it (:func:`written_by_cdp`); anything
+    else is an :class:`OutputError` naming ``flag``. Every OS error becomes an OutputError naming
+    ``path``."""
     path = Path(path)
+    check_file_replaceable(path, flag)
     if _is_special(path):  # /dev/stdout, /dev/full, a FIFO: written in place, never replaced
         try:
             fh = open(path, mode, encoding=None if "b" in mode else encoding)
@@ -168,6 +214,17 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def check_file_replaceable(path: Path, flag: str = "--output") -> None:
+    """Raise unless a file output may go to ``path``: new, a device or FIFO, or a file cdp wrote."""
+    if _is_special(path) or not os.path.lexists(path):
+        return
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory")
+    if not path.is_file() or not written_by_cdp(path):
+        raise OutputError(f"{flag} {path}: the file exists and was not written by cdp; refusing to replace it "
+                          "(delete it first, or choose another name)")
 
 
 def _listing(root: Path) -> dict[str, int]:

@@ -27,13 +27,10 @@ def default_jobs(sources: list[Any]) -> int:
     return n if (total > 16 * 2**20 or unknown) and n > 1 else 1
 
 
-_STATE: Any = None
-
-
 def _quiet_worker() -> None:
     """Workers leave signals to the parent: Ctrl-C reaches the whole process group, but only the
-    parent decides (it stops the pool, removes its temporary files and exits 130/143). SIGTERM ends a
-    worker at once and silently (the parent's Pool sends it when it stops)."""
+    parent decides (it stops the workers, removes its temporary files and exits 130/143). SIGTERM
+    ends a worker at once and silently."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -41,26 +38,95 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
-def _call(item: Any) -> Any:
-    fn, arg = _STATE, item
-    return fn(arg)
+def _serve(fn: Callable[[Any], Any], conn: Any) -> None:
+    """A worker: one task at a time from its own pipe, each answer on the same pipe."""
+    import traceback
+
+    _quiet_worker()
+    while True:
+        try:
+            item = conn.recv()
+        except (EOFError, OSError):
+            return
+        if item is None:
+            return
+        try:
+            out = (True, fn(item))
+        except BaseException as e:  # noqa: BLE001 - reported to the parent, which re-raises
+            out = (False, (e, type(e).__name__, str(e), traceback.format_exc()))
+        try:
+            conn.send(out)
+        except (BrokenPipeError, OSError):
+            return
+        except Exception:  # the exception itself does not pickle: send its description
+            ok, (e, name, message, tb) = out
+            conn.send((False, (None, name, message, tb)))
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed; the message carries its exception."""
 
 
 def ordered_map(fn: Callable[[Any], Any], items: Iterable[Any], jobs: int) -> Iterator[Any]:
-    """``map(fn, items)``, in ``jobs`` forked processes when ``jobs > 1``; results in input order."""
+    """``map(fn, items)``, in ``jobs`` forked processes when ``jobs > 1``; results in input order.
+
+    Each worker has its own pipe (no lock shared between processes), task i goes to worker
+    i mod jobs and its answer is read back in the same order, with at most a few tasks in flight
+    per worker so memory stays bounded. However the parent stops (an exception, SIGINT, SIGTERM),
+    its workers are killed and reaped: a worker killed first cannot leave a shared lock held, which
+    is what makes ``multiprocessing.Pool`` hang on a process-group SIGTERM.
+    """
     if jobs <= 1:
         yield from map(fn, items)
         return
     import multiprocessing as mp
 
-    global _STATE
-    _STATE = fn
     ctx = mp.get_context("fork")
-    with ctx.Pool(jobs, initializer=_quiet_worker) as pool:
-        pending: deque = deque()
+    procs = []
+    conns = []
+    try:
+        for _ in range(jobs):
+            parent, child = ctx.Pipe(duplex=True)
+            proc = ctx.Process(target=_serve, args=(fn, child), daemon=True)
+            proc.start()
+            child.close()
+            procs.append(proc)
+            conns.append(parent)
+        in_flight = 3
+        sent = received = 0
+
+        def take() -> Any:
+            nonlocal received
+            conn = conns[received % jobs]
+            try:
+                ok, value = conn.recv()
+            except EOFError:
+                code = procs[received % jobs].exitcode
+                raise WorkerError(f"a worker process died (exit code {code})") from None
+            received += 1
+            if not ok:
+                exc, name, message, tb = value
+                if isinstance(exc, BaseException):
+                    raise exc  # as the work would have raised it in this process (a CdpError stays one)
+                raise WorkerError(f"{name}: {message}\n{tb}")
+            return value
+
         for item in items:
-            pending.append(pool.apply_async(_call, (item,)))
-            while len(pending) >= jobs * 3:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+            conns[sent % jobs].send(item)
+            sent += 1
+            while sent - received >= jobs * in_flight:
+                yield take()
+        while received < sent:
+            yield take()
+        for conn in conns:
+            conn.send(None)
+        for proc in procs:
+            proc.join(timeout=5)
+    finally:
+        for proc in procs:
+            if proc.exitcode is None:
+                proc.kill()
+        for proc in procs:
+            proc.join()
+        for conn in conns:
+            conn.close()

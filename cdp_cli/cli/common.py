@@ -270,11 +270,11 @@ def emit(report: Report, fmt: Format, output: Path | None, opts: Options) -> Non
         render(report, fmt, sys.stdout, opts)
         sys.stdout.flush()
         return
-    with atomic_open(output) as fh:
+    with atomic_open(output, flag="--output") as fh:
         render(report, fmt, fh, Options(color=False, quiet=opts.quiet, max_findings=opts.max_findings))
 
 
-def refuse_overwrite(outputs: dict[str, Path | None], protected: list[Path]) -> None:
+def refuse_overwrite(outputs: dict[str, Path | None], protected: list[Path], dir_flags: tuple[str, ...] = ("--out",)) -> None:
     """Raise a UsageError when an output file would replace an input (or a file inside an input
     directory), or two outputs name the same file: a typo must never destroy the data being checked."""
     from cdp_cli.errors import UsageError
@@ -285,6 +285,8 @@ def refuse_overwrite(outputs: dict[str, Path | None], protected: list[Path]) -> 
             guarded.append(Path(p).resolve())
         except OSError:
             continue
+    from cdp_cli.fsutil import check_file_replaceable
+
     seen: dict[Path, str] = {}
     for flag, out in outputs.items():
         if out is None:
@@ -296,6 +298,8 @@ def refuse_overwrite(outputs: dict[str, Path | None], protected: list[Path]) -> 
         for g in guarded:
             if target == g or g in target.parents:
                 raise UsageError(f"{flag} {out} is one of the inputs ({g.name}); refusing to overwrite it")
+        if flag not in dir_flags:
+            check_file_replaceable(out, flag)  # before any work: a long run must not fail at its end
 
 
 def summary_table(title: str, columns: list[str], rows: list[list[Any]], right: set[int] | frozenset[int] = frozenset()):

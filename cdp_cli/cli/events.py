@@ -137,7 +137,7 @@ def lint(
 
         from cdp_cli.fsutil import atomic_open
 
-        sink_ctx = atomic_open(findings_out, "wb")
+        sink_ctx = atomic_open(findings_out, "wb", flag="--findings-out")
         sink_fh = sink_ctx.__enter__()
 
         def on_finding(f, _fh=sink_fh, _dumps=orjson.dumps):
