@@ -85,11 +85,8 @@ def validate(
     cfg = load_config(config, search=not no_config)
     result = validate_paths(list(paths or [Path("plans")]))
     findings = cfg.apply(result.findings)
-    empty = not result.files
-    failed = fails(findings, strict) or (strict and empty)
-    summary = result.summary()
-    if empty:  # nothing was checked: never a silent pass
-        summary["no_input"] = "no plan files were found" + (" (fails with --strict)" if not strict else "")
+    failed = fails(findings, strict)
+    summary = result.summary()  # (no plan file at all is a usage error, raised by validate_paths)
     report = Report(
         command="plan validate",
         findings=findings,
