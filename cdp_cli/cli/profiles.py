@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from cdp_cli.cli.common import (
-    ColorOpt, QuietOpt, StrictOpt, color_flag, err_console, handle_errors, refuse_overwrite, show_progress, summary_table,
+    ColorOpt, QuietOpt, StrictOpt, color_flag, handle_errors, refuse_overwrite, show_progress, summary_table,
 )
 from cdp_cli.errors import ExitCode
 
@@ -42,13 +42,36 @@ ProfilesOpt = Annotated[Path, typer.Option(
 
 
 def _console(color):
+    """stdout. Values come from event data: no emoji codes (``file:100:``), no highlighting, and every
+    value printed as text (escaped, or in a Text), never read as markup."""
     from rich.console import Console
 
     import os
 
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160  # piped: do not cut ids at 80 columns
-    return Console(highlight=False, soft_wrap=False, no_color=color_flag(color) is False,
+    return Console(highlight=False, emoji=False, soft_wrap=False, no_color=color_flag(color) is False,
                    force_terminal=True if color_flag(color) else None, width=width)
+
+
+def _err_console():
+    """stderr, for warnings about data (file names, values): no emoji codes, no highlighting."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+
+
+def _lit(value: Any) -> str:
+    """A value from the data as literal console text: control characters shown, markup escaped."""
+    from rich.markup import escape
+
+    from cdp_cli.jsonpath import printable
+
+    return escape(printable(str(value)))
+
+
+def _n(count: int, singular: str, plural: str | None = None) -> str:
+    """``1 event``, ``2 events``, ``1,234 events``."""
+    return f"{count:,} {singular if count == 1 else plural or singular + 's'}"
 
 
 @app.command("resolve")
@@ -100,8 +123,9 @@ def resolve(
     """
     from cdp_cli.events.reader import discover
     from cdp_cli.identity.config import load_identity_config
-    from cdp_cli.identity.resolve import resolve as run
+    from cdp_cli.identity.resolve import check_memory_limit, resolve as run
 
+    check_memory_limit(memory_limit)  # every option is checked before any input is read
     config = load_identity_config(identity)
     sources = discover(inputs)
     protected = [s.path for s in sources if s.path is not None] + ([identity] if identity else [])
@@ -118,7 +142,7 @@ def resolve(
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         progress_obj = Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), console=err_console(), transient=True)
+                                TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), console=_err_console(), transient=True)
         tasks: dict[str, Any] = {}
 
         def progress_cb(phase: str, n: int, total: int | None, _p=progress_obj, _t=tasks) -> None:
@@ -142,49 +166,57 @@ def resolve(
         summary["problems"] = [{"code": p.code, "file": p.file, "line": p.line, "column": p.column, "message": p.message}
                                for p in problems]
         sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
-    else:
-        _print_summary(result, color, quiet)
-    err = err_console()
-    from rich.markup import escape
+    elif not quiet:  # -q: nothing on stdout (warnings stay on stderr)
+        _print_summary(result, color)
+    err = _err_console()
 
     for p in problems[:20]:
-        err.print(f"[yellow]warning[/] {escape(p.file)}:{p.line}:{p.column}: {p.code} {escape(p.message)}; skipped")
+        err.print(f"[yellow]warning[/] {_lit(p.file)}:{p.line}:{p.column}: {_lit(p.code)} {_lit(p.message)}; skipped")
     if result.problems_total > 20:
         err.print(f"... and {result.problems_total - 20:,} more skipped line(s) (--format json lists the first 100)")
     for reason, t, f, line in ex.examples[:10]:
-        err.print(f"[yellow]warning[/] {escape(f)}:{line}: {escape(t)} value is not an identifier: {escape(reason)}")
+        err.print(f"[yellow]warning[/] {_lit(f)}:{line}: {_lit(t)} value is not an identifier: {_lit(reason)}")
     for sp in result.super_profiles[:5]:
         err.print(f"[yellow]warning[/] profile {sp['profile_id']} holds {sp['identifiers']:,} identifiers "
                   f"(over {result.super_threshold}): a shared device or placeholder id merging people? "
-                  f"`cdp profiles show {sp['profile_id']} --profiles {escape(str(out))}` lists them; block the value or set a limit")
+                  f"`cdp profiles show {sp['profile_id']} --profiles {_lit(out)}` lists them; block the value or set a limit")
     raise typer.Exit(int(ExitCode.FINDINGS if strict and flagged else ExitCode.OK))
 
 
-def _print_summary(result, color, quiet: bool) -> None:
+def _print_summary(result, color) -> None:
     console = _console(color)
     s = result.summary()
-    if not quiet:
-        r = result.read
-        console.print(summary_table("Input", ["files", "lines", "messages", "skipped", "without identifiers"],
-                             [[r.files, r.lines, r.messages, sum(r.skipped.values()), result.events_without_profile]], {0, 1, 2, 3, 4}))
-        ex = result.extract
-        rows = [["identifiers", result.identifiers], ["profiles", result.profiles], ["merges", result.merges],
-                ["refused merges", result.refused], ["blocked values seen", sum(ex.blocked.values())],
-                ["values of a wrong JSON type", sum(ex.wrong_type.values())], ["values too long", sum(ex.too_long.values())],
-                ["numbers read as ids", sum(ex.numbers.values())]]
-        console.print(summary_table("Identity", ["", "count"], rows, {1}))
-        if result.refused_by_type:
-            console.print(summary_table("Refused merges by limit", ["identifier type", "refused"], [list(kv) for kv in result.refused_by_type.items()], {1}))
-        if ex.blocked:
-            top = [[t, v, n] for (t, v), n in ex.blocked_values.most_common(5)]
-            console.print(summary_table("Blocked values (most frequent)", ["type", "blocked by", "count"], top, {2}))
-        if result.largest:
-            rows = [[p["profile_id"], p["identifiers"], p["events"], ", ".join(f"{t} {n}" for t, n in p["by_type"].items())]
-                    for p in result.largest[:5]]
-            console.print(summary_table("Largest profiles", ["profile", "identifiers", "events", "by type"], rows, {1, 2}))
+    r = result.read
+    console.print(summary_table("Input", ["files", "lines", "messages", "skipped", "duplicates dropped", "without identifiers"],
+                                [[r.files, r.lines, r.messages, sum(r.skipped.values()), result.duplicates,
+                                  result.events_without_profile]], {0, 1, 2, 3, 4, 5}))
+    ex = result.extract
+    rows = [["identifiers (joining profiles)", result.identifiers],
+            ["values recorded, never joining (group_id)", result.recorded],
+            ["profiles", result.profiles], ["merges", result.merges],
+            ["refused merges", result.refused], ["blocked values seen", sum(ex.blocked.values())],
+            ["values of a wrong JSON type", sum(ex.wrong_type.values())], ["values too long", sum(ex.too_long.values())],
+            ["numbers read as ids", sum(ex.numbers.values())]]
+    console.print(summary_table("Identity", ["", "count"], rows, {1}))
+    if result.refused_by_type:
+        console.print(summary_table("Refused merges by limit", ["identifier type", "refused"], [list(kv) for kv in result.refused_by_type.items()], {1}))
+    if ex.blocked:
+        top = [[t, v, n] for (t, v), n in ex.blocked_values.most_common(5)]
+        console.print(summary_table("Blocked values (most frequent)", ["type", "blocked by", "count"], top, {2}))
+    if result.largest:
+        # "identifiers" counts those that join profiles, and "by type" breaks that count down; group
+        # ids (recorded, never joining) are counted apart
+        largest = result.largest[:5]
+        recorded = any(p.get("recorded") for p in largest)
+        rows = [[p["profile_id"], p["identifiers"], p["events"], ", ".join(f"{t} {n:,}" for t, n in p["by_type"].items())]
+                + ([", ".join(f"{t} {n:,}" for t, n in p.get("recorded", {}).items())] if recorded else [])
+                for p in largest]
+        console.print(summary_table("Largest profiles", ["profile", "identifiers (joining)", "events", "by type"]
+                                    + (["recorded, not joining"] if recorded else []), rows, {1, 2}))
     mark = "!" if result.super_profiles else "✓"
-    console.print(f"{mark} profiles resolve ({s['mode']}): {result.events:,} events -> {result.profiles:,} profiles, "
-                  f"{result.merges:,} merges, {result.refused:,} refused; wrote {result.out}")
+    dups = f" ({_n(result.duplicates, 'duplicate')} dropped)" if result.duplicates else ""
+    console.print(f"{mark} profiles resolve ({s['mode']}): {_n(result.events, 'event')}{dups} -> {_n(result.profiles, 'profile')}, "
+                  f"{_n(result.merges, 'merge')}, {_n(result.refused, 'refused merge')}; wrote {_lit(result.out)}")
 
 
 @app.command("show")
@@ -207,16 +239,13 @@ def show(
     from cdp_cli.identity.explain import ProfileStore
 
     with ProfileStore(profiles) as store:
-        if identifier.startswith("prof_"):
-            pid = identifier
-        else:
-            pid = store.one(identifier).profile_id
+        pid = store.profile_of(identifier)  # several profiles: the candidates are listed, exit 2
         prof = store.profile(pid, recent=events)
     if format is OutFormat.JSON:
         sys.stdout.write(json.dumps(prof, indent=2, default=str) + "\n")
         return
     console = _console(color)
-    console.print(f"[bold]{prof['profile_id']}[/]  {prof['event_count']:,} events, first seen {prof['first_seen']}, "
+    console.print(f"[bold]{_lit(prof['profile_id'])}[/]  {_n(prof['event_count'], 'event')}, first seen {prof['first_seen']}, "
                   f"last seen {prof['last_seen']}; {prof['merged_profiles']} profile(s) merged into it")
     console.print(summary_table("Identifiers", ["type", "values"], [[t, ", ".join(v)] for t, v in prof["identifiers"].items()]))
     console.print(summary_table("Traits", ["trait", "value"], [[k, json.dumps(v, ensure_ascii=False)] for k, v in prof["traits"].items()]))
@@ -253,24 +282,34 @@ def explain(
         sys.stdout.write(json.dumps(ex.as_dict(), indent=2, default=str) + "\n")
         return
     console = _console(color)
-    from rich.markup import escape
+    a, b = _lit(ex.a), _lit(ex.b)
 
+    if ex.recorded:  # a group id: recorded on profiles, never joining them
+        for ident, on in ex.recorded.items():
+            shown = ", ".join(on[:10]) + (f" and {len(on) - 10:,} more" if len(on) > 10 else "")
+            console.print(f"{_lit(ident)} is recorded on {_n(len(on), 'profile')} ({shown}); values of its type never "
+                          f"join profiles", soft_wrap=True)
+        if ex.same_profile:
+            console.print(f"[green]recorded[/]: {a} and {b} are both on {ex.a.profile_id}.", soft_wrap=True)
+        else:
+            console.print(f"[yellow]apart[/]: {a} and {b} are on no common profile.", soft_wrap=True)
+        return
     if ex.same_profile:
-        console.print(f"[green]linked[/]: {escape(str(ex.a))} and {escape(str(ex.b))} are both in {ex.a.profile_id}, "
+        console.print(f"[green]linked[/]: {a} and {b} are both in {ex.a.profile_id}, "
                       f"joined in {len(ex.hops)} hop(s):")
         for i, h in enumerate(ex.hops, 1):
-            where = f"message {escape(str(h.message_id))} at {h.timestamp} ({escape(str(h.file))}:{h.line})"
+            where = f"message {_lit(h.message_id)} at {_lit(h.timestamp)} ({_lit(h.file)}:{h.line})"
             if h.how == "linked":
-                console.print(f"  {i}. {escape(h.a)} -> {escape(h.b)}: both on {where}", soft_wrap=True)
+                console.print(f"  {i}. {_lit(h.a)} -> {_lit(h.b)}: both on {where}", soft_wrap=True)
             else:
-                console.print(f"  {i}. {escape(h.a)} -> {escape(h.b)}: {where} merged their profiles "
-                              f"(it carried {escape(', '.join(h.identifiers))})", soft_wrap=True)
+                console.print(f"  {i}. {_lit(h.a)} -> {_lit(h.b)}: {where} merged their profiles "
+                              f"(it carried {_lit(', '.join(h.identifiers))})", soft_wrap=True)
         return
-    console.print(f"[yellow]apart[/]: {escape(str(ex.a))} is in {ex.a.profile_id}, {escape(str(ex.b))} is in {ex.b.profile_id}.")
+    console.print(f"[yellow]apart[/]: {a} is in {ex.a.profile_id}, {b} is in {ex.b.profile_id}.")
     if not ex.refusals:
         console.print("  never linked: no message carried identifiers of both profiles.", soft_wrap=True)
         return
     for r in ex.refusals:
-        console.print(f"  refused: message {escape(str(r['message_id']))} at {r['timestamp']} ({escape(str(r['file']))}:{r['line']}) "
-                      f"carried {escape(', '.join(r['identifiers']))}; merging would give {r['would_hold']} {r['limit_type']} "
-                      f"values (limit {r['limit']} {r['window']}), so {escape(r['dropped'])} was dropped from it", soft_wrap=True)
+        console.print(f"  refused: message {_lit(r['message_id'])} at {_lit(r['timestamp'])} ({_lit(r['file'])}:{r['line']}) "
+                      f"carried {_lit(', '.join(r['identifiers']))}; merging would give {r['would_hold']} {_lit(r['limit_type'])} "
+                      f"values (limit {r['limit']} {_lit(r['window'])}), so {_lit(r['dropped'])} was dropped from it", soft_wrap=True)

@@ -125,7 +125,7 @@ class IdentityConfig:
 
     def external_type(self, name: str) -> IdType:
         """A type first seen in ``context.externalIds`` (Segment adds those with the default limit)."""
-        return IdType(name, [], limit=self.external_limit, priority=EXTERNAL_PRIORITY, external=True)
+        return IdType(name, [], limit=self.external_limit or None, priority=EXTERNAL_PRIORITY, external=True)  # 0: none
 
     def unrestricted(self) -> "IdentityConfig":
         """The same identifiers with no limits (plain connected components, as RudderStack Profiles)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cdp_cli.errors import InputError
+from cdp_cli.errors import InputError, UsageError
 from cdp_cli.identity.resolve import FORMAT_VERSION, MARKER
 
 
@@ -53,9 +53,13 @@ class Explanation:
     same_profile: bool
     hops: list[Hop] = field(default_factory=list)
     refusals: list[dict[str, Any]] = field(default_factory=list)
+    #: identifiers of a type that never joins people (group_id): the profiles each is recorded on
+    recorded: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def verdict(self) -> str:
+        if self.recorded:
+            return "recorded" if self.same_profile else "never linked"
         if self.same_profile:
             return "linked"
         return "refused" if self.refusals else "never linked"
@@ -63,7 +67,8 @@ class Explanation:
     def as_dict(self) -> dict[str, Any]:
         return {"a": str(self.a), "b": str(self.b), "a_profile": self.a.profile_id, "b_profile": self.b.profile_id,
                 "same_profile": self.same_profile, "verdict": self.verdict,
-                "hops": [h.as_dict() for h in self.hops], "refusals": self.refusals}
+                "hops": [h.as_dict() for h in self.hops], "refusals": self.refusals,
+                "recorded_on": self.recorded}
 
 
 def _iso(ts: Any) -> str | None:
@@ -106,34 +111,74 @@ class ProfileStore:
         self.close()
 
     # --- lookups ---------------------------------------------------------------------------------
-    def find(self, text: str) -> list[Identifier]:
-        """``email:ada@example.com``, ``user_id:42`` or a bare value (any type): the identifiers it names."""
-        kind, sep, rest = text.partition(":")
-        if sep and kind in self.types:
-            candidates = [(kind, rest)]
-        else:
-            candidates = [(None, text)]
-        out: list[Identifier] = []
-        for t, v in candidates:
-            values = sorted({v, v.strip(), v.strip().lower()})
-            marks = ", ".join("?" for _ in values)
-            sql = f"SELECT type, value, profile_id FROM identities WHERE value IN ({marks})"
-            params: list[Any] = list(values)
-            if t is not None:
-                sql += " AND type = ?"
-                params.append(t)
-            for row in self.engine.rows(sql + " ORDER BY type, value", params):
-                ident = Identifier(*row)
-                lowered = self.types.get(ident.type, {}).get("lowercase", False)
-                if ident.value != v.strip() and not lowered:
-                    continue  # "ADA" names user_id "ADA", not "ada"; emails are stored lower-cased
-                out.append(ident)
-        return sorted(set(out), key=lambda i: (self.types.get(i.type, {}).get("priority", 10**6), i.type, i.value))
+    def matches(self, type_name: str) -> bool:
+        """Whether identifiers of this type join profiles (group_id does not: it is only recorded)."""
+        return self.types.get(type_name, {}).get("match", True)
 
-    def one(self, text: str) -> Identifier:
+    def find(self, text: str) -> list[Identifier]:
+        """``email:ada@example.com``, ``user_id:42`` or a bare value (any type): the identifiers it names,
+        one entry per profile holding it. A type that never joins people (group_id) is not in
+        identities.parquet but recorded on profiles, possibly several: those are found there."""
+        kind, sep, rest = text.partition(":")
+        t: str | None = kind if sep and kind in self.types else None
+        v = rest if t is not None else text
+        values = sorted({v, v.strip(), v.strip().lower()})
+        marks = ", ".join("?" for _ in values)
+        sql = f"SELECT type, value, profile_id FROM identities WHERE value IN ({marks})"
+        params: list[Any] = list(values)
+        if t is not None:
+            sql += " AND type = ?"
+            params.append(t)
+        rows = self.engine.rows(sql + " ORDER BY type, value", params)
+        recorded = [name for name in self.types if not self.matches(name) and (t is None or name == t)]
+        if recorded:
+            tmarks = ", ".join("?" for _ in recorded)
+            rows += self.engine.rows(
+                "SELECT e.key, v.value, p.profile_id FROM (SELECT profile_id, unnest(map_entries(identifiers)) AS e "
+                f"FROM profiles) p, (SELECT unnest([{marks}]) AS value) v "
+                f"WHERE e.key IN ({tmarks}) AND list_contains(e.value, v.value)", list(values) + recorded)
+        out: list[Identifier] = []
+        for row in rows:
+            ident = Identifier(*row)
+            lowered = self.types.get(ident.type, {}).get("lowercase", False)
+            if ident.value != v.strip() and not lowered:
+                continue  # "ADA" names user_id "ADA", not "ada"; emails are stored lower-cased
+            out.append(ident)
+        return sorted(set(out), key=lambda i: (self.types.get(i.type, {}).get("priority", 10**6), i.type, i.value,
+                                               i.profile_id))
+
+    def _found(self, text: str) -> list[Identifier]:
         found = self.find(text)
         if not found:
             raise InputError(f"{text}: no such identifier in {self.dir} (give type:value, e.g. email:ada@example.com, or check the value)")
+        return found
+
+    def _ambiguous(self, text: str, found: list[Identifier], ask: str) -> UsageError:
+        listed = ", ".join(f"{i} ({i.profile_id})" for i in found[:20])
+        more = f" and {len(found) - 20:,} more" if len(found) > 20 else ""
+        if len({(i.type, i.value) for i in found}) == 1:
+            what = f"{found[0]} is on {len(found):,} profiles"
+            ask = "a profile id"
+        else:
+            what = f"{text} names {len(found):,} identifiers"
+        return UsageError(f"{what}: {listed}{more}; give {ask} to choose one")
+
+    def profile_of(self, text: str) -> str:
+        """The profile id ``text`` names: a profile id, or an identifier held by exactly one profile
+        (a UsageError lists the candidates when it names several)."""
+        if text.startswith("prof_"):
+            return text
+        found = self._found(text)
+        if len({i.profile_id for i in found}) > 1:
+            raise self._ambiguous(text, found, "type:value or a profile id")
+        return found[0].profile_id
+
+    def one(self, text: str) -> Identifier:
+        """The one identifier ``text`` names (a UsageError lists the candidates when it names several
+        identifiers, or a joining identifier on several profiles)."""
+        found = self._found(text)
+        if len({(i.type, i.value) for i in found}) > 1:
+            raise self._ambiguous(text, found, "type:value")
         return found[0]
 
     def profile(self, profile_id: str, recent: int = 10) -> dict[str, Any]:
@@ -160,6 +205,15 @@ class ProfileStore:
     # --- explain ---------------------------------------------------------------------------------
     def explain(self, a_text: str, b_text: str) -> Explanation:
         a, b = self.one(a_text), self.one(b_text)
+        if not self.matches(a.type) or not self.matches(b.type):
+            # recorded on profiles, never joining them: say whether they share one, and which
+            on = {str(i): sorted({x.profile_id for x in self.find(str(i))}) for i in (a, b) if not self.matches(i.type)}
+            pa = on.get(str(a), [a.profile_id])
+            pb = on.get(str(b), [b.profile_id])
+            shared = sorted(set(pa) & set(pb))
+            if shared:
+                a, b = Identifier(a.type, a.value, shared[0]), Identifier(b.type, b.value, shared[0])
+            return Explanation(a, b, bool(shared), recorded=on)
         if a.profile_id == b.profile_id:
             return Explanation(a, b, True, self._path(a, b))
         return Explanation(a, b, False, refusals=self._refusals(a, b))

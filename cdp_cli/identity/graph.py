@@ -114,6 +114,8 @@ class Graph:
         return self.code_of.get(f"{self.types[t].name}{SEP}{value}")
 
     def _add(self, name: str, key: tuple[int, str]) -> int:
+        if key[0] >= len(self.matchable):  # a type first seen now: give it its per-type state first
+            self._refresh_types()
         c = len(self.keys)
         self.code_of[name] = c
         self.keys.append(key)
@@ -152,9 +154,9 @@ class Graph:
         elif ts > self.clock:
             self.clock = ts
         keys = self.keys
-        matchable = self.matchable
-        if len(matchable) != len(self.types):
+        if len(self.matchable) != len(self.types):  # a type appeared at run time (context.externalIds)
             self._refresh_types()
+        matchable = self.matchable
         cand = [c for c in codes if matchable[keys[c][0]]]
         attrs = [c for c in codes if not matchable[keys[c][0]]] if len(cand) != len(codes) else ()
         if alias is not None:  # previousId: a known user id, else an anonymous id
@@ -217,6 +219,8 @@ class Graph:
         return s
 
     def _refresh_types(self) -> None:
+        """Per-type state for every type, including those added to the shared ``types`` list at run
+        time (``context.externalIds``): everything indexed by type index is rebuilt here."""
         self.matchable = [t.match for t in self.types]
 
     def _touch(self, s: int, cand, attrs, ts: int, kind: int, traits, pos: int) -> None:

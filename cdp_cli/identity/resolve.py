@@ -6,7 +6,9 @@ Three passes, each with bounded memory:
    identifiers (:mod:`.extract`) and stage one row per message (its order key, identifiers, traits,
    and the columns events.parquet keeps) in Parquet files. Lines that are not messages are reported
    and skipped, as in ``events lint``.
-2. **Resolve**: the engine sorts the staged rows (out of core) into the deterministic order, effective
+2. **Resolve**: the engine drops duplicate messages (a ``messageId`` seen before: the first copy in
+   resolution order is kept, as Segment's pipeline dedupes by messageId; messages without one are
+   never deduplicated), sorts the rest (out of core) into the deterministic order, effective
    timestamp, then ``receivedAt``, then ``messageId``, then a checksum of the message, and they stream
    through the identity graph (:mod:`.graph`), where identifiers become integer codes. Only the graph
    (one entry per identifier and per profile) lives in Python memory.
@@ -18,6 +20,7 @@ Three passes, each with bounded memory:
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -29,6 +32,7 @@ from cdp_cli.events.model import effective_timestamp, parse_timestamp, traits
 from cdp_cli.events.reader import (
     DEFAULT_MAX_LINE_BYTES, Problem, ReadStats, discover, gc_paused, iter_chunks, materialize, parse_chunk,
 )
+from cdp_cli.errors import UsageError
 from cdp_cli.identity.config import IdentityConfig
 from cdp_cli.identity.extract import ExtractStats, Extractor
 from cdp_cli.identity.graph import KIND_INDEX, KINDS, SEP, Graph
@@ -43,6 +47,44 @@ ASSIGN_ROWS = 20_000
 KEEP_PROBLEMS = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
+MIN_MEMORY = 128 * 10**6  # the least --memory-limit the engine works with (events.parquet's join fails under ~100MB)
+MAX_MEMORY = 2**50  # 1 PiB
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*", re.I | re.ASCII)
+
+
+def parse_memory_limit(text: str) -> int:
+    """Bytes meant by a memory size such as ``512MB``, ``2GB``, ``1.5GiB`` or ``800MiB`` (case does not
+    matter; KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB powers of 1024). Raises ValueError, saying
+    why, for anything else, and for sizes under :data:`MIN_MEMORY`."""
+    m = _MEMORY.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        if isinstance(text, str) and text.strip().startswith("-"):
+            raise ValueError("a memory size must be positive, such as 512MB or 2GB")
+        raise ValueError("not a memory size; give one such as 512MB, 2GB, 1.5GiB or 800MiB")
+    number, unit = m.groups()
+    factor = _UNITS.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"unknown unit {unit!r}; use KB, MB, GB, TB or KiB, MiB, GiB, TiB")
+    if not unit:
+        raise ValueError("give a unit, such as 512MB or 2GB")
+    size = int(float(number) * factor)
+    if size > MAX_MEMORY:
+        raise ValueError("more than any machine has; give a size such as 512MB or 2GB")
+    if size < MIN_MEMORY:
+        raise ValueError(f"at least {MIN_MEMORY // 10**6}MB is needed for the engine's sorts and joins")
+    return size
+
+
+
+def check_memory_limit(text: str) -> int:
+    """:func:`parse_memory_limit` for ``--memory-limit``: a UsageError naming the option."""
+    try:
+        return parse_memory_limit(text)
+    except ValueError as e:
+        raise UsageError(f"--memory-limit {text!r}: {e}") from None
+
 
 Progress = Callable[[str, int, "int | None"], None]
 
@@ -53,9 +95,11 @@ class ResolveResult:
     mode: str
     read: ReadStats
     extract: ExtractStats
-    events: int = 0
+    events: int = 0  # messages resolved: duplicates not counted
+    duplicates: int = 0  # messages dropped because an earlier one had the same messageId
     events_without_profile: int = 0
-    identifiers: int = 0
+    identifiers: int = 0  # identifiers that join profiles (identities.parquet); not group ids
+    recorded: int = 0  # distinct values of types recorded on profiles without joining them (group_id)
     profiles: int = 0
     merges: int = 0
     refused: int = 0
@@ -71,8 +115,9 @@ class ResolveResult:
         return {
             "out": str(self.out), "mode": self.mode, "seconds": round(self.seconds, 3),
             "read": self.read.as_dict(),
-            "events": self.events, "events_without_profile": self.events_without_profile,
-            "identifiers": self.identifiers, "profiles": self.profiles,
+            "events": self.events, "duplicates_dropped": self.duplicates,
+            "events_without_profile": self.events_without_profile,
+            "identifiers": self.identifiers, "recorded_values": self.recorded, "profiles": self.profiles,
             "merges": self.merges, "refused_merges": self.refused, "refused_by_type": self.refused_by_type,
             "blocked_values": sum(self.extract.blocked.values()),
             "identifiers_report": self.extract.as_dict(),
@@ -175,10 +220,23 @@ class _Stager:
 # else receivedAt - (sentAt - originalTimestamp), else originalTimestamp, else receivedAt; times
 # without a zone are UTC), receivedAt, messageId and a checksum of its JSON, so this reads only
 # narrow columns.
-_ORDER_SQL = """
+_ORDER = "ts NULLS LAST, received NULLS LAST, mid NULLS LAST, h, seq"
+_ORDER_SQL = f"""
     SELECT seq, ids, alias, traits, ts, kind
     FROM stage
-    ORDER BY ts NULLS LAST, received NULLS LAST, mid NULLS LAST, h, seq
+    WHERE seq NOT IN (SELECT seq FROM dups)
+    ORDER BY {_ORDER}
+"""
+# Duplicates: every copy of a messageId but the first in resolution order. Ties (same time and
+# content) go by file name, line and batch position, never by the order files were given in, so the
+# copy kept is the same whatever the file order or --jobs. The engine partitions out of core.
+_DUPS_SQL = """
+    SELECT seq FROM (
+        SELECT s.seq, row_number() OVER (PARTITION BY s.mid ORDER BY s.ts NULLS LAST, s.received NULLS LAST, s.h,
+                                         f.file, s.line, s.bidx NULLS FIRST, s.seq) AS copy
+        FROM stage s LEFT JOIN files f ON f.src = s.src
+        WHERE s.mid IS NOT NULL)
+    WHERE copy > 1
 """
 
 
@@ -207,6 +265,7 @@ def resolve(
     from cdp_cli.fsutil import atomic_directory
     from cdp_cli.identity.config import build_config
 
+    memory_bytes = check_memory_limit(memory_limit)
     started = time.perf_counter()
     config = config or build_config({})
     if unrestricted:
@@ -220,7 +279,7 @@ def resolve(
                            super_threshold=config.super_profile)
     total_bytes = sum(s.size or 0 for s in sources) if all(s.size is not None for s in sources) else None
 
-    with atomic_directory(out, marker=MARKER) as tmp:
+    with atomic_directory(out, kind="profiles", marker=MARKER) as tmp:
         stage_dir = tmp / "_stage"
         stage_dir.mkdir()
         # --- pass 1: read, extract, stage (in worker processes when there is enough to share) -------
@@ -246,11 +305,17 @@ def resolve(
         import pyarrow.parquet as pq
 
         loads = orjson.loads
-        with Engine(memory_limit=memory_limit, temp_dir=stage_dir / "engine") as eng:
+        with Engine(memory_limit=f"{memory_bytes}B", temp_dir=stage_dir / "engine") as eng:
             if staged_rows:
                 eng.register_parquet("stage", str(stage_dir / "stage-*.parquet"))
             else:
                 eng.register("stage", _stage_schema().empty_table())
+            eng.register("files", pa.table({"src": pa.array(range(len(sources)), pa.int32()),
+                                            "file": pa.array([s.name for s in sources], pa.string())}))
+            eng.copy_parquet(_DUPS_SQL, stage_dir / "dups.parquet", compression="lz4")
+            eng.register_parquet("dups", stage_dir / "dups.parquet")
+            result.duplicates = eng.rows("SELECT count(*) FROM dups")[0][0]
+            result.events = staged_rows - result.duplicates
             assign_files = 0
             from array import array
 
@@ -350,8 +415,6 @@ def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult,
     roots = graph.roots()
     find = graph.find
     pids = graph.pids
-    eng.register("files", pa.table({"src": pa.array(range(len(sources)), pa.int32()),
-                                    "file": pa.array([s.name for s in sources], pa.string())}))
     nprof = len(graph.parent)
     eng.register("pmap", pa.table({"profile": pa.array(range(nprof), pa.int64()),
                                    "profile_id": pa.array([pids[find(p)] for p in range(nprof)], pa.string())}))
@@ -373,10 +436,18 @@ def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult,
     kinds = graph.p_kinds
     rows_ids = []
     counts = []
+    recorded: set[int] = set()  # values of types that never join (group ids), on any profile
     for p in roots:
         ids = graph.profile_identifiers(p)
         rows_ids.append(list(ids.items()))
-        counts.append(sum(len(lst) for t, lst in graph.members[p].items() if types[t].match))  # type: ignore[union-attr]
+        n = 0
+        for t, lst in graph.members[p].items():  # type: ignore[union-attr]
+            if types[t].match:
+                n += len(lst)
+            else:
+                recorded.update(lst)
+        counts.append(n)
+    matching = {t.name for t in types if t.match}
     profiles = pa.table({
         "profile_id": pa.array([pids[p] for p in roots], pa.string()),
         "identifiers": pa.array(rows_ids, pa.map_(pa.string(), pa.list_(pa.string()))),
@@ -462,19 +533,26 @@ def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult,
 
     # summary
     result.identifiers = len(owned)
+    result.recorded = len(recorded)
     result.profiles = len(roots)
     result.merges = len(graph.merges)
     result.refused = len(graph.refusals)
     result.refused_by_type = dict(sorted(refused_by_type.items()))
     result.events_without_profile = graph.events_without_profile
     by_size = sorted(((counts[i], graph.p_events[p], pids[p], i) for i, p in enumerate(roots)), key=lambda x: (-x[0], -x[1], x[2]))
+
+    def sizes(i: int) -> dict[str, Any]:
+        # "identifiers" counts the joining ones, and "by_type" breaks that count down; values of
+        # types that never join (group ids) are listed apart, under "recorded"
+        return {"by_type": {t: len(v) for t, v in rows_ids[i] if t in matching},
+                "recorded": {t: len(v) for t, v in rows_ids[i] if t not in matching}}
+
     for n, ev, pid, i in by_size[:10]:
-        result.largest.append({"profile_id": pid, "identifiers": n, "events": ev, "by_type": {t: len(v) for t, v in rows_ids[i]}})
+        result.largest.append({"profile_id": pid, "identifiers": n, "events": ev, **sizes(i)})
     for n, ev, pid, i in by_size[:100]:
         if n <= config.super_profile:
             break
-        result.super_profiles.append({"profile_id": pid, "identifiers": n, "events": ev,
-                                      "by_type": {t: len(v) for t, v in rows_ids[i]}})
+        result.super_profiles.append({"profile_id": pid, "identifiers": n, "events": ev, **sizes(i)})
 
 
 def _manifest(result: ResolveResult, config: IdentityConfig, sources, graph: Graph) -> dict[str, Any]:
@@ -487,6 +565,7 @@ def _manifest(result: ResolveResult, config: IdentityConfig, sources, graph: Gra
                        "lowercase": t.lowercase, "external": t.external} for t in graph.types],
         },
         "counts": {k: v for k, v in result.summary().items() if k in (
-            "events", "events_without_profile", "identifiers", "profiles", "merges", "refused_merges", "blocked_values")},
+            "events", "duplicates_dropped", "events_without_profile", "identifiers", "recorded_values", "profiles", "merges",
+            "refused_merges", "blocked_values")},
         "files": ["profiles.parquet", "identities.parquet", "events.parquet", "merges.parquet"],
     }

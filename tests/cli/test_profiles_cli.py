@@ -15,7 +15,7 @@ def test_resolve_show_and_explain_the_identity_sample(tmp_path):
     out = tmp_path / "profiles"
     r = run_cdp("profiles", "resolve", JOURNEYS, "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert "22 events -> 8 profiles, 1 merges, 5 refused" in r.stdout
+    assert "22 events -> 8 profiles, 1 merge, 5 refused merges" in r.stdout
     assert "refused merges" in r.stdout and "blocked values seen" in r.stdout and "Largest profiles" in r.stdout
     assert "journeys.ndjson:21:39: EV002" in r.stderr and "skipped" in r.stderr  # the truncated line
     assert "journeys.ndjson:16: anonymous_id value is not an identifier: object" in r.stderr

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdp_cli.errors import InputError
+from cdp_cli.errors import OutputError, InputError
 from cdp_cli.identity.resolve import resolve
 from tests.conftest import ROOT
 
@@ -29,8 +29,8 @@ def test_outputs_of_the_identity_sample(tmp_path):
     r = resolve([JOURNEYS], out)
     assert (r.events, r.profiles, r.merges, r.refused) == (22, 8, 1, 5)
     assert r.problems_total == 1 and r.problems[0].code == "EV002" and r.problems[0].line == 21
-    assert sorted(p.name for p in out.iterdir()) == ["events.parquet", "identities.parquet", "manifest.json",
-                                                     "merges.parquet", "profiles.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [".cdp-output.json", "events.parquet", "identities.parquet",
+                                                     "manifest.json", "merges.parquet", "profiles.parquet"]
 
     events = read(out, "events")
     events.sort(key=lambda e: e["message_id"])  # row order is not meaningful
@@ -82,7 +82,7 @@ def test_rerun_replaces_only_its_own_directory(tmp_path):
     other = tmp_path / "notes"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
-    with pytest.raises(InputError, match="not empty and was not written by cdp"):
+    with pytest.raises(OutputError, match="not empty and was not written by cdp"):
         resolve([JOURNEYS], other)
     assert (other / "keep.txt").read_text() == "mine"
 
