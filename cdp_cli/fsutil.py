@@ -166,14 +166,14 @@ def written_by_cdp(path: Path) -> bool:
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", *,
-                flag: str = "--output") -> Iterator[IO]:
+                flag: str = "--output", force: bool = False) -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
 
     An existing regular file is replaced only if cdp wrote it (:func:`written_by_cdp`); anything
-    else is an :class:`OutputError` naming ``flag``. Every OS error becomes an OutputError naming
-    ``path``."""
+    else is an :class:`OutputError` naming ``flag`` (``force`` allows it: the user said so). Every OS
+    error becomes an OutputError naming ``path``."""
     path = Path(path)
-    check_file_replaceable(path, flag)
+    check_file_replaceable(path, flag, force=force)
     if _is_special(path):  # /dev/stdout, /dev/full, a FIFO: written in place, never replaced
         try:
             fh = open(path, mode, encoding=None if "b" in mode else encoding)
@@ -216,15 +216,16 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         raise
 
 
-def check_file_replaceable(path: Path, flag: str = "--output") -> None:
-    """Raise unless a file output may go to ``path``: new, a device or FIFO, or a file cdp wrote."""
+def check_file_replaceable(path: Path, flag: str = "--output", force: bool = False, hint: str = "") -> None:
+    """Raise unless a file output may go to ``path``: new, a device or FIFO, or a file cdp wrote
+    (or any regular file, with ``force``)."""
     if _is_special(path) or not os.path.lexists(path):
         return
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a directory")
-    if not path.is_file() or not written_by_cdp(path):
+    if not path.is_file() or not (force or written_by_cdp(path)):
         raise OutputError(f"{flag} {path}: the file exists and was not written by cdp; refusing to replace it "
-                          "(delete it first, or choose another name)")
+                          f"(delete it first, or choose another name{hint})")
 
 
 def _listing(root: Path) -> dict[str, int]:

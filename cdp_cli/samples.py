@@ -282,8 +282,9 @@ class Generator:
 
 
 def generate(path: str | Path | None, events: int, *, seed: int = 1, violations: float = 0.0, plan=None,
-             users: int | None = None, out=None) -> int:
-    """Write ``events`` messages as NDJSON (gzip for .gz, zstandard for .zst) atomically; or to ``out``."""
+             users: int | None = None, out=None, force: bool = False) -> int:
+    """Write ``events`` messages as NDJSON (gzip for .gz, zstandard for .zst) atomically; or to ``out``.
+    An existing file is replaced only with ``force`` (a generated log cannot be told from a real one)."""
     gen = Generator(plan, seed=seed, violations=violations, users=users, events=events)
     if out is not None:
         for line in gen.lines(events):
@@ -292,7 +293,10 @@ def generate(path: str | Path | None, events: int, *, seed: int = 1, violations:
     from cdp_cli.fsutil import atomic_open
 
     path = Path(path)  # type: ignore[arg-type]
-    with atomic_open(path, "wb") as fh:
+    from cdp_cli.fsutil import check_file_replaceable
+
+    check_file_replaceable(path, "--output", force=force, hint=", or pass --force to replace it")
+    with atomic_open(path, "wb", force=True) as fh:
         if path.name.lower().endswith(".gz"):
             import gzip
 

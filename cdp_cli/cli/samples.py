@@ -24,7 +24,8 @@ def generate(
     violations: Annotated[float, typer.Option("--violations", min=0.0, max=1.0, help="Share of messages carrying one realistic mistake (wrong type, unplanned event, missing identity, duplicate messageId, broken JSON line, ...). Example: --violations 0.05")] = 0.0,
     plan: Annotated[Optional[Path], typer.Option("--plan", "-p", help="The tracking plan the events follow. Example: --plan plans/saas")] = DEFAULT_PLAN,
     users: Annotated[Optional[int], typer.Option("--users", min=1, help="How many people (default: one per 25 events). Example: --users 500", show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here (atomically; gzip for .gz, zstandard for .zst); default: stdout. Example: -o bench/data/1m.ndjson.gz", show_default=False, dir_okay=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here (atomically; gzip for .gz, zstandard for .zst); default: stdout. An existing file is replaced only with --force. Example: -o bench/data/1m.ndjson.gz", show_default=False, dir_okay=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file (a generated log cannot be told from a real one, so cdp asks). Example: --force")] = False,
 ) -> None:
     """Generate a realistic NDJSON event log that follows a tracking plan.
 
@@ -55,5 +56,5 @@ def generate(
         run(None, events, seed=seed, violations=violations, plan=loaded, users=users, out=sys.stdout.buffer)
         sys.stdout.flush()
         return
-    run(output, events, seed=seed, violations=violations, plan=loaded, users=users)
+    run(output, events, seed=seed, violations=violations, plan=loaded, users=users, force=force)
     err_console().print(f"wrote {events:,} messages to {output}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from cdp_cli.lint.engine import lint, load_plan_for_lint
 from cdp_cli.samples import generate
 from tests.conftest import ROOT
@@ -26,6 +28,18 @@ def test_clean_samples_pass_their_plan_and_violations_are_found(tmp_path):
         clean = lint([tmp_path / f"{plan_name}.ndjson"], plan_paths=[ROOT / "plans" / plan_name], now=now)
         assert clean.total_findings == 0, [(f.line, f.code, f.message) for f in clean.findings[:5]]
         assert set(clean.types) == {"track", "page", "screen", "identify"}
-        generate(tmp_path / "messy.ndjson", 4000, seed=1, violations=0.2, plan=plan)
-        messy = lint([tmp_path / "messy.ndjson"], plan_paths=[ROOT / "plans" / plan_name], now=now)
+        generate(tmp_path / f"{plan_name}-messy.ndjson", 4000, seed=1, violations=0.2, plan=plan)
+        messy = lint([tmp_path / f"{plan_name}-messy.ndjson"], plan_paths=[ROOT / "plans" / plan_name], now=now)
         assert {"TP001", "TP003", "SP002", "SP011", "EV002", "SP008"} <= set(messy.by_code), messy.by_code
+
+
+def test_generate_replaces_an_existing_file_only_with_force(tmp_path):
+    from cdp_cli.errors import OutputError
+
+    path = tmp_path / "log.ndjson"
+    path.write_text("a real log\n")
+    with pytest.raises(OutputError, match="pass --force"):
+        generate(path, 10, seed=1)
+    assert path.read_text() == "a real log\n"
+    generate(path, 10, seed=1, force=True)
+    assert len(path.read_text().splitlines()) == 10
