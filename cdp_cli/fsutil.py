@@ -321,11 +321,8 @@ def atomic_directory(path: str | Path, *, kind: str = "output", marker: str | No
     """
     del marker
     path = Path(path)
-    try:
-        resolved = path.resolve()
-    except (OSError, RuntimeError) as e:
-        raise OutputError(f"cannot write {path}: {e}") from None
-    cwd = Path.cwd().resolve()
+    resolved = Path(os.path.realpath(path))  # not Path.resolve(): it raises on a symlink loop (3.11)
+    cwd = Path(os.path.realpath(Path.cwd()))
     if resolved == cwd or resolved in cwd.parents:
         raise InputError(f"{path}: cannot replace the current directory or one above it; name a subdirectory such as build/schemas")
     check_replaceable(path, kind)

@@ -14,6 +14,7 @@ Lines and columns are 1-based.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import stat
@@ -262,9 +263,21 @@ class _Builder:
             self.attach(value, _pos(ev.start_mark))
 
 
+_UNCLOSED = {  # parser contexts of constructs that run on until closed: (what, how it is closed)
+    "while scanning a quoted scalar": ("quoted string", "its closing quote"),
+    "while parsing a flow sequence": ("flow sequence '['", "']'"),
+    "while parsing a flow mapping": ("flow mapping '{'", "'}'"),
+    "while scanning a simple key": ("key", "':'"),
+}
+
+
 def _syntax_problem(text: str, error: yaml.MarkedYAMLError) -> YamlProblem:
     """libyaml finds the error fast; PyYAML's pure-Python parser words it better (it names the
-    offending character), so on an error we ask it again, and fall back to libyaml's words."""
+    offending character), so on an error we ask it again, and fall back to libyaml's words.
+
+    The position is where the problem starts: for a construct left open (a quote, a '[' or '{', a key
+    without ':') that is where it was opened (the error's context mark), not where the parser gave up
+    (often the end of the file), which the message then names."""
     mark = error.problem_mark
     if _LOADER is not yaml.SafeLoader and mark is not None:
         # Only the text up to the end of the bad line, and at most 1 MiB of it: the pure-Python parser
@@ -280,11 +293,30 @@ def _syntax_problem(text: str, error: yaml.MarkedYAMLError) -> YamlProblem:
                     error = e
             except yaml.YAMLError:
                 pass
-    mark = error.problem_mark or error.context_mark
+    problem, context = error.problem_mark, error.context_mark
+    unclosed = _UNCLOSED.get(error.context or "")
+    if unclosed and problem is not None and context is not None and problem.line > context.line:
+        what, closer = unclosed
+        found = (error.problem or "").removeprefix("found ")
+        at = "%d:%d" % _pos(problem)
+        if "<stream end>" in found:
+            found = "end of stream"
+        if "end of stream" in found or "document separator" in found:
+            if what == "quoted string":
+                msg = f"unterminated quoted string started here (found {found.removeprefix('unexpected ')} at {at})"
+            else:
+                msg = f"{what} started here is never closed with {closer} (found {found.removeprefix('unexpected ')} at {at})"
+        else:
+            msg = f"{what} started here is not closed with {closer} ({found} at {at})"
+        line, col = _pos(context)
+        return YamlProblem("syntax", line, col, f"invalid YAML: {msg}")
+    mark = problem or context
     line, col = _pos(mark) if mark else (0, 0)
     msg = " ".join(x for x in (error.context, error.problem) if x) or str(error)
     if "'\\t'" in msg:
         msg += " (YAML indentation must use spaces, not tabs)"
+    elif (error.context or "").startswith("while parsing a block") and context is not None and problem is not None and problem.line > context.line:
+        msg += " (check the indentation of this line against the lines above it)"
     return YamlProblem("syntax", line, col, f"invalid YAML: {msg}")
 
 
@@ -305,6 +337,8 @@ def load_yaml(
         with open(file, "rb") as fh:
             raw = fh.read(max_bytes + 1)
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            return None, [YamlProblem("unreadable", 0, 0, "symbolic link loop: the link leads back to itself (through other links), so there is no file to read")]
         return None, [YamlProblem("unreadable", 0, 0, f"cannot read file: {e.strerror or e}")]
     if len(raw) > max_bytes:
         return None, [YamlProblem("unreadable", 0, 0, f"file is larger than {max_bytes // (1024 * 1024)} MiB; refusing to read it")]
@@ -382,6 +416,11 @@ def load_strict(path: Path, what: str = "config file") -> YamlDocument | None:
 
     path = Path(path)
     if not path.is_file():
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise ConfigError(f"{path}: symbolic link loop (the link leads back to itself); there is no {what} to read") from None
         raise ConfigError(f"{path}: {what} not found")
     doc, problems = load_yaml(path, display=str(path))
     if problems:

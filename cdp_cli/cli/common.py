@@ -261,8 +261,8 @@ def emit(report: Report, fmt: Format, output: Path | None, opts: Options) -> Non
     from cdp_cli.fsutil import atomic_open
 
     if output is not None:
-        target = output.resolve()
-        if any(Path(f).resolve() == target for f in report.files):
+        target = Path(os.path.realpath(output))  # not Path.resolve(): it raises RuntimeError on a symlink loop (3.11)
+        if any(Path(os.path.realpath(f)) == target for f in report.files):
             raise UsageError(f"--output {output} is one of the files being checked; refusing to overwrite it")
 
     fmt = resolve_format(fmt)
@@ -281,17 +281,14 @@ def refuse_overwrite(outputs: dict[str, Path | None], protected: list[Path], dir
 
     guarded = []
     for p in protected:
-        try:
-            guarded.append(Path(p).resolve())
-        except OSError:
-            continue
+        guarded.append(Path(os.path.realpath(p)))  # a symlink loop among the inputs must not raise
     from cdp_cli.fsutil import check_file_replaceable
 
     seen: dict[Path, str] = {}
     for flag, out in outputs.items():
         if out is None:
             continue
-        target = out.resolve()
+        target = Path(os.path.realpath(out))
         if target in seen:
             raise UsageError(f"{flag} {out} is also given to {seen[target]}; name two different files")
         seen[target] = flag

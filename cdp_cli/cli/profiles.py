@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -131,7 +132,7 @@ def resolve(
     protected = [s.path for s in sources if s.path is not None] + ([identity] if identity else [])
     refuse_overwrite({"--out": out}, protected)
     for s in sources:  # nor may --out hold an input (it is replaced as a whole)
-        if s.path is not None and out.resolve() in s.path.resolve().parents:
+        if s.path is not None and Path(os.path.realpath(out)) in Path(os.path.realpath(s.path)).parents:
             from cdp_cli.errors import UsageError
 
             raise UsageError(f"--out {out} contains the input {s.name}; choose another directory")

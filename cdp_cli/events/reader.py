@@ -21,11 +21,16 @@ in :class:`ReadStats`: read, blank, parsed, skipped and why, so nothing is dropp
 from __future__ import annotations
 
 import contextlib
+import errno
+import fnmatch
 import gc
 import glob
 import gzip
 import io
+import itertools
+import json
 import os
+import shlex
 import stat
 import sys
 import zlib
@@ -51,13 +56,16 @@ NON_FINITE = "EV004"
 LINE_TOO_LONG = "EV005"
 STREAM_ERROR = "EV006"
 FILE_UNREADABLE = "EV007"
+NOT_NDJSON = "EV008"
 SKIP_REASONS = {
     INVALID_UTF8: "invalid UTF-8",
     INVALID_JSON: "invalid JSON",
     NOT_AN_OBJECT: "not a JSON object",
     NON_FINITE: "NaN/Infinity",
     LINE_TOO_LONG: "line too long",
+    NOT_NDJSON: "not NDJSON",
 }
+SNIFF_BYTES = 1 << 16  # the head of each file (decompressed) looked at once to tell NDJSON from other data
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +107,7 @@ class Chunk:
     first_line: int
     lines: list[bytes | None]
     problems: list[Problem] = field(default_factory=list)
+    skipped: int = 0  # lines of a file that is not NDJSON at all (EV008): counted, never parsed
 
 
 @dataclass(slots=True)
@@ -185,6 +194,68 @@ def _walk(directory: Path) -> list[Path]:
     return found
 
 
+def _is_loop(path: str | Path) -> bool:
+    """``path`` (or a directory on the way to it) is a symbolic link loop (``ln -s x x``, or a -> b -> a).
+    ``Path.exists()`` just says False for one, and on Python 3.11 ``Path.resolve()`` raises RuntimeError."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ELOOP
+    return False
+
+
+def _unreadable(e: OSError) -> str:
+    """The message of an EV007 (a file that cannot be opened)."""
+    if e.errno == errno.ELOOP:
+        return "symbolic link loop: the link leads back to itself (through other links), so there is no file to read"
+    return f"cannot read file: {e.strerror or e}"
+
+
+def _glob(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)``, sorted, except that ``**`` does not enter symbolic links to
+    directories: glob's does, so a link to a parent (``logs/up -> ..``) recurses until the path is too
+    long, and two such links make it exponential. A link is still matched (and a matched directory
+    walked, once), as a directory walk does. Hidden names match only a pattern part starting with '.'."""
+    parts = [p for i, p in enumerate(pattern.split(os.sep)) if p or i == 0]
+    if "**" not in parts:
+        return sorted(glob.glob(pattern))
+    i = 0
+    while i < len(parts) and not glob.has_magic(parts[i]):
+        i += 1
+    base = os.sep.join(parts[:i]) or (os.sep if pattern.startswith(os.sep) else "")
+    pats = parts[i:]
+    hidden = any(p.startswith(".") for p in pats if p != "**")
+    top = base or os.curdir
+    found: list[str] = []
+    if not os.path.isdir(top):
+        return found
+    for root, dirs, files in os.walk(top):  # followlinks=False: a link to a directory is listed, not entered
+        if not hidden:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = [] if root == top else os.path.relpath(root, top).split(os.sep)
+        for name in dirs + files:
+            names = [*rel, name]
+            if _match_parts(names, pats):
+                found.append(os.path.join(base, *names) if base else os.path.join(*names))
+    return sorted(found)
+
+
+def _match_parts(names: list[str], pats: list[str]) -> bool:
+    if not pats:
+        return not names
+    pat = pats[0]
+    if pat == "**":  # zero or more names, none hidden
+        for k in range(len(names) + 1):
+            if _match_parts(names[k:], pats[1:]):
+                return True
+            if k < len(names) and names[k].startswith("."):
+                return False
+        return False
+    if not names or (names[0].startswith(".") and not pat.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(names[0], pat) and _match_parts(names[1:], pats[1:])
+
+
 def _file_source(path: Path, walked: bool = False) -> Source:
     try:
         st = path.stat()
@@ -222,8 +293,10 @@ def discover(inputs: Iterable[str | Path | Source]) -> list[Source]:
         if path.exists():
             sources.append(_file_source(path))
             continue
+        if _is_loop(text):
+            raise InputError(f"{text}: symbolic link loop (the link leads back to itself); there is no file to read")
         if _is_glob(text):
-            matches = sorted(glob.glob(text, recursive=True))
+            matches = _glob(text)
             if not matches:
                 raise InputError(f"{text}: no file matches this pattern")
             before = len(sources)
@@ -247,6 +320,128 @@ def discover(inputs: Iterable[str | Path | Source]) -> list[Source]:
             seen.add(key)
             unique.append(s)
     return unique
+
+
+# --- telling NDJSON from other data (once per file, on its head) ----------------------------------
+_MAGIC = (  # (leading bytes, format): data no NDJSON line can start with
+    (b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
+    (b"\x04\x22\x4d\x18", "lz4"), (b"7z\xbc\xaf\x27\x1c", "7-Zip"),
+    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"PK\x07\x08", "zip"),
+    (b"PAR1", "Parquet"), (b"ORC", "ORC"), (b"Obj\x01", "Avro"), (b"ARROW1", "Arrow"),
+    (b"SQLite format 3\x00", "SQLite"), (b"%PDF-", "PDF"), (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"\x7fELF", "ELF"),
+)
+_SUFFIX = {"gzip": ".gz", "zstd": ".zst"}
+# bytes that occur in text: printable ASCII, tab, newlines, form feed, backspace, escape, and all bytes
+# >= 0x80 (UTF-8 sequences; invalid ones are counted by decoding)
+_TEXT_BYTES = bytes([8, 9, 10, 12, 13, 27, *range(32, 127), *range(128, 256)])
+
+
+def sniff(head: bytes, complete: bool, name: str = "FILE", compression: str = "none") -> str | None:
+    """Why data starting with ``head`` (decompressed) is not an NDJSON log at all, or None.
+
+    ``complete``: ``head`` is the whole content. Looked at once per file, so a PNG, a Parquet file or a
+    pretty-printed JSON array in a log folder is one EV008 finding instead of a finding per "line". A
+    file whose first line is a JSON value is NDJSON, whatever follows (its broken lines get their own
+    findings); so is one whose first line is broken but which is mostly text and not a JSON document.
+    """
+    if not head:
+        return None
+    whole = complete and len(head) <= SNIFF_BYTES  # the sample below is all there is
+    inside = "" if compression == "none" else f"its {compression}-decompressed content is "
+    for magic, fmt in _MAGIC:
+        if head.startswith(magic) and (fmt != "bzip2" or head[3:4].isdigit()):
+            if fmt in _SUFFIX and compression == "none":
+                return (f"{fmt}-compressed data in a file whose name does not end in {_SUFFIX[fmt]}, not an NDJSON log; "
+                        f"rename it to end in {_SUFFIX[fmt]} and it is read")
+            return f"{inside}a binary file (looks like {fmt}), not an NDJSON log; move it out of the input"
+    if head[257:262] == b"ustar":
+        return f"{inside}a binary file (looks like tar), not an NDJSON log; move it out of the input"
+    sample = head[:SNIFF_BYTES]
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if not utf16 and len(sample) >= 8:
+        even, odd = sample[0::2], sample[1::2]  # ASCII as UTF-16: every other byte is NUL
+        utf16 = (odd.count(0) > 0.9 * len(odd) and not even.count(0)) or (even.count(0) > 0.9 * len(even) and not odd.count(0))
+    if utf16:
+        return (f"{inside}UTF-16 text, not UTF-8 NDJSON; convert it with "
+                f"`iconv -f UTF-16 -t UTF-8 {_shown(name)} > {_shown(_ndjson_name(name))}`")
+    body = sample[3:] if sample.startswith(b"\xef\xbb\xbf") else sample
+    text = body.lstrip()
+    nl = text.find(b"\n")
+    first = (text if nl < 0 else text[:nl]).strip()
+    if first and (nl >= 0 or whole):
+        try:
+            _LOADS(first)
+            return None  # a JSON value on the first line: NDJSON (a value that is not an object is EV003)
+        except (_DECODE_ERROR, ValueError, RecursionError):
+            pass
+    if nl >= 0 and text[:1] in (b"[", b"{"):
+        kind = _json_document(text.decode("utf-8", errors="replace"), whole)
+        if kind:
+            return f"{inside}{kind}, not NDJSON (one message per line); convert it with {_convert(name, compression, text[:1] == b'[')}"
+    nul = b"\x00" in text[: min(1024, nl if nl >= 0 else len(text))]  # NULs after the first line: a crash's padding
+    looked = sample.rstrip(b"\x00") if complete else sample  # ... and at the end of a short file
+    nontext = len(looked.translate(None, _TEXT_BYTES)) + looked.decode("utf-8", errors="replace").count("\ufffd")
+    if nul or nontext > 0.3 * len(looked):
+        why = "it holds NUL bytes" if nul else "it is mostly not text"
+        return f"{inside}a binary file ({why}), not an NDJSON log; move it out of the input"
+    return None
+
+
+def _json_document(s: str, complete: bool) -> str | None:
+    """What multi-line JSON document ``s`` (the head of a file, starting with '[' or '{') is, if it is one."""
+    kind = "a JSON array" if s[0] == "[" else "pretty-printed JSON (an object spanning several lines)"
+    first_end = s.find("\n")
+    if s[:first_end].strip() in ("[", "{"):
+        return kind
+    try:
+        _, end = json.JSONDecoder().raw_decode(s)
+    except json.JSONDecodeError as e:
+        if complete or e.pos <= first_end:
+            return None
+        rest = s[e.pos:]  # the parser went past the first line and failed only where the head was cut
+        at_cut = "\n" not in rest and (e.msg.startswith("Unterminated string") or not any(c in rest for c in ",:[]{}"))
+        return kind if at_cut else None
+    except RecursionError:
+        return None
+    return kind if end > first_end else None
+
+
+def _shown(name: str) -> str:
+    return shlex.quote(os.path.basename(name)) if name != "<stdin>" else "FILE"
+
+
+def _ndjson_name(name: str) -> str:
+    """Where a converted copy of ``name`` could go (never ``name`` itself)."""
+    base = stem = os.path.basename(name) if name != "<stdin>" else "FILE"
+    for suffix in (".gz", ".zst", ".zstd", ".json", ".jsonl", ".ndjson", ".log", ".txt"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return stem + (".converted.ndjson" if stem + ".ndjson" == base else ".ndjson")
+
+
+def _convert(name: str, compression: str, array: bool) -> str:
+    jq = "jq -c '.[]'" if array else "jq -c ."
+    out = _shown(_ndjson_name(name))
+    if name == "<stdin>":
+        return f"`... | {jq} > {out}`"
+    if compression == "none":
+        return f"`{jq} {_shown(name)} > {out}`"
+    tool = "gzip" if compression == "gzip" else "zstd"
+    return f"`{tool} -dc {_shown(name)} | {jq} > {out}`"
+
+
+def _not_ndjson(index: int, name: str, head: bytes, verdict: str, rest: Iterable[bytes], problems: list[Problem]) -> Chunk:
+    """The one chunk of a file that is not NDJSON: its EV008 and all its lines counted as skipped (the
+    rest of the file is read only to count them, at C speed)."""
+    lines = head.count(b"\n")
+    last = head[-1:]
+    for block in rest:
+        lines += block.count(b"\n")
+        last = block[-1:] or last
+    if last and last != b"\n":
+        lines += 1  # the last line has no newline
+    return Chunk(index, name, 1, [], [Problem(NOT_NDJSON, name, 1, 0, verdict), *problems], lines)
 
 
 # --- the byte stage ------------------------------------------------------------------------------
@@ -398,9 +593,23 @@ def _file_refs(index, source, max_line_bytes, chunk_lines, progress, stats) -> I
     except OSError as e:
         if stats is not None:
             stats.stream_errors += 1
-        yield Chunk(index, name, 1, [], [Problem(FILE_UNREADABLE, name, 0, 0, f"cannot read file: {e.strerror or e}")])
+        yield Chunk(index, name, 1, [], [Problem(FILE_UNREADABLE, name, 0, 0, _unreadable(e))])
         return
     with fh:
+        head = fh.read(SNIFF_BYTES)
+        verdict = sniff(head, len(head) < SNIFF_BYTES, name)
+        if verdict is not None:
+            def rest() -> Iterator[bytes]:
+                for block in itertools.chain((head,), iter(lambda: fh.read(BLOCK_SIZE), b"")):
+                    if stats is not None:
+                        stats.bytes += len(block)
+                    if progress is not None:
+                        progress(len(block))
+                    yield block
+
+            yield _not_ndjson(index, name, b"", verdict, rest(), [])
+            return
+        fh.seek(0)
         start = 0  # offset where the pending chunk starts
         first_line = 1
         lines_pending = 0  # complete lines in [start, pos)
@@ -475,7 +684,7 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
     except OSError as e:
         if stats is not None:
             stats.stream_errors += 1
-        yield Chunk(index, name, 1, [], [Problem(FILE_UNREADABLE, name, 0, 0, f"cannot read file: {e.strerror or e}")])
+        yield Chunk(index, name, 1, [], [Problem(FILE_UNREADABLE, name, 0, 0, _unreadable(e))])
         return
     line_no = 1  # number of the first line in `lines`
     lines: list[bytes | None] = []
@@ -483,10 +692,57 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
     carry = b""
     skipping_long = False  # inside a line already reported as too long
     long_start = 0
+    head_parts: list[bytes] = []
+    failed: Exception | None = None  # a stream error met while reading the head, raised in its turn
     try:
+        while sum(map(len, head_parts)) < SNIFF_BYTES:
+            try:
+                piece = stream.read1(BLOCK_SIZE)
+            except (EOFError, OSError, zlib.error, ValueError) as e:
+                failed = e
+                break
+            if not piece:
+                break
+            head_parts.append(piece)
+        head = b"".join(head_parts)
+        kind = _kind(stream)
+        verdict = sniff(head, failed is None and len(head) < SNIFF_BYTES, name, "none" if kind == "file" else kind)
+        if verdict is not None:
+            def rest() -> Iterator[bytes]:
+                nonlocal failed
+                if failed is not None or len(head) < SNIFF_BYTES:
+                    return
+                while True:
+                    try:
+                        block = stream.read1(BLOCK_SIZE)
+                    except (EOFError, OSError, zlib.error, ValueError) as e:
+                        failed = e
+                        return
+                    if not block:
+                        return
+                    yield block
+
+            chunk = _not_ndjson(index, name, head, verdict, rest(), [])
+            if failed is not None:
+                if stats is not None:
+                    stats.stream_errors += 1
+                chunk.problems.append(Problem(STREAM_ERROR, name, chunk.skipped + 1, 0,
+                                              f"{kind} stream is truncated or corrupt ({str(failed) or type(failed).__name__}); "
+                                              "the rest of the file cannot be read"))
+            yield chunk
+            return
+        pending: bytes | None = head
+        del head
         while True:
             try:
-                block = stream.read1(BLOCK_SIZE)  # read1: what is there, so a truncated stream loses nothing before the damage
+                if pending is not None:  # the head, already read
+                    block, pending = pending, None
+                    if not block and failed is not None:
+                        raise failed
+                elif failed is not None:
+                    raise failed
+                else:
+                    block = stream.read1(BLOCK_SIZE)  # read1: what is there, so a truncated stream loses nothing before the damage
             except (EOFError, OSError, zlib.error, ValueError) as e:
                 if stats is not None:
                     stats.stream_errors += 1
@@ -662,6 +918,9 @@ def parse_chunk(chunk: Chunk, stats: ReadStats, keep_raw: bool = False) -> tuple
         messages += 1
         append(Record(file, line_no, msg, len(raw), None, source, raw if keep_raw else None))
     stats.lines += len(chunk.lines)
+    if chunk.skipped:  # a file that is not NDJSON (EV008): all its lines, never parsed
+        stats.lines += chunk.skipped
+        stats.skipped[NOT_NDJSON] += chunk.skipped
     stats.blank += blank
     stats.parsed += parsed
     stats.messages += messages

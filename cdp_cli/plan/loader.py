@@ -8,6 +8,7 @@ twice) are found here, while building; semantic checks run on the model in
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
 from dataclasses import dataclass, field
@@ -52,6 +53,20 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
+def _real(path: Path) -> Path:
+    """``path`` with its links resolved as far as they go. Unlike ``Path.resolve()`` (RuntimeError on
+    Python 3.11), a symbolic link loop does not raise: it is reported when the file is read (PL001)."""
+    return Path(os.path.realpath(path))
+
+
+def _is_loop(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ELOOP
+    return False
+
+
 def discover(paths: list[str | Path]) -> list[PlanSource]:
     """Turn command-line paths into plans (see "Finding plans in a tree" in docs/plan-format.md).
 
@@ -61,14 +76,16 @@ def discover(paths: list[str | Path]) -> list[PlanSource]:
     seen: set[tuple[Path, ...]] = set()
     for raw in paths:
         path = Path(raw)
+        if _is_loop(path):
+            raise InputError(f"{raw}: symbolic link loop (the link leads back to itself); there is no file to read")
         if not path.exists():
             raise InputError(f"{raw}: no such file or directory")
         root = enclosing_root(path)
         if root is not None:
             # a file or folder inside a plan: validate that whole plan, so refs to its shared
             # library resolve (an editor or a partial CI run validating one file wants this)
-            target = path.resolve()
-            found = [s for s in _discover_dir(root) if any(f.resolve() == target or target in f.resolve().parents for f in s.files)]
+            target = _real(path)
+            found = [s for s in _discover_dir(root) if any(_real(f) == target or target in _real(f).parents for f in s.files)]
             if not found:
                 raise InputError(f"{raw}: no plan files (*.yaml, *.yml) here")
         elif path.is_file():
@@ -80,7 +97,7 @@ def discover(paths: list[str | Path]) -> list[PlanSource]:
         else:
             raise InputError(f"{raw}: not a regular file or directory")
         for src in found:
-            key = tuple(sorted(p.resolve() for p in src.files))
+            key = tuple(sorted(_real(p) for p in src.files))
             if key not in seen:
                 seen.add(key)
                 sources.append(src)
@@ -90,7 +107,7 @@ def discover(paths: list[str | Path]) -> list[PlanSource]:
 def enclosing_root(path: Path) -> Path | None:
     """The plan root (a directory holding plan.yaml) strictly above ``path``, if any. The search
     stops at a repository boundary (a directory holding .git) so it never wanders out of a project."""
-    start = path.resolve()
+    start = _real(path)
     here = start.parent if start.is_file() or not start.is_dir() else start
     if start.is_dir() and any((start / n).is_file() for n in fmt.PLAN_FILE_NAMES):
         return None  # the path is itself a plan root: discovered normally

@@ -56,9 +56,19 @@ register(Rule(
 ))
 register(Rule(
     "EV007", "input.file-unreadable", "input", E,
-    "An input file found in a directory or glob cannot be opened (permission denied, vanished).",
+    "An input file found in a directory or glob cannot be opened (permission denied, vanished, a "
+    "symbolic link loop).",
     bad="logs/2026/11/22/part-0001.gz with mode 000",
     good="make the file readable, or move it out of the input directory",
+))
+register(Rule(
+    "EV008", "input.not-ndjson", "input", E,
+    "A whole input file is not an NDJSON log: binary data (a PNG, zip, Parquet, ... file, or a compressed "
+    "file without its .gz/.zst name), UTF-16 text, or a JSON document spanning lines (a pretty-printed "
+    "array or object). Reported once for the file, with how to convert it; its lines are counted as "
+    "skipped and the next file is read.",
+    bad='events.json holding [\n  {"type": "track", ...},\n  ...\n]',
+    good="jq -c '.[]' events.json > events.ndjson   (one message per line)",
 ))
 
 # --- spec: the Segment message spec -------------------------------------------------------------

@@ -13,8 +13,8 @@ E, W = Level.ERROR, Level.WARNING
 # --- reading files -------------------------------------------------------------------------------
 FILE_UNREADABLE = register(Rule(
     "PL001", "plan.file-unreadable", "plan", E,
-    "A plan file cannot be read as text: permission denied, binary content, not UTF-8, or over the "
-    "size cap.",
+    "A plan file cannot be read as text: permission denied, a symbolic link loop, binary content, not "
+    "UTF-8, or over the size cap.",
     bad="plans/logo.yaml holding PNG bytes",
     good="only UTF-8 YAML text files in plans/",
 ))
