@@ -162,7 +162,11 @@ def resolve(
     summary = result.summary()
     problems = result.problems
     ex = result.extract
-    flagged = bool(result.problems_total or sum(ex.wrong_type.values()) or sum(ex.too_long.values()) or result.super_profiles)
+    empty = result.read.messages == 0  # nothing was resolved: never a silent pass
+    flagged = bool(result.problems_total or sum(ex.wrong_type.values()) or sum(ex.too_long.values())
+                   or result.super_profiles or empty)
+    if empty:
+        summary["no_input"] = "no messages were read"
     if format is OutFormat.JSON:
         summary["problems"] = [{"code": p.code, "file": p.file, "line": p.line, "column": p.column, "message": p.message}
                                for p in problems]
@@ -214,7 +218,9 @@ def _print_summary(result, color) -> None:
                 for p in largest]
         console.print(summary_table("Largest profiles", ["profile", "identifiers (joining)", "events", "by type"]
                                     + (["recorded, not joining"] if recorded else []), rows, {1, 2}))
-    mark = "!" if result.super_profiles else "✓"
+    mark = "!" if result.super_profiles or not result.read.messages else "✓"
+    if not result.read.messages:
+        console.print("! no messages were read (fails with --strict)")
     dups = f" ({_n(result.duplicates, 'duplicate')} dropped)" if result.duplicates else ""
     console.print(f"{mark} profiles resolve ({s['mode']}): {_n(result.events, 'event')}{dups} -> {_n(result.profiles, 'profile')}, "
                   f"{_n(result.merges, 'merge')}, {_n(result.refused, 'refused merge')}; wrote {_lit(result.out)}")

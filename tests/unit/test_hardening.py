@@ -192,6 +192,10 @@ def test_no_input_is_said_and_fails_with_strict(tmp_path: Path) -> None:
     assert r.returncode == 1 and "no messages were read" in r.stdout
     r = run_cdp("events", "lint", str(empty), "--strict", "--format", "json")
     assert r.returncode == 1 and json.loads(r.stdout)["summary"]["no_input"] == "no messages were read"
+    r = run_cdp("profiles", "resolve", str(empty), "--out", str(tmp_path / "p"))
+    assert r.returncode == 0 and "no messages were read" in r.stdout and "✓" not in r.stdout
+    r = run_cdp("profiles", "resolve", str(empty), "--out", str(tmp_path / "p"), "--strict", "--format", "json")
+    assert r.returncode == 1 and json.loads(r.stdout)["no_input"] == "no messages were read"
     (tmp_path / "plans").mkdir()
     r = run_cdp("plan", "validate", str(tmp_path / "plans"))  # no plan at all is a usage error
     assert r.returncode == 2 and "no plan files" in r.stderr
