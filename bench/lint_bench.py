@@ -10,7 +10,7 @@ Measured in one process, back to back, on the same file (rates are messages per 
   reader         cdp's reader alone (iter_records: lines, BOM/CRLF, counts)
   naive          orjson + jsonschema iter_errors per event, one compiled validator per event
                  (on the first --naive-events messages: at ~6k/s a million would take minutes)
-  lint jobs=1    cdp_cli.lint.engine.lint(plan=ecommerce), one process
+  lint jobs=1    cdp_cli.lint.runner.lint(plan=ecommerce), one process
   lint jobs=2    the same with two worker processes (this machine has 2 cores)
   ajv (node)     bench/ajv_lint.mjs: JSON.parse + ajv, the validator rudder-transformer and
                  Typewriter use, on schemas from `cdp plan export` (when node and npm are there)
@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def ensure_log(events: int, seed: int = 42) -> Path:
-    from cdp_cli.lint.engine import load_plan_for_lint
+    from cdp_cli.lint.runner import load_plan_for_lint
     from cdp_cli.samples import generate
 
     path = DATA / f"events-{events}-s{seed}.ndjson"
@@ -84,7 +84,7 @@ def naive(path: Path, limit: int) -> int:
     import jsonschema
     import orjson
 
-    from cdp_cli.lint.engine import load_plan_for_lint
+    from cdp_cli.lint.runner import load_plan_for_lint
     from cdp_cli.plan.compiler import compile_plan
 
     plan = load_plan_for_lint([ROOT / "plans" / "ecommerce"])
@@ -109,7 +109,7 @@ def naive(path: Path, limit: int) -> int:
 
 
 def cdp_lint(path: Path, jobs: int):
-    from cdp_cli.lint.engine import lint
+    from cdp_cli.lint.runner import lint
 
     return lint([path], plan_paths=[ROOT / "plans" / "ecommerce"], jobs=jobs, keep=0)
 

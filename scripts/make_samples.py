@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cdp_cli.lint.engine import load_plan_for_lint  # noqa: E402
+from cdp_cli.lint.runner import load_plan_for_lint  # noqa: E402
 from cdp_cli.samples import Generator  # noqa: E402
 
 SOURCE = "aB3xY9shopWeb"

@@ -110,7 +110,7 @@ def lint(
       cdp events lint logs/ --findings-out findings.ndjson --max-findings 20 --strict
     """
     from cdp_cli.config import load_config
-    from cdp_cli.lint.engine import lint as run_lint
+    from cdp_cli.lint.runner import lint as run_lint
 
     when = None
     if now:

@@ -39,7 +39,7 @@ def generate(
 
       cdp samples generate --events 1000000 --violations 0.05 -o bench/data/1m.ndjson.gz
     """
-    from cdp_cli.lint.engine import load_plan_for_lint
+    from cdp_cli.lint.runner import load_plan_for_lint
     from cdp_cli.samples import generate as run
 
     if plan == DEFAULT_PLAN and not plan.exists():

@@ -44,7 +44,7 @@ _NUM_OR_NULL = {"anyOf": [{"type": "null"}, {"type": "number", "maximum": 99_999
 
 def _nonblank() -> dict:
     # Python's str.isspace also counts \x1c-\x1f and U+0085; Rust's \s does not (checked over every
-    # code point in tests/unit/test_lint_engine.py).
+    # code point in tests/unit/test_lint_runner.py).
     return {"type": "string", "pattern": r"[^\s\x1c-\x1f\x85]"}
 
 

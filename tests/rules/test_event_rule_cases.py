@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from cdp_cli.config import parse_config
-from cdp_cli.lint.engine import Checker, load_plan_for_lint
+from cdp_cli.lint.runner import Checker, load_plan_for_lint
 from cdp_cli.events.reader import discover, iter_chunks
 from cdp_cli.rules import all_rules
 from tests.conftest import write_files

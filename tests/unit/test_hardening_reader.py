@@ -16,7 +16,7 @@ import pytest
 from cdp_cli.config import load_config
 from cdp_cli.errors import ConfigError, InputError
 from cdp_cli.events.reader import discover
-from cdp_cli.lint.engine import lint
+from cdp_cli.lint.runner import lint
 from cdp_cli.plan.validate import validate_paths
 from cdp_cli.yamlsrc import parse_yaml
 from tests.conftest import ROOT, run_cdp, write_files

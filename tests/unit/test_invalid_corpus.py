@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from cdp_cli.config import parse_config
-from cdp_cli.lint.engine import lint
+from cdp_cli.lint.runner import lint
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "fixtures" / "events" / "invalid"

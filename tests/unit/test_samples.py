@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from cdp_cli.lint.engine import lint, load_plan_for_lint
+from cdp_cli.lint.runner import lint, load_plan_for_lint
 from cdp_cli.samples import generate
 from tests.conftest import ROOT
 

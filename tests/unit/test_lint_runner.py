@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from cdp_cli.events.reader import Chunk, discover, iter_chunks
 from cdp_cli.lint.dedup import DedupIndex, mid_hash
-from cdp_cli.lint.engine import Checker, lint, load_plan_for_lint
+from cdp_cli.lint.runner import Checker, lint, load_plan_for_lint
 from cdp_cli.samples import generate
 from tests.conftest import ROOT
 
@@ -131,7 +131,7 @@ def test_duplicates_across_files_are_found_exactly_in_memory_and_spilled(tmp_pat
 
 
 def test_hash_collisions_never_report_a_false_duplicate(tmp_path, monkeypatch):
-    import cdp_cli.lint.engine as engine
+    import cdp_cli.lint.runner as engine
 
     monkeypatch.setattr(engine, "_MASK", 0)  # every messageId hashes to 0
     rows = [json.dumps({"type": "track", "event": "Order Completed", "userId": "u", "messageId": f"m{i}"}) for i in range(50)]
@@ -152,7 +152,7 @@ def test_lint_memory_does_not_grow_with_the_input(tmp_path):
     """Peak RSS linting 10x more events stays nearly flat (dedup holds 8 bytes a message)."""
     code = (
         "import resource, sys\n"
-        "from cdp_cli.lint.engine import lint\n"
+        "from cdp_cli.lint.runner import lint\n"
         "r = lint([sys.argv[1]], plan_paths=[sys.argv[2]], jobs=1, keep=1000)\n"
         "print(r.stats.lines, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )

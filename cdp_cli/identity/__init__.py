@@ -1,0 +1,1 @@
+"""Identity resolution: identifier configuration, extraction, the graph, the pipeline, show and explain."""

@@ -1,0 +1,1 @@
+"""Tracking plans: the format, loading with positions, checks, compilation to JSON Schema, export."""
