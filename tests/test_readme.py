@@ -64,10 +64,10 @@ def test_readme_broken_plan_output_is_real() -> None:
 
 
 def test_rule_table_matches_registry() -> None:
-    from cdp_cli.cli.rules import rules_markdown
+    from cdp_cli.rules.docs import rules_markdown
 
     table = README.split("<!-- rules:start -->\n", 1)[1].split("<!-- rules:end -->", 1)[0]
-    assert table == rules_markdown(), "README rule table is stale: regenerate with `python3 scripts/update_readme_rules.py`"
+    assert table == rules_markdown(), "README rule table is stale: regenerate with `python3 scripts/update_docs.py`"
 
 
 def test_every_rule_is_documented_with_examples() -> None:

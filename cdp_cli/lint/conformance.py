@@ -18,6 +18,10 @@ from typing import Any
 
 from cdp_cli.errors import PlanError
 from cdp_cli.jsonpath import json_path, json_type
+from cdp_cli.rules.codes import (
+    CONFORMANCE_ADDITIONAL_PROPERTY, CONFORMANCE_DATATYPE_MISMATCH, CONFORMANCE_REQUIRED_MISSING,
+    CONFORMANCE_RULE_VIOLATION, CONFORMANCE_UNKNOWN_EVENT_VERSION, CONFORMANCE_UNPLANNED_EVENT,
+)
 from cdp_cli.rules.event_rules import RUDDERSTACK
 
 _MAX_ERRORS = 20  # per message
@@ -93,8 +97,8 @@ class Conformance:
             if versions is None:
                 if isinstance(name, str) and name and not self.allow_unplanned:
                     shown = self.safe(name)
-                    emit("TP001", "$.event", f"event {shown if shown != name else repr(name)} is not in the plan {self.plan.display_name!r}",
-                         expected="a planned event", found=shown, violation_type=RUDDERSTACK["TP001"])
+                    emit(CONFORMANCE_UNPLANNED_EVENT, "$.event", f"event {shown if shown != name else repr(name)} is not in the plan {self.plan.display_name!r}",
+                         expected="a planned event", found=shown, violation_type=RUDDERSTACK[CONFORMANCE_UNPLANNED_EVENT])
                 return self.common
             if len(versions) == 1 and not _has_version(msg):
                 return next(iter(versions.values()))
@@ -112,8 +116,8 @@ class Conformance:
                     return entry
                 if table and not self.allow_unplanned:
                     shown = self.safe(name)
-                    emit("TP001", "$.name", f"{t} {shown if shown != name else repr(name)} is not in the plan {self.plan.display_name!r}",
-                         expected=f"a planned {t}", found=shown, violation_type=RUDDERSTACK["TP001"])
+                    emit(CONFORMANCE_UNPLANNED_EVENT, "$.name", f"{t} {shown if shown != name else repr(name)} is not in the plan {self.plan.display_name!r}",
+                         expected=f"a planned {t}", found=shown, violation_type=RUDDERSTACK[CONFORMANCE_UNPLANNED_EVENT])
             return self.common
         return self.common
 
@@ -127,10 +131,10 @@ class Conformance:
             return oldest
         if isinstance(raw, int) and not isinstance(raw, bool) and raw in versions:
             return versions[raw]
-        emit("TP006", "$.context.protocols.event_version",
+        emit(CONFORMANCE_UNKNOWN_EVENT_VERSION, "$.context.protocols.event_version",
              f"event {name!r} has no version {raw!r} in the plan (versions {', '.join(map(str, sorted(versions)))}); checked against version {min(versions)}",
              expected=f"one of {sorted(versions)}", found=repr(raw) if isinstance(raw, (int, str)) else json_type(raw, integers=True),
-             violation_type=RUDDERSTACK["TP006"])
+             violation_type=RUDDERSTACK[CONFORMANCE_UNKNOWN_EVENT_VERSION])
         return oldest
 
     def check(self, msg: dict[str, Any], t: str, emit) -> Entry | None:
@@ -209,33 +213,33 @@ def _describe(err, schema, safe=lambda name: name):
         prop = getattr(err.kind, "property", None)
         name = prop if isinstance(prop, str) else str(prop)
         p = json_path(ipath + [name])
-        yield "TP002", p, f"{p}: required {'trait' if 'traits' in ipath else 'property'} {name!r} is missing", "present", "missing", None
+        yield CONFORMANCE_REQUIRED_MISSING, p, f"{p}: required {'trait' if 'traits' in ipath else 'property'} {name!r} is missing", "present", "missing", None
     elif keyword == "additionalProperties" or keyword == "unevaluatedProperties":
         extra = getattr(err.kind, "unexpected", None) or []
         for name in extra:
             shown = _withhold([name], safe)[0]
             p = json_path(ipath + [shown])
             label = repr(name) if shown == name else "a property whose name holds personal data"
-            yield "TP004", p, f"{p}: {label} is not in the plan, which forbids unplanned properties here", "no unplanned property", shown, value.get(name) if isinstance(value, dict) else None
+            yield CONFORMANCE_ADDITIONAL_PROPERTY, p, f"{p}: {label} is not in the plan, which forbids unplanned properties here", "no unplanned property", shown, value.get(name) if isinstance(value, dict) else None
     elif keyword == "type":
         expected = parent.get("type") if isinstance(parent, dict) else None
         exp = " or ".join(expected) if isinstance(expected, list) else str(expected)
         found = json_type(value, integers=True)
-        yield "TP003", where, f"{where}: expected {exp}, found {found}", exp, found, value
+        yield CONFORMANCE_DATATYPE_MISMATCH, where, f"{where}: expected {exp}, found {found}", exp, found, value
     elif keyword == "enum":
         allowed = parent.get("enum") if isinstance(parent, dict) else None
-        yield "TP005", where, f"{where}: not one of the allowed values {_short(allowed)}", _short(allowed), json_type(value, integers=True), value
+        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: not one of the allowed values {_short(allowed)}", _short(allowed), json_type(value, integers=True), value
     elif keyword == "const":
         c = parent.get("const") if isinstance(parent, dict) else None
-        yield "TP005", where, f"{where}: must be {_short(c)}", _short(c), json_type(value, integers=True), value
+        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: must be {_short(c)}", _short(c), json_type(value, integers=True), value
     elif keyword == "pattern":
         pat = parent.get("pattern") if isinstance(parent, dict) else None
-        yield "TP005", where, f"{where}: does not match the pattern {pat}", f"pattern {pat}", json_type(value, integers=True), value
+        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: does not match the pattern {pat}", f"pattern {pat}", json_type(value, integers=True), value
     elif keyword == "format":
         fmt = parent.get("format") if isinstance(parent, dict) else None
-        yield "TP005", where, f"{where}: is not a valid {fmt}", f"format {fmt}", json_type(value, integers=True), value
+        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: is not a valid {fmt}", f"format {fmt}", json_type(value, integers=True), value
     elif keyword in _BOUNDS:
         bound = parent.get(keyword) if isinstance(parent, dict) else None
-        yield "TP005", where, f"{where}: {_BOUNDS[keyword].format(bound)}", f"{keyword} {bound}", json_type(value, integers=True), value
+        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: {_BOUNDS[keyword].format(bound)}", f"{keyword} {bound}", json_type(value, integers=True), value
     else:
-        yield "TP005", where, f"{where}: breaks the plan's {keyword!r} rule", keyword, json_type(value, integers=True), value
+        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: breaks the plan's {keyword!r} rule", keyword, json_type(value, integers=True), value

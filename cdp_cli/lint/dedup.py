@@ -7,6 +7,7 @@ sorted on its own to find hashes seen more than once (so the transient memory is
 hashes, or ``spill_at`` entries when nothing spilled); the side file is then streamed once to fetch
 those messages, and messageIds are compared exactly, so a hash collision can never report a false
 duplicate. Memory stays at a few MiB whatever the input size; disk use is about 100 bytes a message.
+:func:`duplicate_findings` turns what the index found into ``spec.duplicate-message-id`` findings.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import os
 import tempfile
 from array import array
 from collections import defaultdict
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+from cdp_cli.findings import Finding
+from cdp_cli.rules.codes import SPEC_DUPLICATE_MESSAGE_ID
+
+if TYPE_CHECKING:
+    from cdp_cli.lint.context import LintContext
 
 BUCKET_BITS = 6
 DEFAULT_SPILL_AT = 1 << 18
@@ -137,3 +144,23 @@ class DedupIndex:
                     if not fh.closed:
                         fh.close()
         self._dir.cleanup()
+
+
+def duplicate_findings(index: DedupIndex, names: list[str], ctx: LintContext) -> Iterator[Finding]:
+    """One finding per later copy of a messageId (``names``: input names by source number), in input
+    order; messageIds are withheld unless ``ctx.show_values``."""
+    from cdp_cli.pii import withhold
+
+    rule = ctx.rules[SPEC_DUPLICATE_MESSAGE_ID]
+    level = ctx.levels[SPEC_DUPLICATE_MESSAGE_ID]
+    for first, rec in index.duplicates():
+        src, line, index_in_batch, mid, label = rec
+        mid = mid if ctx.show_values else withhold(mid)
+        f_src, f_line, f_index = first[0], first[1], first[2]
+        where = f"{names[f_src]}:{f_line}" + (f" (batch[{f_index}])" if f_index is not None else "")
+        extra: dict[str, Any] = {"event": label, "message_id": mid, "first_seen": where}
+        if index_in_batch is not None:
+            extra["batch_index"] = index_in_batch
+        yield Finding(SPEC_DUPLICATE_MESSAGE_ID, rule.name, level, names[src], line, 0,
+                      f"messageId {mid!r} was already used at {where}; downstream this copy is dropped",
+                      "$.messageId", extra)

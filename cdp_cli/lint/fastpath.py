@@ -17,10 +17,18 @@ from __future__ import annotations
 import copy
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cdp_cli.events.model import KNOWN_FIELDS, RESERVED_GROUP_TRAITS, RESERVED_TRAITS, TIMESTAMP_FIELDS
+from cdp_cli.lint.payload import EXEMPT_SUBKEYS
 from cdp_cli.naming import Style
+from cdp_cli.rules.codes import SPEC_CLOCK_SKEW, SPEC_TIMESTAMP_IN_FUTURE, SPEC_TIMESTAMP_TOO_OLD
+
+if TYPE_CHECKING:
+    from cdp_cli.lint.conformance import Conformance
+    from cdp_cli.lint.context import LintContext
+    from cdp_cli.lint.payload import PayloadChecks
+    from cdp_cli.lint.spec import SpecChecks
 
 # Strings that might hold personal data: any '@', a run of 7+ digits and separators, IPv6-ish colons.
 PII_SUSPECT = r"@|\p{Nd}[\p{Nd} .()-]{5,}\p{Nd}|::|(:[0-9A-Fa-f]*){7}"  # \p{Nd}: Unicode digits, as Python's \d (ECMA \d is ASCII)
@@ -49,11 +57,13 @@ def _nonblank() -> dict:
 
 
 class FastPath:
-    def __init__(self, checker) -> None:
-        self.c = checker
-        spec = checker.spec
-        payload = checker.payload
-        on = checker.on
+    """The fast path of one run, built from the run's context and its spec, payload and conformance
+    checks (their public settings and :meth:`PayloadChecks.event_verdict`)."""
+
+    def __init__(self, ctx: LintContext, spec: SpecChecks, payload: PayloadChecks, conformance: Conformance | None) -> None:
+        on = ctx.on
+        self.spec = spec
+        self.payload = payload
         self.privacy = payload.privacy
         self.key_rules = payload.keys
         self.max_bytes = spec.max_bytes
@@ -62,9 +72,9 @@ class FastPath:
         self.oldest = spec.oldest
         self.future19 = spec.future.strftime("%Y-%m-%dT%H:%M:%S")
         self.oldest19 = spec.oldest.strftime("%Y-%m-%dT%H:%M:%S")
-        self.time_rules = on["SP012"] or on["SP013"] or on["SP014"]
+        self.time_rules = on[SPEC_TIMESTAMP_IN_FUTURE] or on[SPEC_TIMESTAMP_TOO_OLD] or on[SPEC_CLOCK_SKEW]
         self.same_day_ok = spec.max_skew.total_seconds() >= 86400
-        self.conformance = checker.conformance
+        self.conformance = conformance
         self.cache: dict[tuple, Any] = {}
         self.routes: dict[tuple, Any] = {}  # (type, name) -> False or (validator, versions)
         # Naming exceptions skip the style check, not the dynamic-key check: only letter-only ones
@@ -101,12 +111,10 @@ class FastPath:
         return {"anyOf": [{"enum": names}, ok]} if names else ok
 
     def _value_defs(self, style: Style) -> dict:
-        from cdp_cli.lint.payload import _EXEMPT_SUBKEYS
-
         ref = {"$ref": "#/$defs/v"}
         obj: dict[str, Any] = {"type": "object", "additionalProperties": ref}
         if self.key_rules:
-            obj["propertyNames"] = self._key_ok(style, sorted(_EXEMPT_SUBKEYS))
+            obj["propertyNames"] = self._key_ok(style, sorted(EXEMPT_SUBKEYS))
         string: dict[str, Any] = {"type": "string"}
         if self.privacy:
             string["not"] = {"pattern": PII_SUSPECT}
@@ -156,12 +164,11 @@ class FastPath:
         return {}
 
     def _schema(self, t: str, entry) -> dict:
-        c = self.c
-        payload = c.payload
+        payload = self.payload
         ts = {"type": "string", "pattern": TS_PATTERN, "format": "date-time"}  # format: no 2026-02-30
         props: dict[str, Any] = {
             "type": {"const": t},
-            "messageId": {"type": "string", "minLength": 1, "maxLength": c.spec.max_id},
+            "messageId": {"type": "string", "minLength": 1, "maxLength": self.spec.max_id},
             "userId": _STR_OR_NULL, "anonymousId": _STR_OR_NULL,
             "groupId": _STR_OR_NULL, "previousId": _STR_OR_NULL,
             "context": {"type": ["object", "null"], "properties": {"traits": {"type": ["object", "null"]}}},
@@ -281,12 +288,12 @@ class FastPath:
         """For one (type, name): False when the name alone means findings (naming, unplanned), else
         (validator of the default version, {version: validator} for a planned track event or None)."""
         conf = self.conformance
-        payload = self.c.payload
+        payload = self.payload
         entry = None
         versions = None
         if name is not None and (payload.nm_event or payload.nm_dyn_event):
             style = payload.event_style if t == "track" else payload.page_style
-            bad, dyn = payload._event_verdict(name, style)
+            bad, dyn = payload.event_verdict(name, style)
             if bad is not None or dyn is not None:
                 return False
         if conf is not None:

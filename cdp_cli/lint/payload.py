@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cdp_cli.events.model import RESERVED_GROUP_TRAITS, RESERVED_TRAITS, SDK_TRAITS
 from cdp_cli.naming import Style, convert, matches
+from cdp_cli.rules.codes import (
+    NAMING_DYNAMIC_EVENT_NAME, NAMING_DYNAMIC_PROPERTY_KEY, NAMING_EVENT_NAME, NAMING_PROPERTY_NAME,
+    PRIVACY_CREDIT_CARD_IN_VALUE, PRIVACY_EMAIL_IN_VALUE, PRIVACY_IP_IN_VALUE, PRIVACY_PHONE_IN_VALUE,
+    PRIVACY_SSN_IN_VALUE,
+)
+
+if TYPE_CHECKING:
+    from cdp_cli.lint.context import LintContext
 
 CACHE_MAX = 50_000
 MAX_DEPTH = 8
@@ -71,16 +79,16 @@ def classify_number(token: str) -> str | None:
     """PI code for a digit run: SSN, card, IPv4 or phone; None when it is just a number."""
     token = token.strip()
     if _SSN.match(token):
-        return "PI004"
+        return PRIVACY_SSN_IN_VALUE
     if _IPV4.match(token):
-        return "PI005"
+        return PRIVACY_IP_IN_VALUE
     digits = re.sub(r"\D", "", token)
     if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn(digits) and re.fullmatch(r"[\d -]+", token):
-        return "PI003"
+        return PRIVACY_CREDIT_CARD_IN_VALUE
     if _E164.match(token.replace(" ", "").replace("-", "")) and token.startswith("+"):
-        return "PI002"
+        return PRIVACY_PHONE_IN_VALUE
     if _NANP.match(token) and re.search(r"[ .()-]", token):
-        return "PI002"
+        return PRIVACY_PHONE_IN_VALUE
     return None
 
 
@@ -88,7 +96,7 @@ def detect(text: str) -> list[tuple[str, str, int]]:
     """Every (PI code, matched text, offset) found in a string."""
     out: list[tuple[str, str, int]] = []
     if "@" in text:
-        out.extend(("PI001", m.group(0), m.start()) for m in _EMAIL_IN.finditer(text))
+        out.extend((PRIVACY_EMAIL_IN_VALUE, m.group(0), m.start()) for m in _EMAIL_IN.finditer(text))
     for m in _DIGIT_RUN.finditer(text):
         code = classify_number(m.group(0))
         if code:
@@ -99,26 +107,28 @@ def detect(text: str) -> list[tuple[str, str, int]]:
             if "::" in tok or tok.count(":") == 7:
                 try:
                     ipaddress.IPv6Address(tok)
-                    out.append(("PI005", tok, m.start()))
+                    out.append((PRIVACY_IP_IN_VALUE, tok, m.start()))
                 except ValueError:
                     pass
     out.sort(key=lambda x: x[2])
     return out
 
 
-_WHAT = {"PI001": "an email address", "PI002": "a phone number", "PI003": "a payment card number",
-         "PI004": "a US Social Security number", "PI005": "an IP address"}
-_EXEMPT_SUBKEYS = frozenset(("postalCode", "street", "city", "state", "country"))  # reserved `address` trait
+_WHAT = {PRIVACY_EMAIL_IN_VALUE: "an email address", PRIVACY_PHONE_IN_VALUE: "a phone number",
+         PRIVACY_CREDIT_CARD_IN_VALUE: "a payment card number", PRIVACY_SSN_IN_VALUE: "a US Social Security number",
+         PRIVACY_IP_IN_VALUE: "an IP address"}
+#: Keys below the top level that are exempt from the naming convention (the reserved ``address`` trait);
+#: the fast path allows them too.
+EXEMPT_SUBKEYS = frozenset(("postalCode", "street", "city", "state", "country"))
 
 
 class PayloadChecks:
     """Naming and privacy settings of one run (the plan's conventions win over rule options)."""
 
-    def __init__(self, ctx, plan=None) -> None:
+    def __init__(self, ctx: LintContext, plan=None) -> None:
         cfg = ctx.config
         on = ctx.on
-        self.ctx = ctx
-        self.safe = ctx._safe_label  # names can hold personal data: withheld unless --show-values
+        self.safe = ctx.safe  # names can hold personal data: withheld unless --show-values
         conv = plan.conventions if plan is not None else None
 
         def style(code: str, option: str, planned) -> Style:
@@ -126,15 +136,15 @@ class PayloadChecks:
                 return Style(cfg.option(code, option))
             return planned
 
-        self.event_style = style("NM001", "style", conv.events if conv else None)
-        self.page_style = style("NM001", "pages", (conv.pages or conv.events) if conv else None)
-        self.prop_style = style("NM002", "style", conv.properties if conv else None)
-        self.trait_style = style("NM002", "traits", (conv.traits or conv.properties) if conv else None)
+        self.event_style = style(NAMING_EVENT_NAME, "style", conv.events if conv else None)
+        self.page_style = style(NAMING_EVENT_NAME, "pages", (conv.pages or conv.events) if conv else None)
+        self.prop_style = style(NAMING_PROPERTY_NAME, "style", conv.properties if conv else None)
+        self.trait_style = style(NAMING_PROPERTY_NAME, "traits", (conv.traits or conv.properties) if conv else None)
         self.exceptions = conv.exceptions if conv else frozenset()
-        self.nm_event = on["NM001"]
-        self.nm_dyn_event = on["NM003"]
-        self.nm_key = on["NM002"]
-        self.nm_dyn_key = on["NM004"]
+        self.nm_event = on[NAMING_EVENT_NAME]
+        self.nm_dyn_event = on[NAMING_DYNAMIC_EVENT_NAME]
+        self.nm_key = on[NAMING_PROPERTY_NAME]
+        self.nm_dyn_key = on[NAMING_DYNAMIC_PROPERTY_KEY]
         self.pi = {code: on[code] for code in _WHAT}
         self.privacy = any(self.pi.values())
         self.keys = self.nm_key or self.nm_dyn_key
@@ -143,7 +153,9 @@ class PayloadChecks:
         self._good: dict[Style, set[str]] = {st: set() for st in Style}
 
     # --- names ------------------------------------------------------------------------------------
-    def _event_verdict(self, name: str, style: Style) -> tuple[str | None, str | None]:
+    def event_verdict(self, name: str, style: Style) -> tuple[str | None, str | None]:
+        """(the name fixed to ``style`` or None when it matches, what makes it dynamic or None); cached.
+        The fast path asks this too, so both paths judge a name the same way."""
         key = (name, style)
         v = self._event_cache.get(key)
         if v is None:
@@ -181,18 +193,18 @@ class PayloadChecks:
             name = msg.get("event") if t == "track" else msg.get("name")
             if isinstance(name, str) and name and (self.nm_event or self.nm_dyn_event):
                 style = self.event_style if t == "track" else self.page_style
-                bad, dyn = self._event_verdict(name, style)
+                bad, dyn = self.event_verdict(name, style)
                 where = "$.event" if t == "track" else "$.name"
                 kind = "event" if t == "track" else t
                 if bad is not None and self.nm_event:
                     shown = self.safe(name)
                     if shown == name:
-                        emit("NM001", where, f"{kind} name {name!r} is not {style.value}; rename it {bad!r}",
+                        emit(NAMING_EVENT_NAME, where, f"{kind} name {name!r} is not {style.value}; rename it {bad!r}",
                              expected=bad, found=name)
                     else:
-                        emit("NM001", where, f"{kind} name {shown} is not {style.value}", expected=style.value, found=shown)
+                        emit(NAMING_EVENT_NAME, where, f"{kind} name {shown} is not {style.value}", expected=style.value, found=shown)
                 if dyn is not None and self.nm_dyn_event:
-                    emit("NM003", where, f"{kind} name {_quote(self.safe(name))} looks dynamic (it contains {dyn}); put the value in a property",
+                    emit(NAMING_DYNAMIC_EVENT_NAME, where, f"{kind} name {_quote(self.safe(name))} looks dynamic (it contains {dyn}); put the value in a property",
                          expected="a fixed name", found=dyn)
             field, style, reserved = "properties", self.prop_style, frozenset()
         elif t == "identify" or t == "group":
@@ -217,19 +229,19 @@ class PayloadChecks:
             if seen[0] > MAX_KEYS:
                 return
             if keys and key not in good:
-                verdict = self._key_verdict(key, style, reserved if top else _EXEMPT_SUBKEYS)
+                verdict = self._key_verdict(key, style, reserved if top else EXEMPT_SUBKEYS)
                 if verdict is not None:
                     bad, dyn = verdict
                     shown = self.safe(key)
                     where = _jp(path + (key,)) if shown == key else _jp(path) + "[(withheld)]"
                     if bad is not None and self.nm_key:
                         if shown == key:
-                            emit("NM002", where, f"key {key!r} is not {style.value}; rename it {bad!r}",
+                            emit(NAMING_PROPERTY_NAME, where, f"key {key!r} is not {style.value}; rename it {bad!r}",
                                  expected=bad, found=key)
                         else:
-                            emit("NM002", where, f"a key {shown} is not {style.value}", expected=style.value, found=shown)
+                            emit(NAMING_PROPERTY_NAME, where, f"a key {shown} is not {style.value}", expected=style.value, found=shown)
                     if dyn is not None and self.nm_dyn_key:
-                        emit("NM004", where, f"key {_quote(shown)} looks dynamic (it contains {dyn}); use a fixed key and put the value in it",
+                        emit(NAMING_DYNAMIC_PROPERTY_KEY, where, f"key {_quote(shown)} looks dynamic (it contains {dyn}); use a fixed key and put the value in it",
                              expected="a fixed key", found=dyn)
             if key in pii_keys or (top and key in reserved):
                 continue  # classified personal data, or a reserved trait: expected here

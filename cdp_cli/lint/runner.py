@@ -23,10 +23,15 @@ from cdp_cli.events.reader import (
 )
 from cdp_cli.findings import Finding, Level
 from cdp_cli.jsonpath import printable
-from cdp_cli.rules import REGISTRY, all_rules
+from cdp_cli.lint.context import LintContext
 from cdp_cli.pii import withhold
+from cdp_cli.plan.load import load_valid_plan
 from cdp_cli.reporters import plural
+from cdp_cli.rules.codes import INPUT_LINE_TOO_LONG, SPEC_DUPLICATE_MESSAGE_ID
 from cdp_cli.workers import default_jobs, ordered_map
+
+#: The former name of :func:`cdp_cli.plan.load.load_valid_plan`, kept for callers.
+load_plan_for_lint = load_valid_plan
 
 _EMPTY: frozenset = frozenset()
 _MASK = (1 << 64) - 1
@@ -62,16 +67,16 @@ class _Emitter:
     """Turns a rule's report about the current record into a Finding (one object per chunk, so no
     closure is built per message)."""
 
-    __slots__ = ("checker", "findings", "rec", "label")
+    __slots__ = ("ctx", "findings", "rec", "label")
 
-    def __init__(self, checker: "Checker", findings: list[Finding]) -> None:
-        self.checker = checker
+    def __init__(self, ctx: LintContext, findings: list[Finding]) -> None:
+        self.ctx = ctx
         self.findings = findings
         self.rec = None
         self.label = ""
 
     def emit(self, code: str, path: str, message: str, expected=None, found=None, value=_NO, violation_type=None) -> None:
-        c = self.checker
+        c = self.ctx
         rec = self.rec
         msg = rec.msg
         extra: dict[str, Any] = {"event": printable(self.label)}
@@ -100,40 +105,30 @@ class Checker:
         from cdp_cli.lint.payload import PayloadChecks
         from cdp_cli.lint.spec import SpecChecks
 
-        all_rules()
         self.config = config or Config()
         self.now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         self.show_values = show_values
-        self._label_cache: dict[str, str] = {}
+        #: What the parts get (never the checker itself): settings, rule switches and levels, the
+        #: function that withholds names holding personal data.
+        self.ctx = ctx = LintContext.build(self.config, self.now, show_values)
+        self.on = ctx.on
+        self.levels = ctx.levels
         self._labels: dict[tuple, str] = {}  # (type, event or name) -> summary label
-        self.on = {code: self.config.enabled(code) for code in REGISTRY}
-        self.rules = dict(REGISTRY)
-        self.levels = {code: self.config.level(code) for code in REGISTRY}
-        self.spec = SpecChecks(self)
-        self.payload = PayloadChecks(self, plan)
+        self.spec = SpecChecks(ctx)
+        self.payload = PayloadChecks(ctx, plan)
         self.conformance = None
         if plan is not None:
             from cdp_cli.lint.conformance import Conformance
 
-            self.conformance = Conformance(plan, self._safe_label)
-        self.dedup = self.on["SP008"]
-        self.max_line_bytes = int(self.config.option("EV005", "max_bytes"))
+            self.conformance = Conformance(plan, ctx.safe)
+        self.dedup = ctx.on[SPEC_DUPLICATE_MESSAGE_ID]
+        self.max_line_bytes = int(self.config.option(INPUT_LINE_TOO_LONG, "max_bytes"))
         self.fast = None
         if fast:
             from cdp_cli.lint.fastpath import FastPath
 
-            self.fast = FastPath(self)
+            self.fast = FastPath(ctx, self.spec, self.payload, self.conformance)
             self.fast.precompile()
-
-    def _safe_label(self, label: str) -> str:
-        """Event names can hold personal data ("Viewed by ada@example.com"): withhold those."""
-        cached = self._label_cache.get(label)
-        if cached is None:
-            cached = withhold(label, self.show_values)
-            if len(self._label_cache) > 50_000:
-                self._label_cache.clear()
-            self._label_cache[label] = cached
-        return cached
 
     def check_chunk(self, chunk: Chunk) -> ChunkResult:
         import orjson
@@ -154,8 +149,8 @@ class Checker:
         conformance = self.conformance
         dedup = self.dedup
         fast = self.fast.clean if self.fast is not None else None
-        safe = self._safe_label
-        em = _Emitter(self, findings)
+        safe = self.ctx.safe
+        em = _Emitter(self.ctx, findings)
         emit = em.emit
         dumps = orjson.dumps
         labels = self._labels
@@ -205,7 +200,7 @@ class Checker:
         return ChunkResult(findings, stats, Counter(types), Counter(events), Counter(violating), hashes.tobytes(), side_bytes)
 
     def _finding(self, code, file, line, column, message, path, extra) -> Finding:
-        rule = self.rules[code]
+        rule = self.ctx.rules[code]
         return Finding(code, rule.name, self.levels[code], file, line, column, message, path, extra)
 
 
@@ -225,13 +220,60 @@ class LintResult:
     plan: str | None = None
     seconds: float = 0.0
     jobs: int = 1
+    levels: dict[str, str] = field(default_factory=dict)  #: code -> level as configured (.cdp.yaml)
+    command: str = "events lint"
 
     @property
     def files(self) -> list[str]:
         return [s.name for s in self.sources]
 
+    @property
+    def empty(self) -> bool:
+        """No message was read: nothing was checked."""
+        return self.stats.messages == 0
+
     def failed(self, strict: bool = False) -> bool:
-        return self.by_level[Level.ERROR] > 0 or (strict and self.by_level[Level.WARNING] > 0)
+        return (self.by_level[Level.ERROR] > 0 or (strict and self.by_level[Level.WARNING] > 0)
+                or (strict and self.empty))
+
+    def totals(self) -> dict[str, int]:
+        """Counts of every finding (the result keeps only the first ``keep``): error, warning, hidden."""
+        return {"error": self.by_level[Level.ERROR], "warning": self.by_level[Level.WARNING],
+                "hidden": self.total_findings - len(self.findings)}
+
+    def verdict(self) -> str:
+        errors, warnings = self.by_level[Level.ERROR], self.by_level[Level.WARNING]
+        return f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(len(self.files), 'file')}"
+
+    def tables(self, top: int = 10) -> list:
+        """Input, messages by type, top events, findings by rule, events with most violations."""
+        from cdp_cli.results import Table
+        from cdp_cli.rules import get_rule
+
+        s = self.stats
+        why = ", ".join(f"{n:,} {reason}" for reason, n in s.as_dict()["skipped_by_reason"].items()) or "-"
+        if s.stream_errors:
+            why += f"; {s.stream_errors} unreadable/truncated file(s)"
+        tables = [
+            Table("Input", ["files", "lines", "blank", "messages", "skipped", "skipped why"],
+                  [[s.files, s.lines, s.blank, s.messages, sum(s.skipped.values()), why]], frozenset({0, 1, 2, 3, 4})),
+            Table("Messages", ["type", "messages"], [[t, n] for t, n in self.types.most_common()], frozenset({1})),
+        ]
+        if self.events:
+            tables.append(Table(
+                f"Top events (of {len(self.events):,})", ["event", "messages", "with findings"],
+                [[name, n, self.violating.get(name, 0)] for name, n in self.events.most_common(top)], frozenset({1, 2})))
+        if self.by_code:
+            tables.append(Table(
+                "Findings by rule", ["code", "rule", "level", "findings"],
+                [[code, get_rule(code).name, self.levels.get(code, get_rule(code).level.value), n]
+                 for code, n in sorted(self.by_code.items())], frozenset({3})))
+        if self.violating:
+            tables.append(Table(
+                "Events with most violations", ["event", "messages with findings", "share"],
+                [[name, n, f"{100 * n / (self.events.get(name, 0) or 1):.1f}%"] for name, n in self.violating.most_common(5)],
+                frozenset({1, 2})))
+        return tables
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -247,6 +289,8 @@ class LintResult:
             "events_with_most_violations": dict(self.violating.most_common(10)),
             "seconds": round(self.seconds, 3),
             "jobs": self.jobs,
+            "findings_in_report": len(self.findings),
+            **({"no_input": "no messages were read"} if self.empty else {}),
         }
 
 
@@ -283,7 +327,7 @@ def lint(
     :class:`~cdp_cli.errors.PlanError` for a plan with errors."""
     import time
 
-    from cdp_cli.lint.dedup import DedupIndex
+    from cdp_cli.lint.dedup import DedupIndex, duplicate_findings
 
     started = time.perf_counter()
     sources = discover(inputs)
@@ -321,43 +365,11 @@ def lint(
             if on_chunk is not None:
                 on_chunk(result)
         if dedup is not None:
-            names = [s.name for s in sources]
-            rule = REGISTRY["SP008"]
-            level = checker.levels["SP008"]
-            for first, rec in dedup.duplicates():
-                src, line, index, mid, label = rec
-                mid = mid if checker.show_values else withhold(mid)
-                f_src, f_line, f_index = first[0], first[1], first[2]
-                where = f"{names[f_src]}:{f_line}" + (f" (batch[{f_index}])" if f_index is not None else "")
-                extra: dict[str, Any] = {"event": label, "message_id": mid, "first_seen": where}
-                if index is not None:
-                    extra["batch_index"] = index
-                sink(Finding("SP008", rule.name, level, names[src], line, 0,
-                             f"messageId {mid!r} was already used at {where}; downstream this copy is dropped",
-                             "$.messageId", extra))
+            for f in duplicate_findings(dedup, [s.name for s in sources], checker.ctx):
+                sink(f)
     finally:
         pause.__exit__(None, None, None)
         if dedup is not None:
             dedup.close()
     result.seconds = time.perf_counter() - started
     return result
-
-
-def load_plan_for_lint(paths: list[Path]):
-    """Load and validate a plan for linting; a plan with errors is a PlanError (exit 2)."""
-    from cdp_cli.errors import PlanError
-    from cdp_cli.plan.validate import validate_paths
-
-    result = validate_paths(list(paths))
-    if not result.reports:
-        raise PlanError(f"{', '.join(map(str, paths))}: no tracking plan found")
-    if len(result.reports) > 1:
-        names = ", ".join(r.plan.display_name for r in result.reports)
-        raise PlanError(f"--plan names {len(result.reports)} plans ({names}); lint against one plan at a time")
-    report = result.reports[0]
-    errors = [f for f in report.findings if f.level is Level.ERROR]
-    if errors:
-        first = errors[0]
-        raise PlanError(f"plan {report.plan.display_name} has {plural(len(errors), 'error')}, first: {first.file}:{first.line}:{first.column}: "
-                        f"{first.code} {first.message} (run `cdp plan validate`)")
-    return report.plan

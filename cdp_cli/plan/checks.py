@@ -21,7 +21,7 @@ from cdp_cli.plan.loader import suggest
 from cdp_cli.plan.model import Origin, Plan
 from cdp_cli.plan.regex import check_pattern
 from cdp_cli.rules import plan_rules as R
-from cdp_cli.rules.registry import Rule
+from cdp_cli.rules.rule import Rule
 
 _FORMAT_ALIASES = {
     "timestamp": "date-time", "datetime": "date-time", "iso8601": "date-time", "rfc3339": "date-time",

@@ -23,7 +23,7 @@ from cdp_cli.pii import PII_CLASSES
 from cdp_cli.plan import format as fmt
 from cdp_cli.plan.model import Body, Conventions, Event, Origin, Plan, Prop, Settings
 from cdp_cli.rules import plan_rules as R
-from cdp_cli.rules.registry import Rule
+from cdp_cli.rules.rule import Rule
 from cdp_cli.yamlsrc import YamlProblem, load_yaml
 
 _PROBLEM_RULES = {

@@ -1,0 +1,91 @@
+"""Named constants for every rule code: the only place a code is spelled out.
+
+A constant is the rule's name in upper snake case (``spec.duplicate-message-id`` is
+``SPEC_DUPLICATE_MESSAGE_ID = "SP008"``); a test keeps names and codes in step. Checks use these names,
+never the bare code, so a reader sees which rule a line reports.
+
+This module imports nothing: any module can use it without pulling in the catalog.
+"""
+
+from __future__ import annotations
+
+# --- input: lines that are not messages (cdp_cli.events.reader) -------------------------------
+INPUT_INVALID_UTF8 = "EV001"
+INPUT_INVALID_JSON = "EV002"
+INPUT_NOT_AN_OBJECT = "EV003"
+INPUT_NON_FINITE_NUMBER = "EV004"
+INPUT_LINE_TOO_LONG = "EV005"
+INPUT_STREAM_ERROR = "EV006"
+INPUT_FILE_UNREADABLE = "EV007"
+INPUT_NOT_NDJSON = "EV008"
+
+# --- spec: the Segment message spec -----------------------------------------------------------
+SPEC_TYPE = "SP001"
+SPEC_MISSING_IDENTITY = "SP002"
+SPEC_TRACK_WITHOUT_EVENT = "SP003"
+SPEC_GROUP_WITHOUT_GROUP_ID = "SP004"
+SPEC_ALIAS_WITHOUT_PREVIOUS_ID = "SP005"
+SPEC_MISSING_MESSAGE_ID = "SP006"
+SPEC_MESSAGE_ID_TOO_LONG = "SP007"
+SPEC_DUPLICATE_MESSAGE_ID = "SP008"
+SPEC_ID_NOT_STRING = "SP009"
+SPEC_TIMESTAMP_INVALID = "SP010"
+SPEC_TIMESTAMP_WITHOUT_TIMEZONE = "SP011"
+SPEC_TIMESTAMP_IN_FUTURE = "SP012"
+SPEC_TIMESTAMP_TOO_OLD = "SP013"
+SPEC_CLOCK_SKEW = "SP014"
+SPEC_MESSAGE_TOO_LARGE = "SP015"
+SPEC_FIELD_NOT_OBJECT = "SP016"
+SPEC_RESERVED_FIELD_TYPE = "SP017"
+SPEC_MISPLACED_FIELD = "SP018"
+SPEC_MISSPELLED_FIELD = "SP019"
+
+# --- naming -----------------------------------------------------------------------------------
+NAMING_EVENT_NAME = "NM001"
+NAMING_PROPERTY_NAME = "NM002"
+NAMING_DYNAMIC_EVENT_NAME = "NM003"
+NAMING_DYNAMIC_PROPERTY_KEY = "NM004"
+
+# --- privacy ----------------------------------------------------------------------------------
+PRIVACY_EMAIL_IN_VALUE = "PI001"
+PRIVACY_PHONE_IN_VALUE = "PI002"
+PRIVACY_CREDIT_CARD_IN_VALUE = "PI003"
+PRIVACY_SSN_IN_VALUE = "PI004"
+PRIVACY_IP_IN_VALUE = "PI005"
+
+# --- conformance to a tracking plan (--plan) --------------------------------------------------
+CONFORMANCE_UNPLANNED_EVENT = "TP001"
+CONFORMANCE_REQUIRED_MISSING = "TP002"
+CONFORMANCE_DATATYPE_MISMATCH = "TP003"
+CONFORMANCE_ADDITIONAL_PROPERTY = "TP004"
+CONFORMANCE_RULE_VIOLATION = "TP005"
+CONFORMANCE_UNKNOWN_EVENT_VERSION = "TP006"
+
+# --- plan (cdp plan validate) -----------------------------------------------------------------
+PLAN_FILE_UNREADABLE = "PL001"
+PLAN_YAML_SYNTAX = "PL002"
+PLAN_DUPLICATE_KEY = "PL003"
+PLAN_YAML_LIMITS = "PL004"
+PLAN_EMPTY_FILE = "PL005"
+PLAN_NOT_A_PLAN = "PL006"
+PLAN_UNKNOWN_KEY = "PL010"
+PLAN_WRONG_TYPE = "PL011"
+PLAN_INVALID_VALUE = "PL012"
+PLAN_CONFLICTING_DEFINITION = "PL013"
+PLAN_INVALID_SCHEMA = "PL020"
+PLAN_INVALID_PATTERN = "PL021"
+PLAN_NON_PORTABLE_PATTERN = "PL022"
+PLAN_UNKNOWN_FORMAT = "PL023"
+PLAN_DANGLING_REF = "PL030"
+PLAN_CIRCULAR_REF = "PL031"
+PLAN_DUPLICATE_NAME = "PL040"
+PLAN_SIMILAR_EVENT_NAMES = "PL041"
+PLAN_SIMILAR_PROPERTY_NAMES = "PL042"
+PLAN_MIN_GREATER_THAN_MAX = "PL050"
+PLAN_ENUM_TYPE_MISMATCH = "PL051"
+PLAN_CONST_NOT_IN_ENUM = "PL052"
+PLAN_REQUIRED_UNDEFINED = "PL053"
+PLAN_EVENT_NAMING = "PL060"
+PLAN_PROPERTY_NAMING = "PL061"
+PLAN_MISSING_DESCRIPTION = "PL070"
+PLAN_UNCLASSIFIED_PII = "PL071"
