@@ -8,6 +8,7 @@ on stderr and exit code 2.
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -65,3 +66,25 @@ class EngineError(CdpError):
 
 class DestinationError(CdpError):
     """A replay destination failed."""
+
+
+_OS_REASONS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.ENOENT: "no such file or directory",
+    errno.ENOTDIR: "a parent is not a directory",
+    errno.EISDIR: "is a directory",
+    errno.ELOOP: "symbolic link loop",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EXDEV: "cannot rename across file systems",
+    errno.EIO: "input/output error",
+    errno.EFBIG: "file too large",
+}
+
+
+def os_reason(e: OSError) -> str:
+    """A short, stable reason for an OS error (no Python wording, no temporary file names)."""
+    return _OS_REASONS.get(e.errno or 0) or (e.strerror or type(e).__name__).lower()

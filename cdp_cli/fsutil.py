@@ -16,7 +16,6 @@ turned into messages that name the user's path.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -27,34 +26,12 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
-from cdp_cli.errors import InputError, OutputError
+from cdp_cli.errors import InputError, OutputError, os_reason
 
 log = logging.getLogger("cdp")
 
 STAMP = ".cdp-output.json"  #: cdp's signature in every output directory it writes
 STAMP_FORMAT = 1
-
-_REASONS = {
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.ENOSPC: "no space left on device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EROFS: "read-only file system",
-    errno.ENOENT: "no such file or directory",
-    errno.ENOTDIR: "a parent is not a directory",
-    errno.EISDIR: "is a directory",
-    errno.ELOOP: "symbolic link loop",
-    errno.ENAMETOOLONG: "file name too long",
-    errno.EXDEV: "cannot rename across file systems",
-    errno.EIO: "input/output error",
-    errno.EFBIG: "file too large",
-}
-
-
-def os_reason(e: OSError) -> str:
-    """A short, stable reason for an OS error (no Python wording, no temporary file names)."""
-    return _REASONS.get(e.errno or 0) or (e.strerror or type(e).__name__).lower()
-
 
 def output_error(path: str | Path, e: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {os_reason(e)}")
@@ -360,3 +337,26 @@ def atomic_directory(path: str | Path, *, kind: str = "output", marker: str | No
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def guard_outputs(outputs: dict[str, Path | None], protected: list[Path], *, dir_flags: tuple[str, ...] = ()) -> None:
+    """Before any work: refuse an output (named by its flag) that would replace an input or a file
+    inside an input directory, two outputs naming one file, and a file output over something cdp
+    did not write. A typo must never destroy the data being checked, nor fail a long run at its end.
+    ``dir_flags`` name directory outputs (checked by :func:`atomic_directory` itself)."""
+    from cdp_cli.errors import UsageError
+
+    guarded = [Path(os.path.realpath(p)) for p in protected]  # realpath: a symlink loop must not raise
+    seen: dict[Path, str] = {}
+    for flag, out in outputs.items():
+        if out is None:
+            continue
+        target = Path(os.path.realpath(out))
+        if target in seen:
+            raise UsageError(f"{flag} {out} is also given to {seen[target]}; name two different files")
+        seen[target] = flag
+        for g in guarded:
+            if target == g or g in target.parents:
+                raise UsageError(f"{flag} {out} is one of the inputs ({g.name}); refusing to overwrite it")
+        if flag not in dir_flags:
+            check_file_replaceable(out, flag)

@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 from cdp_cli import __version__
 from cdp_cli.findings import Finding, Level
 from cdp_cli.jsonpath import printable
+from cdp_cli.results import Result, Table, plural
 
 GITHUB_ANNOTATIONS_PER_LEVEL = 10
 
@@ -43,6 +44,16 @@ class Report:
     tables: list[Any] = field(default_factory=list)  # extra rich renderables for the text format
     #: Totals when ``findings`` is capped (event lint keeps the first N): {"error", "warning", "hidden"}.
     totals: dict[str, int] | None = None
+
+    @classmethod
+    def of(cls, result: Result, *, strict: bool = False, summary: dict[str, Any] | None = None,
+           totals: dict[str, int] | None = None) -> "Report":
+        """The reporters' view of any operation's result."""
+        if totals is None and hasattr(result, "totals"):  # a result that keeps only some of its findings
+            totals = result.totals()
+        return cls(command=result.command, findings=list(result.findings),
+                   summary=summary if summary is not None else result.summary(), files=list(result.files),
+                   strict=strict, ok=not result.failed(strict), tables=list(result.tables()), totals=totals)
 
     def count(self, level: Level) -> int:
         if self.totals is not None:
@@ -85,11 +96,6 @@ def make_console(stream: TextIO, color: bool | None, **kw: Any):
     return Console(file=stream, **kw)
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 error``, ``2 errors``, ``200,000 errors``: counts as people write them."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
-
-
 def verdict_line(report: Report, errors: int, warnings: int) -> str:
     """The closing line of every format: counts, the file count, and no input said plainly."""
     line = f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(len(report.files), 'file')}"
@@ -121,7 +127,7 @@ def render_text(report: Report, out: TextIO, opts: Options) -> None:
     if report.findings:
         console.print()
     for table in report.tables:
-        console.print(table)
+        console.print(rich_table(table) if isinstance(table, Table) else table)
     errors = report.count(Level.ERROR)
     warnings = report.count(Level.WARNING)
     mark = "[green]✓[/]" if report.ok else "[bold red]✗[/]"
@@ -129,6 +135,21 @@ def render_text(report: Report, out: TextIO, opts: Options) -> None:
         mark = "[yellow]![/]"
     tail = " (warnings fail with --strict)" if report.strict and warnings else ""
     console.print(f"{mark} {report.command}: {escape(verdict_line(report, errors, warnings))}{tail}")
+
+
+def rich_table(table: Table):
+    """A :class:`~cdp_cli.results.Table` for the terminal: integers with thousands separators, every
+    other cell as literal text (values come from event data: never read as Rich markup, control
+    characters escaped)."""
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    t = RichTable(title=table.title, title_justify="left", box=None, pad_edge=False, header_style="bold underline")
+    for i, c in enumerate(table.columns):
+        t.add_column(c, justify="right" if i in table.numeric else "left")
+    for row in table.rows:
+        t.add_row(*[Text(printable(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))) for v in row])
+    return t
 
 
 def _context(f: Finding) -> str:

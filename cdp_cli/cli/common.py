@@ -8,7 +8,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional, TypeVar
+from typing import Annotated, Any, Callable, Iterator, Optional, TypeVar
 
 import typer
 
@@ -143,7 +143,7 @@ def fail(message: str, code: ExitCode = ExitCode.ERROR) -> typer.Exit:
     """Print ``Error: message`` on stderr; return the Exit to raise."""
     from rich.markup import escape
 
-    from cdp_cli.jsonpath import printable
+    from cdp_cli.reporters import printable
 
     err_console().print(f"[bold red]Error:[/] {escape(printable(message))}")
     return typer.Exit(int(code))
@@ -158,7 +158,7 @@ def _log_handler_class():
         def emit(self, record: logging.LogRecord) -> None:
             from rich.markup import escape
 
-            from cdp_cli.jsonpath import printable
+            from cdp_cli.reporters import printable
 
             level = "warning" if record.levelno >= logging.WARNING else "note"
             with contextlib.suppress(Exception):
@@ -204,7 +204,7 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed 
 
 
 def _os_message(e: OSError) -> str:
-    from cdp_cli.fsutil import os_reason
+    from cdp_cli.errors import os_reason
 
     where = e.filename if e.filename is not None else None
     return f"{where}: {os_reason(e)}" if where is not None else os_reason(e)
@@ -258,7 +258,7 @@ def handle_errors(func: F) -> F:
 def emit(report: Report, fmt: Format, output: Path | None, opts: Options) -> None:
     """Render ``report`` to stdout, or atomically to ``output`` (never over one of the inputs)."""
     from cdp_cli.errors import UsageError
-    from cdp_cli.fsutil import atomic_open
+    from cdp_cli.api import atomic_open
 
     if output is not None:
         target = Path(os.path.realpath(output))  # not Path.resolve(): it raises RuntimeError on a symlink loop (3.11)
@@ -274,47 +274,6 @@ def emit(report: Report, fmt: Format, output: Path | None, opts: Options) -> Non
         render(report, fmt, fh, Options(color=False, quiet=opts.quiet, max_findings=opts.max_findings))
 
 
-def refuse_overwrite(outputs: dict[str, Path | None], protected: list[Path], dir_flags: tuple[str, ...] = ("--out",)) -> None:
-    """Raise a UsageError when an output file would replace an input (or a file inside an input
-    directory), or two outputs name the same file: a typo must never destroy the data being checked."""
-    from cdp_cli.errors import UsageError
-
-    guarded = []
-    for p in protected:
-        guarded.append(Path(os.path.realpath(p)))  # a symlink loop among the inputs must not raise
-    from cdp_cli.fsutil import check_file_replaceable
-
-    seen: dict[Path, str] = {}
-    for flag, out in outputs.items():
-        if out is None:
-            continue
-        target = Path(os.path.realpath(out))
-        if target in seen:
-            raise UsageError(f"{flag} {out} is also given to {seen[target]}; name two different files")
-        seen[target] = flag
-        for g in guarded:
-            if target == g or g in target.parents:
-                raise UsageError(f"{flag} {out} is one of the inputs ({g.name}); refusing to overwrite it")
-        if flag not in dir_flags:
-            check_file_replaceable(out, flag)  # before any work: a long run must not fail at its end
-
-
-def summary_table(title: str, columns: list[str], rows: list[list[Any]], right: set[int] | frozenset[int] = frozenset()):
-    """A plain summary table: integers with thousands separators, every other cell as literal text
-    (values come from event data: never read as Rich markup, control characters escaped)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from cdp_cli.jsonpath import printable
-
-    t = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold underline")
-    for i, c in enumerate(columns):
-        t.add_column(c, justify="right" if i in right else "left")
-    for row in rows:
-        t.add_row(*[Text(printable(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))) for v in row])
-    return t
-
-
 def show_progress(quiet: bool, output: Path | None = None) -> bool:
     """A progress bar on stderr only for a person watching: a terminal, not CI, not --quiet, and not
     while the report itself goes to a terminal-less stdout (unless it goes to a file)."""
@@ -322,3 +281,81 @@ def show_progress(quiet: bool, output: Path | None = None) -> bool:
         return False
     return output is not None or sys.stdout.isatty()
 
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool) -> Iterator[Any]:
+    """An :data:`~cdp_cli.results.Observer` drawing a Rich progress bar on stderr (one bar per phase:
+    bytes read with MB/s, events resolved, ...), or None when nobody is watching."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+    bar = Bar(TextColumn("[bold]{task.description}[/]"), BarColumn(), TextColumn("{task.fields[count]}"),
+              TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=err_console(), transient=True)
+    tasks: dict[str, Any] = {}
+
+    def observe(p: Any) -> None:
+        if p.phase not in tasks:
+            tasks[p.phase] = bar.add_task(p.phase, total=p.total, count="", detail="")
+        task = tasks[p.phase]
+        bar.advance(task, p.advance)
+        done = bar.tasks[task].completed
+        count = f"{done / 2**20:,.1f} MiB" if p.unit == "bytes" else f"{int(done):,} {p.unit}"
+        bar.update(task, count=count, **({"detail": p.detail} if p.detail else {}))
+
+    bar.start()
+    try:
+        yield observe
+    finally:
+        bar.stop()
+
+
+def emit_result(result: Any, fmt: Format, output: Path | None, opts: Options, *, strict: bool = False,
+                summary: dict[str, Any] | None = None, totals: dict[str, int] | None = None) -> None:
+    """Hand a library result to the reporter of ``fmt`` (stdout, or ``output`` atomically)."""
+    emit(Report.of(result, strict=strict, summary=summary, totals=totals), fmt, output, opts)
+
+
+def exit_code(result: Any, strict: bool = False) -> typer.Exit:
+    return typer.Exit(int(ExitCode.FINDINGS if result.failed(strict) else ExitCode.OK))
+
+
+def print_overview(result: Any, color: Color, *, quiet: bool = False, mark: str | None = None) -> None:
+    """The text form of a result whose data went to files (resolve) or is one object (show): its
+    tables, then its verdict line; with --quiet nothing."""
+    if quiet:
+        return
+    from rich.markup import escape
+
+    from cdp_cli.reporters import printable
+    from cdp_cli.reporters import rich_table
+
+    console = stdout_console(color)
+    for table in result.tables():
+        console.print(rich_table(table))
+    console.print((f"{mark} " if mark else "") + escape(printable(result.verdict())))
+
+
+def stdout_console(color: Color):
+    """stdout for people: literal data; when piped, wide enough not to cut ids at 80 columns."""
+    from cdp_cli.reporters import make_console
+
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+    flag = color_flag(color)
+    return make_console(sys.stdout, flag, soft_wrap=False, width=width)
+
+
+def lit(value: Any) -> str:
+    """A value from the data as literal console text: control characters shown, markup escaped."""
+    from rich.markup import escape
+
+    from cdp_cli.reporters import printable
+
+    return escape(printable(str(value)))
+
+
+def print_json(data: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")

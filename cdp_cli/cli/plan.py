@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from cdp_cli.cli.common import (
-    ColorOpt, ConfigOpt, FormatOpt, NoConfigOpt, OutputOpt, QuietOpt, StrictOpt, color_flag, emit, err_console, handle_errors,
+    ColorOpt, ConfigOpt, FormatOpt, NoConfigOpt, OutputOpt, QuietOpt, StrictOpt, color_flag, emit_result, err_console,
+    exit_code, handle_errors,
 )
 from cdp_cli.errors import ExitCode
 from cdp_cli.reporters import Format, Options, Report
@@ -29,25 +30,6 @@ PathsArg = Annotated[
         show_default=False,
     ),
 ]
-
-
-def _plan_table(result):
-    from rich.table import Table
-
-    table = Table(title="Plans", title_justify="left", box=None, pad_edge=False, header_style="bold underline")
-    table.add_column("plan", no_wrap=True)
-    for col in ("files", "events", "versions", "pages", "screens", "props", "errors", "warnings"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for r in result.reports:
-        c = r.plan.counts()
-        errors = sum(1 for f in r.findings if f.level.value == "error")
-        warnings = sum(1 for f in r.findings if f.level.value == "warning")
-        table.add_row(
-            r.plan.display_name, str(len(r.plan.files)), str(c["events"]), str(c["event_versions"]),
-            str(c["pages"]), str(c["screens"]), str(c["shared_properties"]),
-            f"[red]{errors}[/]" if errors else "0", f"[yellow]{warnings}[/]" if warnings else "0",
-        )
-    return table
 
 
 @app.command("validate")
@@ -77,29 +59,11 @@ def validate(
 
       cdp plan validate plans/ecommerce --strict --format sarif -o plan.sarif
     """
-    from cdp_cli.plan.validate import validate_paths
+    from cdp_cli import api
 
-    from cdp_cli.config import load_config
-    from cdp_cli.findings import fails
-
-    cfg = load_config(config, search=not no_config)
-    result = validate_paths(list(paths or [Path("plans")]))
-    findings = cfg.apply(result.findings)
-    failed = fails(findings, strict)
-    summary = result.summary()  # (no plan file at all is a usage error, raised by validate_paths)
-    report = Report(
-        command="plan validate",
-        findings=findings,
-        summary={**summary, "plans_detail": [
-            {"plan": r.plan.display_name, "root": r.plan.root, "files": r.plan.files, **r.plan.counts()} for r in result.reports
-        ]},
-        files=result.files,
-        strict=strict,
-        ok=not failed,
-        tables=[_plan_table(result)],
-    )
-    emit(report, format, output, Options(color=color_flag(color), quiet=quiet))
-    raise typer.Exit(int(ExitCode.FINDINGS if failed else ExitCode.OK))
+    result = api.validate_plans(list(paths or [Path("plans")]), config=config, search_config=not no_config)
+    emit_result(result, format, output, Options(color=color_flag(color), quiet=quiet), strict=strict)
+    raise exit_code(result, strict)
 
 
 class ExportTarget(str, Enum):
@@ -120,41 +84,14 @@ def export(
 
       cdp plan export --to jsonschema build/schemas --plan plans/ecommerce
     """
-    import re
-
-    from cdp_cli.fsutil import atomic_directory
-    from cdp_cli.plan.export import MANIFEST, write_jsonschema
-    from cdp_cli.plan.validate import validate_paths
-    from cdp_cli.reporters import render
-
-    result = validate_paths(list(plan or [Path("plans")]))
-    if result.failed():
-        errors = [f for f in result.findings if f.level.value == "error"]
-        render(Report("plan validate", errors, files=result.files, ok=False), Format.TEXT, sys.stderr, Options(color=color_flag(color), quiet=True))
-        from cdp_cli.reporters import plural
-
-        err_console().print(f"[bold red]Error:[/] the plan has {plural(len(errors), 'error')}; fix them before exporting (see `cdp plan validate`)")
-        raise typer.Exit(int(ExitCode.FINDINGS))
-    written = 0
-    with atomic_directory(directory, kind="plan export", marker=MANIFEST) as tmp:
-        several = len(result.reports) > 1
-        used: set[str] = set()
-        for r in result.reports:
-            target = tmp
-            if several:
-                sub = re.sub(r"[^A-Za-z0-9_.-]+", "-", r.plan.name or Path(r.plan.root).name) or "plan"
-                while sub in used:
-                    sub += "_"
-                used.add(sub)
-                target = tmp / sub
-                target.mkdir()
-            written += len(write_jsonschema(r.plan, target)["schemas"])
-        if several:
-            import json
-
-            (tmp / MANIFEST).write_text(json.dumps({"plans": sorted(used)}) + "\n", encoding="utf-8")
     from rich.markup import escape
 
-    from cdp_cli.reporters import plural
+    from cdp_cli import api
+    from cdp_cli.reporters import render
 
-    err_console().print(f"wrote {plural(written, 'schema')} from {plural(len(result.reports), 'plan')} to {escape(str(directory))}")
+    result = api.export_plan(directory, list(plan or [Path("plans")]), to=to.value)
+    if result.failed():
+        render(Report.of(result), Format.TEXT, sys.stderr, Options(color=color_flag(color), quiet=True))
+        err_console().print(f"[bold red]Error:[/] {escape(result.verdict())}")
+        raise typer.Exit(int(ExitCode.FINDINGS))
+    err_console().print(escape(result.verdict()))

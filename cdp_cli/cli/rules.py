@@ -1,4 +1,4 @@
-"""``cdp rules``: the rule reference, generated from the registry."""
+"""``cdp rules``: the rule reference, generated from the catalog (:mod:`cdp_cli.rules.docs`)."""
 
 from __future__ import annotations
 
@@ -18,19 +18,6 @@ class RulesFormat(str, Enum):
     MARKDOWN = "markdown"
 
 
-def rules_markdown(family: str | None = None) -> str:
-    """The Markdown rules table (the README embeds it; a test keeps them equal)."""
-    from cdp_cli.rules import all_rules
-
-    lines = ["| code | name | level | what it catches |", "| --- | --- | --- | --- |"]
-    for r in all_rules():
-        if family and r.family != family:
-            continue
-        summary = r.summary.replace("|", "\\|")
-        lines.append(f"| {r.code} | `{r.name}` | {r.level.value} | {summary} |")
-    return "\n".join(lines) + "\n"
-
-
 @handle_errors
 def rules(
     code: Annotated[Optional[str], typer.Argument(help="Show one rule in full, with its bad and good examples. Example: cdp rules PL051", show_default=False)] = None,
@@ -45,20 +32,11 @@ def rules(
 
       cdp rules PL051
     """
-    from cdp_cli.errors import UsageError
-    from cdp_cli.rules import all_rules
+    from cdp_cli.api import list_rules as select_rules, rule_record, rules_markdown
 
-    families = sorted({r.family for r in all_rules()})
-    if family and family not in families:
-        raise UsageError(f"unknown rule family {family!r}; families: {', '.join(families)}")
-    selected = [r for r in all_rules() if not family or r.family == family]
-    if code:
-        selected = [r for r in all_rules() if r.code == code.upper()]
-        if not selected:
-            raise UsageError(f"unknown rule code {code!r}; `cdp rules` lists them")
+    selected = select_rules(family, code)
     if format is RulesFormat.JSON:
-        json.dump([{"code": r.code, "name": r.name, "family": r.family, "level": r.level.value, "summary": r.summary,
-                    "bad": r.bad, "good": r.good, "options": r.options} for r in selected], sys.stdout, indent=2)
+        json.dump([rule_record(r) for r in selected], sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif format is RulesFormat.MARKDOWN:
         sys.stdout.write(rules_markdown(family))
@@ -69,15 +47,17 @@ def rules(
 
         (r,) = selected
         console = make_console(sys.stdout, None, soft_wrap=False)
-        console.print(f"[bold]{r.code}[/] {r.name} ({r.family}, default level: {r.level.value})\n")
+        console.print(f"[bold]{r.code}[/] {r.name} ({r.family}, default level: {r.level.value}, {r.status.value})\n")
         console.print(escape(r.summary) + "\n")
+        console.print("[bold]Why:[/] " + escape(r.why) + "\n")
         if r.options:
             opts = ", ".join(f"{k} (default {v!r})" for k, v in r.options.items())
             console.print(f"[bold]Options[/] (in .cdp.yaml: rules: {{{r.code}: {{option: value}}}}): {escape(opts)}\n")
         console.print("[bold red]Bad:[/]")
         console.print(escape(r.bad) + "\n")
         console.print("[bold green]Good:[/]")
-        console.print(escape(r.good))
+        console.print(escape(r.good) + "\n")
+        console.print(f"Checked in {', '.join(r.checked_in)}; fast path: {r.fast_path.value}.")
     else:
         from rich.table import Table
         from rich.text import Text

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cdp_cli.cli.common import err_console, handle_errors
+from cdp_cli.cli.common import err_console, handle_errors, lit
 
 DEFAULT_PLAN = Path("plans/ecommerce")
 
@@ -39,22 +39,9 @@ def generate(
 
       cdp samples generate --events 1000000 --violations 0.05 -o bench/data/1m.ndjson.gz
     """
-    from cdp_cli.lint.runner import load_plan_for_lint
-    from cdp_cli.samples import generate as run
+    from cdp_cli import api
 
-    if plan == DEFAULT_PLAN and not plan.exists():
-        import cdp_cli
-        from cdp_cli.errors import UsageError
-
-        shipped = Path(cdp_cli.__file__).resolve().parent.parent / DEFAULT_PLAN  # beside the package (a checkout)
-        if not shipped.is_dir():
-            raise UsageError(f"{plan}: no such plan here (the default is relative to the current directory); "
-                             "name one with --plan, e.g. --plan path/to/plans/ecommerce")
-        plan = shipped
-    loaded = load_plan_for_lint([plan]) if plan else None
-    if output is None:
-        run(None, events, seed=seed, violations=violations, plan=loaded, users=users, out=sys.stdout.buffer)
-        sys.stdout.flush()
-        return
-    run(output, events, seed=seed, violations=violations, plan=loaded, users=users, force=force)
-    err_console().print(f"wrote {events:,} messages to {output}")
+    n = api.generate_samples(output, events, seed=seed, violations=violations, plan=plan, users=users, force=force,
+                             stream=sys.stdout.buffer if output is None else None)
+    if output is not None:
+        err_console().print(f"wrote {n:,} messages to {lit(output)}")

@@ -1,0 +1,365 @@
+"""The library's front door: everything the CLI does, as plain Python calls.
+
+Each operation takes an options dataclass (or the same fields as keyword arguments for the common
+case) and returns a result that follows :class:`cdp_cli.results.Result`: ``summary()`` (JSON-ready),
+``tables()`` (plain :class:`~cdp_cli.results.Table` data), ``findings``, ``failed(strict)`` and
+``verdict()``. Progress goes to one optional :data:`~cdp_cli.results.Observer` callback.
+
+    from cdp_cli import api
+
+    plans = api.validate_plans(["plans/"])
+    lint = api.lint_events(["samples/messy.ndjson"], plan="plans/ecommerce")
+    profiles = api.resolve_profiles(["samples/identity"], out="build/identity")
+    with api.open_profiles("build/identity") as store:
+        store.explain("user_id:u-grace", "user_id:u-linus").verdict
+
+Errors that stop an operation are :class:`cdp_cli.errors.CdpError` subclasses (exit code 2 in the
+CLI); problems found in the data are findings (exit code 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from cdp_cli.errors import UsageError
+from cdp_cli.findings import Finding
+from cdp_cli.fsutil import atomic_open, guard_outputs
+from cdp_cli.results import Observer, Progress, Table, plural
+
+PathLike = str | Path
+
+
+def _paths(value: PathLike | Sequence[PathLike] | None) -> list[Path] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, Path)):
+        return [Path(value)]
+    return [Path(v) for v in value]
+
+
+def _load_config(config: Any, search: bool):
+    """A ``Config`` as is, a path to a ``.cdp.yaml``, or None (search upwards unless ``search`` is off)."""
+    from cdp_cli.config import Config, load_config
+
+    if isinstance(config, Config):
+        return config
+    return load_config(Path(config) if config is not None else None, search=search)
+
+
+def parse_now(value: datetime | str | None) -> datetime | None:
+    """``--now``: an ISO-8601 date-time (UTC when it names no zone)."""
+    if value is None or isinstance(value, datetime):
+        when = value
+    else:
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise UsageError(f"--now {value!r} is not an ISO-8601 date-time such as 2026-11-22T00:00:00Z") from None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when
+
+
+# --- plans ------------------------------------------------------------------------------------------
+@dataclass
+class ValidateOptions:
+    paths: list[PathLike] = field(default_factory=lambda: ["plans"])
+    config: Any = None  #: a Config, a .cdp.yaml path, or None (the nearest .cdp.yaml)
+    search_config: bool = True  #: False: ignore any .cdp.yaml (every rule at its default)
+
+
+def validate_plans(paths: Sequence[PathLike] | PathLike | None = None, *, options: ValidateOptions | None = None,
+                   **kw: Any):
+    """Validate plan files or directories: a :class:`~cdp_cli.plan.validate.ValidationResult`."""
+    from cdp_cli.plan.validate import validate_paths
+
+    opts = options or ValidateOptions(paths=list(_paths(paths) or [Path("plans")]), **kw)
+    cfg = _load_config(opts.config, opts.search_config)
+    result = validate_paths(list(opts.paths))
+    result.config = cfg
+    return result
+
+
+@dataclass
+class ExportOptions:
+    out: PathLike
+    plans: list[PathLike] = field(default_factory=lambda: ["plans"])
+    to: str = "jsonschema"
+
+
+@dataclass
+class ExportResult:
+    """What ``plan export`` wrote, or (when the plan has errors) why it wrote nothing."""
+
+    out: Path
+    to: str
+    validation: Any
+    schemas: int = 0
+    plans: int = 0
+    command: str = "plan export"
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for f in self.validation.findings if f.level.value == "error"]
+
+    @property
+    def files(self) -> list[str]:
+        return self.validation.files
+
+    def failed(self, strict: bool = False) -> bool:
+        return bool(self.findings)
+
+    def summary(self) -> dict[str, Any]:
+        return {"out": str(self.out), "to": self.to, "schemas": self.schemas, "plans": self.plans,
+                "errors": len(self.findings)}
+
+    def tables(self) -> list[Table]:
+        return []
+
+    def verdict(self) -> str:
+        if self.failed():
+            return (f"the plan has {plural(len(self.findings), 'error')}; fix them before exporting "
+                    "(see `cdp plan validate`)")
+        return f"wrote {plural(self.schemas, 'schema')} from {plural(self.plans, 'plan')} to {self.out}"
+
+
+def export_plan(out: PathLike | None = None, plans: Sequence[PathLike] | PathLike | None = None, *,
+                options: ExportOptions | None = None, **kw: Any) -> ExportResult:
+    """Export plans (``to="jsonschema"``). A plan with errors is not exported: the result holds them."""
+    import json
+    import re
+
+    from cdp_cli.fsutil import atomic_directory
+    from cdp_cli.plan.export import MANIFEST, write_jsonschema
+    from cdp_cli.plan.validate import validate_paths
+
+    if options is None:
+        if out is None:
+            raise UsageError("export_plan needs an output directory")
+        options = ExportOptions(out=out, plans=list(_paths(plans) or [Path("plans")]), **kw)
+    if options.to != "jsonschema":
+        raise UsageError(f"unknown export format {options.to!r}; formats: jsonschema")
+    validation = validate_paths(list(options.plans))
+    result = ExportResult(Path(options.out), options.to, validation, plans=len(validation.reports))
+    if result.failed():
+        return result
+    with atomic_directory(result.out, kind="plan export", marker=MANIFEST) as tmp:
+        several = len(validation.reports) > 1
+        used: set[str] = set()
+        for r in validation.reports:
+            target = tmp
+            if several:
+                sub = re.sub(r"[^A-Za-z0-9_.-]+", "-", r.plan.name or Path(r.plan.root).name) or "plan"
+                while sub in used:
+                    sub += "_"
+                used.add(sub)
+                target = tmp / sub
+                target.mkdir()
+            result.schemas += len(write_jsonschema(r.plan, target)["schemas"])
+        if several:
+            (tmp / MANIFEST).write_text(json.dumps({"plans": sorted(used)}) + "\n", encoding="utf-8")
+    return result
+
+
+# --- event logs -------------------------------------------------------------------------------------
+@dataclass
+class LintOptions:
+    inputs: list[PathLike]
+    plan: list[PathLike] | None = None  #: plan files or directories; adds the TP rules
+    config: Any = None  #: a Config, a .cdp.yaml path, or None (the nearest .cdp.yaml)
+    search_config: bool = True
+    now: datetime | str | None = None  #: what "now" is for future timestamps (default: the clock)
+    show_values: bool = False  #: put offending values in findings (they hold personal data)
+    jobs: int = 0  #: worker processes; 0 = automatic
+    keep: int | None = 1000  #: findings kept in the result (None: all); every one is counted
+    findings_out: PathLike | None = None  #: also write every finding here (NDJSON, atomically)
+
+
+def lint_events(inputs: Sequence[PathLike] | PathLike | None = None, plan: Sequence[PathLike] | PathLike | None = None,
+                *, options: LintOptions | None = None, observer: Observer | None = None, **kw: Any):
+    """Lint event logs: a :class:`~cdp_cli.lint.runner.LintResult` (counts, kept findings, tables)."""
+    from cdp_cli.lint.runner import lint
+
+    if options is None:
+        if inputs is None:
+            raise UsageError("lint_events needs inputs")
+        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        options = LintOptions(inputs=items, plan=_paths(plan), **kw)  # type: ignore[arg-type]
+    when = parse_now(options.now)
+    cfg = _load_config(options.config, options.search_config)
+    from cdp_cli.events.reader import discover
+
+    sources = discover([str(i) for i in options.inputs])
+    findings_out = Path(options.findings_out) if options.findings_out is not None else None
+    protected = [s.path for s in sources if s.path is not None] + [Path(p) for p in options.plan or []]
+    if cfg.file is not None:
+        protected.append(Path(cfg.file))
+    guard_outputs({"--findings-out": findings_out}, protected)
+
+    with contextlib.ExitStack() as stack:
+        on_finding = None
+        if findings_out is not None:
+            import orjson
+
+            fh = stack.enter_context(atomic_open(findings_out, "wb", flag="--findings-out"))
+
+            def on_finding(f: Finding, _fh=fh, _dumps=orjson.dumps) -> None:
+                _fh.write(_dumps(f.to_dict(), default=str) + b"\n")
+
+        progress = on_chunk = None
+        if observer is not None:
+            total = sum(s.size or 0 for s in sources) if all(s.size is not None for s in sources) else None
+            t0: list[float] = []
+
+            def progress(n: int) -> None:
+                observer(Progress("read", n, total, "bytes"))
+
+            def on_chunk(partial) -> None:
+                if not t0:
+                    t0.append(time.perf_counter())
+                rate = partial.stats.messages / max(time.perf_counter() - t0[0], 1e-6)
+                observer(Progress("read", 0, total, "bytes", f"{partial.stats.messages:,} events ({rate:,.0f}/s)"))
+
+        result = lint(sources, plan_paths=[Path(p) for p in options.plan] if options.plan else None, config=cfg,
+                      now=when, show_values=options.show_values, jobs=options.jobs, keep=options.keep,
+                      on_finding=on_finding, progress=progress, on_chunk=on_chunk)
+    result.levels = {code: cfg.level(code).value for code in result.by_code}
+    return result
+
+
+# --- identity ---------------------------------------------------------------------------------------
+@dataclass
+class ResolveOptions:
+    inputs: list[PathLike]
+    out: PathLike
+    identity: PathLike | None = None  #: identity.yaml; None: Segment's defaults
+    mode: str = "limits"  #: limits (Segment Unify) or unrestricted (connected components)
+    memory_limit: str = "512MB"  #: the engine's memory before it spills to disk
+    jobs: int = 0
+
+
+def resolve_profiles(inputs: Sequence[PathLike] | PathLike | None = None, out: PathLike | None = None, *,
+                     options: ResolveOptions | None = None, observer: Observer | None = None, **kw: Any):
+    """Resolve identities into profiles written under ``out``: a
+    :class:`~cdp_cli.identity.resolve.ResolveResult`."""
+    import os
+
+    from cdp_cli.events.reader import discover
+    from cdp_cli.identity.config import load_identity_config
+    from cdp_cli.identity.resolve import check_memory_limit, resolve
+
+    if options is None:
+        if inputs is None or out is None:
+            raise UsageError("resolve_profiles needs inputs and out")
+        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        options = ResolveOptions(inputs=items, out=out, **kw)
+    if options.mode not in ("limits", "unrestricted"):
+        raise UsageError(f"--mode {options.mode!r}: choose limits or unrestricted")
+    check_memory_limit(options.memory_limit)  # before any work
+    config = load_identity_config(Path(options.identity) if options.identity else None)
+    sources = discover([str(i) for i in options.inputs])
+    out_path = Path(options.out)
+    identity = Path(options.identity) if options.identity else None
+    guard_outputs({"--out": out_path}, [s.path for s in sources if s.path is not None] + ([identity] if identity else []),
+                  dir_flags=("--out",))
+    for s in sources:  # nor may --out hold an input (it is replaced as a whole)
+        if s.path is not None and Path(os.path.realpath(out_path)) in Path(os.path.realpath(s.path)).parents:
+            raise UsageError(f"--out {out_path} contains the input {s.name}; choose another directory")
+    progress = None
+    if observer is not None:
+        def progress(phase: str, n: int, total: int | None) -> None:
+            observer(Progress(phase, n, total, "bytes" if phase == "read" else "events"))
+    return resolve(sources, out_path, config=config, unrestricted=options.mode == "unrestricted", progress=progress,
+                   memory_limit=options.memory_limit, jobs=options.jobs)
+
+
+def open_profiles(directory: PathLike):
+    """The profiles a resolve wrote, for ``show`` and ``explain``: a
+    :class:`~cdp_cli.identity.explain.ProfileStore` (a context manager)."""
+    from cdp_cli.identity.explain import ProfileStore
+
+    return ProfileStore(directory)
+
+
+def show_profile(identifier: str, profiles: PathLike, *, recent: int = 10):
+    """One profile by ``type:value``, a bare value (refused when ambiguous) or a profile id: a
+    :class:`~cdp_cli.identity.views.ProfileView`."""
+    from cdp_cli.identity.views import ProfileView
+
+    with open_profiles(profiles) as store:
+        pid = store.profile_of(identifier)
+        return ProfileView(store.profile(pid, recent=recent))
+
+
+def explain_identifiers(a: str, b: str, profiles: PathLike):
+    """Why two identifiers are in one profile (the chain of messages), or why they are apart."""
+    with open_profiles(profiles) as store:
+        return store.explain(a, b)
+
+
+# --- samples ------------------------------------------------------------------------------------------
+DEFAULT_SAMPLE_PLAN = Path("plans/ecommerce")
+
+
+def generate_samples(out: PathLike | None, events: int, *, seed: int = 1, violations: float = 0.0,
+                     plan: PathLike | None = DEFAULT_SAMPLE_PLAN, users: int | None = None, force: bool = False,
+                     stream: Any = None) -> int:
+    """Write a deterministic, realistic event log that follows ``plan`` to ``out`` (atomically; .gz
+    and .zst by name; an existing file only with ``force``) or to the binary ``stream``."""
+    import cdp_cli
+    from cdp_cli.plan.load import load_valid_plan
+    from cdp_cli.samples import generate
+
+    if plan is not None and Path(plan) == DEFAULT_SAMPLE_PLAN and not Path(plan).exists():
+        shipped = Path(cdp_cli.__file__).resolve().parent.parent / DEFAULT_SAMPLE_PLAN  # beside the package (a checkout)
+        if not shipped.is_dir():
+            raise UsageError(f"{plan}: no such plan here (the default is relative to the current directory); "
+                             "name one with --plan, e.g. --plan path/to/plans/ecommerce")
+        plan = shipped
+    loaded = load_valid_plan([Path(plan)]) if plan is not None else None
+    if out is None:
+        generate(None, events, seed=seed, violations=violations, plan=loaded, users=users, out=stream)
+        return events
+    return generate(out, events, seed=seed, violations=violations, plan=loaded, users=users, force=force)
+
+
+# --- rules ------------------------------------------------------------------------------------------
+def list_rules(family: str | None = None, code: str | None = None) -> list:
+    """The rules of the catalog, all or one family or one code (a UsageError names the choices)."""
+    from cdp_cli.rules.docs import select_rules
+
+    return select_rules(family, code)
+
+
+def rule_record(rule: Any) -> dict[str, Any]:
+    """A rule as JSON-ready data (what ``cdp rules --format json`` prints)."""
+    from cdp_cli.rules.docs import rule_record as record
+
+    return record(rule)
+
+
+def rules_markdown(family: str | None = None) -> str:
+    """The Markdown rules table (the README embeds it)."""
+    from cdp_cli.rules.docs import rules_markdown as table
+
+    return table(family)
+
+
+def explanation_lines(explanation: Any) -> list[str]:
+    """``cdp profiles explain`` as plain text lines."""
+    from cdp_cli.identity.views import explanation_lines as lines
+
+    return lines(explanation)
+
+
+__all__ = [
+    "ExportOptions", "ExportResult", "LintOptions", "ResolveOptions", "ValidateOptions",
+    "explain_identifiers", "export_plan", "lint_events", "open_profiles", "parse_now", "resolve_profiles",
+    "show_profile", "validate_plans", "atomic_open", "guard_outputs", "generate_samples", "explanation_lines",
+    "list_rules", "rule_record", "rules_markdown",
+]
