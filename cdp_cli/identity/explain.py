@@ -2,7 +2,7 @@
 identifiers are, or are not, in the same profile (``explain``).
 
 Queries run on the engine straight over the Parquet files (filters are pushed down into them), so
-this works on outputs of any size without loading them.
+this works on outputs of any size without loading them. Their SQL is in :mod:`cdp_cli.identity.sql`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from cdp_cli.errors import InputError, UsageError
-from cdp_cli.identity.resolve import FORMAT_VERSION, MARKER
+from cdp_cli.identity import sql
+from cdp_cli.identity.outputs import FILES, MARKER
+from cdp_cli.schemas import OUTPUTS_FORMAT_VERSION
 
 
 @dataclass(frozen=True)
@@ -89,17 +91,18 @@ class ProfileStore:
             self.manifest = json.loads(manifest.read_text())
         except (OSError, ValueError) as e:
             raise InputError(f"{manifest}: unreadable ({e})") from None
-        if self.manifest.get("cdp") != "profiles" or self.manifest.get("format_version") != FORMAT_VERSION:
+        if self.manifest.get("cdp") != "profiles" or self.manifest.get("format_version") != OUTPUTS_FORMAT_VERSION:
             raise InputError(f"{manifest}: written by an incompatible version of cdp; resolve again")
         for name in self.manifest.get("files", []):
             if not (self.dir / name).is_file():
                 raise InputError(f"{self.dir / name}: missing; resolve again")
         self.types = {t["name"]: t for t in self.manifest["identity"]["types"]}
-        from cdp_cli.engine import Engine
+        from cdp_cli.engine import connect
 
-        self.engine = Engine(memory_limit="512MB")
-        for name in ("profiles", "identities", "events", "merges"):
-            self.engine.register_parquet(name, self.dir / f"{name}.parquet")
+        self.engine = connect(memory_limit="512MB")
+        self.dialect = self.engine.dialect
+        for file in FILES:
+            self.engine.register_parquet(file.removesuffix(".parquet"), self.dir / file)
 
     def close(self) -> None:
         self.engine.close()
@@ -123,20 +126,19 @@ class ProfileStore:
         t: str | None = kind if sep and kind in self.types else None
         v = rest if t is not None else text
         values = sorted({v, v.strip(), v.strip().lower()})
-        marks = ", ".join("?" for _ in values)
-        sql = f"SELECT type, value, profile_id FROM identities WHERE value IN ({marks})"
-        params: list[Any] = list(values)
-        if t is not None:
-            sql += " AND type = ?"
-            params.append(t)
-        rows = self.engine.rows(sql + " ORDER BY type, value", params)
+        if t is None:
+            query = sql.FIND_IDENTIFIERS.render(self.dialect, values=values)
+        else:
+            query = sql.FIND_IDENTIFIERS_OF_TYPE.render(self.dialect, values=values, type=t)
+        rows = self.engine.rows(query)
         recorded = [name for name in self.types if not self.matches(name) and (t is None or name == t)]
         if recorded:
-            tmarks = ", ".join("?" for _ in recorded)
-            rows += self.engine.rows(
-                "SELECT e.key, v.value, p.profile_id FROM (SELECT profile_id, unnest(map_entries(identifiers)) AS e "
-                f"FROM profiles) p, (SELECT unnest([{marks}]) AS value) v "
-                f"WHERE e.key IN ({tmarks}) AND list_contains(e.value, v.value)", list(values) + recorded)
+            import pyarrow as pa
+
+            pairs = [(name, value) for name in recorded for value in values]
+            self.engine.register_arrow("wanted", pa.table({"type": pa.array([p[0] for p in pairs], pa.string()),
+                                                           "value": pa.array([p[1] for p in pairs], pa.string())}))
+            rows += self.engine.rows(sql.FIND_RECORDED.render(self.dialect))
         out: list[Identifier] = []
         for row in rows:
             ident = Identifier(*row)
@@ -182,15 +184,14 @@ class ProfileStore:
         return found[0]
 
     def profile(self, profile_id: str, recent: int = 10) -> dict[str, Any]:
-        t = self.engine.arrow("SELECT * FROM profiles WHERE profile_id = ?", [profile_id]).to_pylist()
+        t = self.engine.arrow(sql.PROFILE.render(self.dialect, profile_id=profile_id)).to_pylist()
         if not t:
             raise InputError(f"{profile_id}: no such profile in {self.dir}")
         row = t[0]
         prio = {name: spec.get("priority", 10**6) for name, spec in self.types.items()}
         idents = dict(sorted(dict(row["identifiers"]).items(), key=lambda kv: (prio.get(kv[0], 10**6), kv[0])))
         events = self.engine.arrow(
-            "SELECT timestamp, type, event, message_id, file, line FROM events WHERE profile_id = ? "
-            "ORDER BY timestamp DESC NULLS LAST, message_id DESC LIMIT ?", [profile_id, recent]).to_pylist()
+            sql.RECENT_EVENTS.render(self.dialect, profile_id=profile_id, recent=recent)).to_pylist()
         return {
             "profile_id": row["profile_id"],
             "identifiers": idents,
@@ -227,14 +228,12 @@ class ProfileStore:
             edges.setdefault(y, []).append((x, Hop(y, x, hop.how, hop.message_id, hop.timestamp, hop.file, hop.line, hop.identifiers)))
 
         for t, v, vt, vv, mid, at, f, line in self.engine.rows(
-                "SELECT type, value, linked_via_type, linked_via_value, linked_message_id, linked_at, linked_file, linked_line "
-                "FROM identities WHERE profile_id = ? ORDER BY type, value", [a.profile_id]):
+                sql.LINKS_OF_PROFILE.render(self.dialect, profile_id=a.profile_id)):
             if vt is not None:
                 x, y = f"{vt}:{vv}", f"{t}:{v}"
                 add(x, y, Hop(x, y, "linked", mid, _iso(at), f, line, [x, y]))
         for ids, mid, at, f, line in self.engine.rows(
-                "SELECT identifiers, message_id, timestamp, file, line FROM merges "
-                "WHERE kind = 'merge' AND final_profile_id = ? ORDER BY step", [a.profile_id]):
+                sql.MERGES_INTO_PROFILE.render(self.dialect, profile_id=a.profile_id)):
             for i in range(len(ids)):
                 for j in range(i + 1, len(ids)):
                     add(ids[i], ids[j], Hop(ids[i], ids[j], "merged", mid, _iso(at), f, line, list(ids)))
@@ -266,9 +265,7 @@ class ProfileStore:
         mine = {a.profile_id: {str(i) for i in self._identifiers_of(a.profile_id)},
                 b.profile_id: {str(i) for i in self._identifiers_of(b.profile_id)}}
         out = []
-        for row in self.engine.arrow(
-                "SELECT identifiers, limit_type, \"limit\", \"window\", would_hold, dropped_type, dropped_value, "
-                "message_id, timestamp, file, line FROM merges WHERE kind = 'refused' ORDER BY step").to_pylist():
+        for row in self.engine.arrow(sql.REFUSED_MERGES.render(self.dialect)).to_pylist():
             ids = set(row["identifiers"])
             if ids & mine[a.profile_id] and ids & mine[b.profile_id]:
                 out.append({**row, "timestamp": _iso(row["timestamp"]),
@@ -279,4 +276,4 @@ class ProfileStore:
 
     def _identifiers_of(self, profile_id: str) -> list[Identifier]:
         return [Identifier(*r) for r in self.engine.rows(
-            "SELECT type, value, profile_id FROM identities WHERE profile_id = ?", [profile_id])]
+            sql.IDENTIFIERS_OF_PROFILE.render(self.dialect, profile_id=profile_id))]

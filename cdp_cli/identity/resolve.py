@@ -4,8 +4,8 @@ Three passes, each with bounded memory:
 
 1. **Read** every message with the event reader, in worker processes on every core; extract its
    identifiers (:mod:`.extract`) and stage one row per message (its order key, identifiers, traits,
-   and the columns events.parquet keeps) in Parquet files. Lines that are not messages are reported
-   and skipped, as in ``events lint``.
+   and the columns events.parquet keeps) in Parquet files (:mod:`.stage`). Lines that are not
+   messages are reported and skipped, as in ``events lint``.
 2. **Resolve**: the engine drops duplicate messages (a ``messageId`` seen before: the first copy in
    resolution order is kept, as Segment's pipeline dedupes by messageId; messages without one are
    never deduplicated), sorts the rest (out of core) into the deterministic order, effective
@@ -13,8 +13,10 @@ Three passes, each with bounded memory:
    through the identity graph (:mod:`.graph`), where identifiers become integer codes. Only the graph
    (one entry per identifier and per profile) lives in Python memory.
 3. **Write** ``events.parquet`` (every message with its final profile), ``profiles.parquet``,
-   ``identities.parquet`` and ``merges.parquet`` into a directory built beside ``--out`` and swapped in
-   at the end, so a reader never sees half a result.
+   ``identities.parquet`` and ``merges.parquet`` (:mod:`.outputs`; their columns: :mod:`cdp_cli.schemas`)
+   into a directory built beside ``--out`` and swapped in at the end, so a reader never sees half a result.
+
+The SQL of every pass is in :mod:`.sql`, as named templates the engine (:mod:`cdp_cli.engine`) renders.
 """
 
 from __future__ import annotations
@@ -23,30 +25,22 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from zlib import crc32
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from cdp_cli.events.model import effective_timestamp, parse_timestamp, traits
-from cdp_cli.events.reader import (
-    DEFAULT_MAX_LINE_BYTES, Problem, ReadStats, discover, gc_paused, iter_chunks, materialize, parse_chunk,
-)
+from cdp_cli.events.reader import DEFAULT_MAX_LINE_BYTES, Problem, ReadStats, discover, gc_paused, iter_chunks
 from cdp_cli.errors import UsageError
+from cdp_cli.identity import sql
 from cdp_cli.identity.config import IdentityConfig
 from cdp_cli.identity.extract import ExtractStats, Extractor
-from cdp_cli.identity.graph import KIND_INDEX, KINDS, SEP, Graph
+from cdp_cli.identity.graph import Graph
+from cdp_cli.identity.outputs import MARKER, manifest as _manifest, write_outputs as _write_outputs
+from cdp_cli.identity.stage import CHUNKS_PER_TASK, Stager, groups
 from cdp_cli.workers import default_jobs, ordered_map
 
-MARKER = "manifest.json"  # written last; an existing --out directory is replaced only if it holds one
-FORMAT_VERSION = 1
-STAGE_ROWS = 5_000  # rows per staged row group (more costs memory: ~2 KB a row while it is built)
 SORT_ROWS = 20_000  # rows per batch read back in resolution order
-CHUNKS_PER_TASK = 5  # reader chunks (2,000 lines each) staged per task and file
 ASSIGN_ROWS = 20_000
 KEEP_PROBLEMS = 100
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_US = timedelta(microseconds=1)
 MIN_MEMORY = 128 * 10**6  # the least --memory-limit the engine works with (events.parquet's join fails under ~100MB)
 MAX_MEMORY = 2**50  # 1 PiB
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -110,6 +104,86 @@ class ResolveResult:
     problems: list[Problem] = field(default_factory=list)
     problems_total: int = 0
     seconds: float = 0.0
+    command: str = "profiles resolve"
+
+    # --- the Result protocol (cdp_cli.results) -------------------------------------------------------
+    @property
+    def files(self) -> list[str]:
+        return [str(self.out)]
+
+    @property
+    def findings(self) -> list:
+        """Skipped lines, as findings (warnings: resolution went on without them)."""
+        from cdp_cli.findings import Finding, Level
+        from cdp_cli.rules import get_rule
+
+        return [Finding(p.code, get_rule(p.code).name, Level.WARNING, p.file, p.line, p.column, p.message)
+                for p in self.problems]
+
+    @property
+    def flagged(self) -> bool:
+        """Anything a careful user would look at: skipped lines, values that are not identifiers, a
+        suspiciously large profile, or no messages at all. Fails the run with --strict."""
+        ex = self.extract
+        return bool(self.problems_total or sum(ex.wrong_type.values()) or sum(ex.too_long.values())
+                    or self.super_profiles or self.read.messages == 0)
+
+    def failed(self, strict: bool = False) -> bool:
+        return strict and self.flagged
+
+    def verdict(self) -> str:
+        from cdp_cli.results import plural
+
+        dups = f" ({plural(self.duplicates, 'duplicate')} dropped)" if self.duplicates else ""
+        return (f"profiles resolve ({self.mode}): {plural(self.events, 'event')}{dups} -> "
+                f"{plural(self.profiles, 'profile')}, {plural(self.merges, 'merge')}, "
+                f"{plural(self.refused, 'refused merge')}; wrote {self.out}")
+
+    def warnings(self, most: int = 20) -> list[str]:
+        """What the user should look at, one line each, for stderr: skipped lines, values that are
+        not identifiers, super-profiles. Names and positions only, never identifier values."""
+        lines = [f"{p.file}:{p.line}:{p.column}: {p.code} {p.message}; skipped" for p in self.problems[:most]]
+        if self.problems_total > most:
+            lines.append(f"... and {self.problems_total - most:,} more skipped line(s) (--format json lists the first 100)")
+        lines += [f"{f}:{line}: {t} value is not an identifier: {reason}" for reason, t, f, line in self.extract.examples[:10]]
+        lines += [f"profile {sp['profile_id']} holds {sp['identifiers']:,} identifiers (over {self.super_threshold}): "
+                  f"a shared device or placeholder id merging people? `cdp profiles show {sp['profile_id']} --profiles "
+                  f"{self.out}` lists them; block the value or set a limit" for sp in self.super_profiles[:5]]
+        return lines
+
+    def tables(self) -> list:
+        from cdp_cli.results import Table
+
+        r, ex = self.read, self.extract
+        tables = [
+            Table("Input", ["files", "lines", "messages", "skipped", "duplicates dropped", "without identifiers"],
+                  [[r.files, r.lines, r.messages, sum(r.skipped.values()), self.duplicates, self.events_without_profile]],
+                  frozenset(range(6))),
+            Table("Identity", ["", "count"], [
+                ["identifiers (joining profiles)", self.identifiers],
+                ["values recorded, never joining (group_id)", self.recorded],
+                ["profiles", self.profiles], ["merges", self.merges], ["refused merges", self.refused],
+                ["blocked values seen", sum(ex.blocked.values())], ["values of a wrong JSON type", sum(ex.wrong_type.values())],
+                ["values too long", sum(ex.too_long.values())], ["numbers read as ids", sum(ex.numbers.values())]],
+                frozenset({1})),
+        ]
+        if self.refused_by_type:
+            tables.append(Table("Refused merges by limit", ["identifier type", "refused"],
+                                [list(kv) for kv in self.refused_by_type.items()], frozenset({1})))
+        if ex.blocked:
+            tables.append(Table("Blocked values (most frequent)", ["type", "blocked by", "count"],
+                                [[t, v, n] for (t, v), n in ex.blocked_values.most_common(5)], frozenset({2})))
+        if self.largest:
+            # "identifiers" counts those that join profiles and "by type" breaks that count down; group
+            # ids (recorded, never joining) are counted apart
+            largest = self.largest[:5]
+            recorded = any(p.get("recorded") for p in largest)
+            rows = [[p["profile_id"], p["identifiers"], p["events"], ", ".join(f"{t} {n:,}" for t, n in p["by_type"].items())]
+                    + ([", ".join(f"{t} {n:,}" for t, n in p.get("recorded", {}).items())] if recorded else [])
+                    for p in largest]
+            tables.append(Table("Largest profiles", ["profile", "identifiers (joining)", "events", "by type"]
+                                + (["recorded, not joining"] if recorded else []), rows, frozenset({1, 2})))
+        return tables
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -124,128 +198,8 @@ class ResolveResult:
             "largest_profiles": self.largest, "super_profiles": self.super_profiles,
             "super_profile_threshold": self.super_threshold,
             "skipped_lines": self.problems_total,
+            **({"no_input": "no messages were read"} if self.read.messages == 0 else {}),
         }
-
-
-_STAGE_SCHEMA = None
-
-
-def _stage_schema():
-    global _STAGE_SCHEMA
-    if _STAGE_SCHEMA is None:
-        import pyarrow as pa
-
-        _STAGE_SCHEMA = pa.schema([
-            ("seq", pa.int64()), ("src", pa.int32()), ("line", pa.int64()), ("bidx", pa.int32()),
-            ("ids", pa.list_(pa.string())), ("alias", pa.string()), ("traits", pa.string()),
-            ("ts", pa.int64()), ("received", pa.int64()), ("mid", pa.string()), ("kind", pa.int8()),
-            ("h", pa.int64()),
-            # the columns events.parquet keeps, as text (objects as JSON)
-            ("type", pa.string()), ("event", pa.string()), ("user_id", pa.string()), ("anonymous_id", pa.string()),
-            ("group_id", pa.string()), ("message_id", pa.string()), ("properties", pa.string()),
-            ("traits_json", pa.string()), ("context", pa.string()),
-        ])
-    return _STAGE_SCHEMA
-
-
-@dataclass
-class _Staged:
-    """What staging one chunk produced, besides its file."""
-
-    number: int
-    stats: ReadStats
-    problems: list[Problem]
-    extract: ExtractStats
-    rows: int
-
-
-class _Stager:
-    """Pass 1 for one chunk (in a worker process, or in this one): parse, extract identifiers, write
-    one staged Parquet file. Identifiers are staged by type *name*: interning them into integer codes
-    happens once, in the resolving process."""
-
-    def __init__(self, config: IdentityConfig, directory: Path, max_line_bytes: int) -> None:
-        self.config = config
-        self.dir = directory
-        self.max_line_bytes = max_line_bytes
-        self.extractor = Extractor(config)
-
-    def __call__(self, task: tuple[list[Any], int]) -> _Staged:
-        import orjson
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        group, number = task
-        stats = ReadStats()
-        x = self.extractor
-        x.stats = ExtractStats()
-        extract = x.extract
-        dumps = orjson.dumps
-        kinds = KIND_INDEX
-        text = _text
-        prefix = [f"{t.name}{SEP}" for t in x.types]
-        base = number << 32  # seq: input order (task, then position), unique across workers
-        rows: list[tuple] = []
-        problems: list[Problem] = []
-        for chunk in group:
-            records, found = parse_chunk(materialize(chunk, self.max_line_bytes), stats, keep_raw=True)
-            problems += found
-            for rec in records:
-                msg = rec.msg
-                x.where = (rec.file, rec.line)
-                ids = extract(msg)
-                if len(prefix) != len(x.types):
-                    prefix = [f"{t.name}{SEP}" for t in x.types]
-                t = msg.get("type")
-                tr = _traits(msg, t)
-                mid = msg.get("messageId")
-                get = msg.get
-                rows.append((base + len(rows), rec.source, rec.line, rec.index, [prefix[k] + v for k, v in ids],
-                             x.previous_id(msg) if t == "alias" else None, dumps(tr).decode() if tr else None,
-                             _micros(effective_timestamp(msg)), _micros(parse_timestamp(get("receivedAt"))),
-                             mid if type(mid) is str else None, kinds.get(t, -1), crc32(rec.raw),  # type: ignore[arg-type]
-                             text(t), text(get("event") if t == "track" else get("name") if t in ("page", "screen") else None),
-                             text(get("userId")), text(get("anonymousId")), text(get("groupId")), text(mid),
-                             text(get("properties")), text(get("traits")), text(get("context"))))
-        if rows:
-            schema = _stage_schema()
-            cols = list(zip(*rows))
-            arrays = [pa.array(col, type=f.type) for col, f in zip(cols, schema)]
-            pq.write_table(pa.Table.from_arrays(arrays, schema=schema), self.dir / f"stage-{number:08d}.parquet",
-                           compression="lz4")
-        return _Staged(number, stats, problems, x.stats, len(rows))
-
-
-# The resolution order. Workers computed each message's effective timestamp (Segment's: timestamp,
-# else receivedAt - (sentAt - originalTimestamp), else originalTimestamp, else receivedAt; times
-# without a zone are UTC), receivedAt, messageId and a checksum of its JSON, so this reads only
-# narrow columns.
-_ORDER = "ts NULLS LAST, received NULLS LAST, mid NULLS LAST, h, seq"
-_ORDER_SQL = f"""
-    SELECT seq, ids, alias, traits, ts, kind
-    FROM stage
-    WHERE seq NOT IN (SELECT seq FROM dups)
-    ORDER BY {_ORDER}
-"""
-# Duplicates: every copy of a messageId but the first in resolution order. Ties (same time and
-# content) go by file name, line and batch position, never by the order files were given in, so the
-# copy kept is the same whatever the file order or --jobs. The engine partitions out of core.
-_DUPS_SQL = """
-    SELECT seq FROM (
-        SELECT s.seq, row_number() OVER (PARTITION BY s.mid ORDER BY s.ts NULLS LAST, s.received NULLS LAST, s.h,
-                                         f.file, s.line, s.bidx NULLS FIRST, s.seq) AS copy
-        FROM stage s LEFT JOIN files f ON f.src = s.src
-        WHERE s.mid IS NOT NULL)
-    WHERE copy > 1
-"""
-
-
-def _micros(dt: datetime | None) -> int | None:
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)  # a time without a zone is UTC, as Segment reads it
-    return (dt - _EPOCH) // _US
 
 
 def resolve(
@@ -261,7 +215,8 @@ def resolve(
     """Resolve identities in event logs and write the Parquet outputs into ``out`` (atomically)."""
     import orjson
 
-    from cdp_cli.engine import Engine
+    from cdp_cli import schemas, storage
+    from cdp_cli.engine import connect
     from cdp_cli.fsutil import atomic_directory
     from cdp_cli.identity.config import build_config
 
@@ -286,11 +241,11 @@ def resolve(
         read_progress = (lambda n: progress("read", n, total_bytes)) if progress else None
         if jobs <= 0:
             jobs = default_jobs(sources)
-        stager = _Stager(config, stage_dir, DEFAULT_MAX_LINE_BYTES)
+        stager = Stager(config, stage_dir, DEFAULT_MAX_LINE_BYTES)
         chunks = iter_chunks(sources, stats=stats, progress=read_progress, by_reference=jobs > 1)
         staged_rows = 0
         with gc_paused():
-            for done in ordered_map(stager, _groups(chunks, CHUNKS_PER_TASK), jobs):
+            for done in ordered_map(stager, groups(chunks, CHUNKS_PER_TASK), jobs):
                 stats.merge(done.stats)
                 extractor.stats.merge(done.extract)
                 staged_rows += done.rows
@@ -302,19 +257,19 @@ def resolve(
 
         # --- pass 2: sort and resolve ----------------------------------------------------------------
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         loads = orjson.loads
-        with Engine(memory_limit=f"{memory_bytes}B", temp_dir=stage_dir / "engine") as eng:
+        with connect(memory_limit=f"{memory_bytes}B", temp_dir=stage_dir / "engine") as eng:
+            dialect = eng.dialect
             if staged_rows:
                 eng.register_parquet("stage", str(stage_dir / "stage-*.parquet"))
             else:
-                eng.register("stage", _stage_schema().empty_table())
-            eng.register("files", pa.table({"src": pa.array(range(len(sources)), pa.int32()),
-                                            "file": pa.array([s.name for s in sources], pa.string())}))
-            eng.copy_parquet(_DUPS_SQL, stage_dir / "dups.parquet", compression="lz4")
+                eng.register_arrow("stage", schemas.stage().empty_table())
+            eng.register_arrow("files", pa.table({"src": pa.array(range(len(sources)), pa.int32()),
+                                                  "file": pa.array([s.name for s in sources], pa.string())}))
+            eng.copy_parquet(sql.DUPLICATES.render(dialect), stage_dir / "dups.parquet", compression="lz4")
             eng.register_parquet("dups", stage_dir / "dups.parquet")
-            result.duplicates = eng.rows("SELECT count(*) FROM dups")[0][0]
+            result.duplicates = eng.rows(sql.DUPLICATES_COUNT.render(dialect))[0][0]
             result.events = staged_rows - result.duplicates
             assign_files = 0
             from array import array
@@ -324,8 +279,9 @@ def resolve(
             def flush_assign() -> None:
                 nonlocal assign_files
                 if a_seq:
-                    pq.write_table(pa.table({"seq": pa.array(a_seq, pa.int64()), "profile": pa.array(a_prof, pa.int64())}),
-                                   stage_dir / f"assign-{assign_files:06d}.parquet", compression="lz4")
+                    storage.write_table(pa.table({"seq": pa.array(a_seq, pa.int64()), "profile": pa.array(a_prof, pa.int64())}),
+                                        stage_dir / f"assign-{assign_files:06d}.parquet", schema=schemas.assignments(),
+                                        compression="lz4")
                     assign_files += 1
                     del a_seq[:], a_prof[:]
 
@@ -333,14 +289,14 @@ def resolve(
             # The engine sorts out of core into a file; reading that file back streams with flat memory
             # (a query result streamed straight from the engine can be materialised whole).
             sorted_path = stage_dir / "sorted.parquet"
-            eng.copy_parquet(_ORDER_SQL, sorted_path, compression="lz4", row_group_size=SORT_ROWS)
+            eng.copy_parquet(sql.RESOLUTION_ORDER.render(dialect), sorted_path, compression="lz4", row_group_size=SORT_ROWS)
             code = graph.code
             user_t = extractor.index.get("user_id", -1)
             anon_t = extractor.index.get("anonymous_id", -1)
             code_of, code_key, type_index = graph.code_of, graph.code_key, extractor.type_index
 
             with gc_paused():
-                for batch in pq.ParquetFile(sorted_path).iter_batches(batch_size=SORT_ROWS):
+                for batch in storage.read_batches(sorted_path, SORT_ROWS):
                     cols = batch.to_pydict()
                     for s, ts, keys, prev, tr, kind in zip(cols["seq"], cols["ts"], cols["ids"], cols["alias"],
                                                            cols["traits"], cols["kind"]):
@@ -359,7 +315,7 @@ def resolve(
             if assign_files:
                 eng.register_parquet("assign", str(stage_dir / "assign-*.parquet"))
             else:
-                eng.register("assign", pa.table({"seq": pa.array([], pa.int64()), "profile": pa.array([], pa.int64())}))
+                eng.register_arrow("assign", schemas.assignments().empty_table())
             # --- pass 3: outputs ---------------------------------------------------------------------
             _write_outputs(eng, graph, sources, tmp, result, config)
         import shutil
@@ -368,204 +324,3 @@ def resolve(
         result.seconds = time.perf_counter() - started
         (tmp / MARKER).write_text(json.dumps(_manifest(result, config, sources, graph), indent=2) + "\n")
     return result
-
-
-def _text(value: Any) -> str | None:
-    """A message field as events.parquet stores it: strings as they are, anything else as JSON text."""
-    if value is None or type(value) is str:
-        return value
-    import orjson
-
-    return orjson.dumps(value, default=str).decode()
-
-
-def _groups(chunks, size: int):
-    """Tasks for the stagers: ``size`` consecutive chunks each, numbered in input order."""
-    group: list = []
-    n = 0
-    for chunk in chunks:
-        group.append(chunk)
-        if len(group) >= size:
-            yield group, n
-            group, n = [], n + 1
-    if group:
-        yield group, n
-
-
-def _traits(msg: dict[str, Any], t: Any) -> dict[str, Any] | None:
-    """Traits this message sets on its person: identify traits merged with context.traits (the
-    model's rule), and context.traits of any other type. Group traits describe the account."""
-    if t == "identify":
-        return traits(msg) or None
-    ctx = msg.get("context")
-    ct = ctx.get("traits") if type(ctx) is dict else None
-    return dict(ct) if type(ct) is dict and ct else None
-
-
-def _ts_array(pa, values: list[int]):
-    return pa.array(values, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-
-
-def _write_outputs(eng, graph: Graph, sources, tmp: Path, result: ResolveResult, config: IdentityConfig) -> None:
-    import orjson
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    types = graph.types
-    roots = graph.roots()
-    find = graph.find
-    pids = graph.pids
-    nprof = len(graph.parent)
-    eng.register("pmap", pa.table({"profile": pa.array(range(nprof), pa.int64()),
-                                   "profile_id": pa.array([pids[find(p)] for p in range(nprof)], pa.string())}))
-
-    # events.parquet: every message with its final profile (row order is not meaningful: sort by
-    # timestamp; a global sort of the wide rows would cost more memory than everything else)
-    ts, rcv = eng.from_epoch_us("x.ts"), eng.from_epoch_us("x.received")
-    eng.copy_parquet(f"""
-        SELECT x.message_id, m.profile_id, x.type, x.event, {ts} AS timestamp, {rcv} AS received_at,
-               x.user_id, x.anonymous_id, x.group_id, x.properties, x.traits_json AS traits, x.context,
-               fl.file, x.line, x.bidx AS batch_index
-        FROM (SELECT s.*, a.profile FROM stage s JOIN assign a ON a.seq = s.seq) x
-        LEFT JOIN pmap m ON m.profile = x.profile LEFT JOIN files fl ON fl.src = x.src""",
-        tmp / "events.parquet", row_group_size=50_000)
-    # message details by seq, for the lineage tables (joined only where they point)
-    eng.execute("CREATE OR REPLACE VIEW msg AS SELECT seq, src, line, bidx, ts, mid FROM stage")
-
-    # profiles.parquet
-    kinds = graph.p_kinds
-    rows_ids = []
-    counts = []
-    recorded: set[int] = set()  # values of types that never join (group ids), on any profile
-    for p in roots:
-        ids = graph.profile_identifiers(p)
-        rows_ids.append(list(ids.items()))
-        n = 0
-        for t, lst in graph.members[p].items():  # type: ignore[union-attr]
-            if types[t].match:
-                n += len(lst)
-            else:
-                recorded.update(lst)
-        counts.append(n)
-    matching = {t.name for t in types if t.match}
-    profiles = pa.table({
-        "profile_id": pa.array([pids[p] for p in roots], pa.string()),
-        "identifiers": pa.array(rows_ids, pa.map_(pa.string(), pa.list_(pa.string()))),
-        "identifier_count": pa.array(counts, pa.int64()),
-        "traits": pa.array([orjson.dumps(graph.profile_traits(p), default=str, option=orjson.OPT_SORT_KEYS).decode()
-                            for p in roots], pa.string()),
-        "first_seen": _ts_array(pa, [graph.p_first[p] for p in roots]),
-        "last_seen": _ts_array(pa, [graph.p_last[p] for p in roots]),
-        "event_count": pa.array([graph.p_events[p] for p in roots], pa.int64()),
-        **{f"{k}_count": pa.array([kinds[i][p] for p in roots], pa.int64()) for i, k in enumerate(KINDS)},
-        "merged_profiles": pa.array([graph.merged_count[p] for p in roots], pa.int64()),
-    }).sort_by("profile_id")
-    pq.write_table(profiles, tmp / "profiles.parquet", compression="zstd")
-
-    # identities.parquet
-    keys = graph.keys
-    owned = [c for c in range(len(keys)) if graph.owner[c] >= 0]
-    via = graph.via
-    eng.register("ids", pa.table({
-        "type": pa.array([types[keys[c][0]].name for c in owned], pa.string()),
-        "priority": pa.array([types[keys[c][0]].priority for c in owned], pa.int32()),
-        "value": pa.array([keys[c][1] for c in owned], pa.string()),
-        "profile_id": pa.array([pids[find(graph.owner[c])] for c in owned], pa.string()),
-        "first_seen": _ts_array(pa, [graph.first[c] for c in owned]),
-        "last_seen": _ts_array(pa, [graph.last[c] for c in owned]),
-        "event_count": pa.array([graph.seen[c] for c in owned], pa.int64()),
-        "linked_seq": pa.array([graph.attach_seq[c] for c in owned], pa.int64()),
-        "linked_via_type": pa.array([types[keys[via[c]][0]].name if via[c] >= 0 else None for c in owned], pa.string()),
-        "linked_via_value": pa.array([keys[via[c]][1] if via[c] >= 0 else None for c in owned], pa.string()),
-    }))
-    eng.copy_parquet(f"""
-        SELECT i.type, i.value, i.profile_id, i.first_seen, i.last_seen, i.event_count,
-               s.mid AS linked_message_id, {eng.from_epoch_us("s.ts")} AS linked_at, fl.file AS linked_file,
-               s.line AS linked_line, i.linked_via_type, i.linked_via_value
-        FROM ids i LEFT JOIN (SELECT * FROM msg WHERE seq IN (SELECT linked_seq FROM ids)) s ON s.seq = i.linked_seq
-        LEFT JOIN files fl ON fl.src = s.src
-        ORDER BY i.profile_id, i.priority, i.type, i.value""", tmp / "identities.parquet")
-
-    # merges.parquet: merges and refused merges, in the order they happened
-    def label(c: int) -> str:
-        return f"{types[keys[c][0]].name}:{keys[c][1]}"
-
-    rows: dict[str, list] = {k: [] for k in (
-        "step", "seq", "kind", "profile_id", "merged_profile_id", "final_profile_id", "identifiers", "profiles",
-        "limit_type", "limit", "window", "would_hold", "dropped_type", "dropped_value")}
-    for m in graph.merges:
-        for k, v in (("step", m.step), ("seq", m.seq), ("kind", "merge"), ("profile_id", pids[m.survivor]),
-                     ("merged_profile_id", pids[m.absorbed]), ("final_profile_id", pids[find(m.survivor)]),
-                     ("identifiers", [label(c) for c in m.codes]), ("profiles", [pids[m.survivor], pids[m.absorbed]]),
-                     ("limit_type", None), ("limit", None), ("window", None), ("would_hold", None),
-                     ("dropped_type", None), ("dropped_value", None)):
-            rows[k].append(v)
-    refused_by_type: dict[str, int] = {}
-    for r in graph.refusals:
-        t = types[r.type_index]
-        refused_by_type[t.name] = refused_by_type.get(t.name, 0) + 1
-        for k, v in (("step", r.step), ("seq", r.seq), ("kind", "refused"),
-                     ("profile_id", pids[r.profiles[0]] if r.profiles else None), ("merged_profile_id", None),
-                     ("final_profile_id", pids[find(r.profiles[0])] if r.profiles else None),
-                     ("identifiers", [label(c) for c in r.codes]), ("profiles", [pids[p] for p in r.profiles]),
-                     ("limit_type", t.name), ("limit", t.limit), ("window", t.window), ("would_hold", r.would_hold),
-                     ("dropped_type", types[keys[r.dropped][0]].name), ("dropped_value", keys[r.dropped][1])):
-            rows[k].append(v)
-    eng.register("mg", pa.table({
-        "step": pa.array(rows["step"], pa.int64()), "seq": pa.array(rows["seq"], pa.int64()),
-        "kind": pa.array(rows["kind"], pa.string()), "profile_id": pa.array(rows["profile_id"], pa.string()),
-        "merged_profile_id": pa.array(rows["merged_profile_id"], pa.string()),
-        "final_profile_id": pa.array(rows["final_profile_id"], pa.string()),
-        "identifiers": pa.array(rows["identifiers"], pa.list_(pa.string())),
-        "profiles": pa.array(rows["profiles"], pa.list_(pa.string())),
-        "limit_type": pa.array(rows["limit_type"], pa.string()), "limit": pa.array(rows["limit"], pa.int64()),
-        "window": pa.array(rows["window"], pa.string()), "would_hold": pa.array(rows["would_hold"], pa.int64()),
-        "dropped_type": pa.array(rows["dropped_type"], pa.string()),
-        "dropped_value": pa.array(rows["dropped_value"], pa.string()),
-    }))
-    eng.copy_parquet(f"""
-        SELECT g.step, g.kind, g.profile_id, g.merged_profile_id, g.final_profile_id, g.identifiers, g.profiles,
-               g.limit_type, g."limit", g."window", g.would_hold, g.dropped_type, g.dropped_value,
-               s.mid AS message_id, {eng.from_epoch_us("s.ts")} AS timestamp, fl.file, s.line, s.bidx AS batch_index
-        FROM mg g LEFT JOIN (SELECT * FROM msg WHERE seq IN (SELECT seq FROM mg)) s ON s.seq = g.seq
-        LEFT JOIN files fl ON fl.src = s.src
-        ORDER BY g.step""", tmp / "merges.parquet")
-
-    # summary
-    result.identifiers = len(owned)
-    result.recorded = len(recorded)
-    result.profiles = len(roots)
-    result.merges = len(graph.merges)
-    result.refused = len(graph.refusals)
-    result.refused_by_type = dict(sorted(refused_by_type.items()))
-    result.events_without_profile = graph.events_without_profile
-    by_size = sorted(((counts[i], graph.p_events[p], pids[p], i) for i, p in enumerate(roots)), key=lambda x: (-x[0], -x[1], x[2]))
-
-    def sizes(i: int) -> dict[str, Any]:
-        # "identifiers" counts the joining ones, and "by_type" breaks that count down; values of
-        # types that never join (group ids) are listed apart, under "recorded"
-        return {"by_type": {t: len(v) for t, v in rows_ids[i] if t in matching},
-                "recorded": {t: len(v) for t, v in rows_ids[i] if t not in matching}}
-
-    for n, ev, pid, i in by_size[:10]:
-        result.largest.append({"profile_id": pid, "identifiers": n, "events": ev, **sizes(i)})
-    for n, ev, pid, i in by_size[:100]:
-        if n <= config.super_profile:
-            break
-        result.super_profiles.append({"profile_id": pid, "identifiers": n, "events": ev, **sizes(i)})
-
-
-def _manifest(result: ResolveResult, config: IdentityConfig, sources, graph: Graph) -> dict[str, Any]:
-    return {
-        "cdp": "profiles", "format_version": FORMAT_VERSION, "mode": result.mode,
-        "inputs": [s.name for s in sources],
-        "identity": {
-            "file": config.file, "alias": config.alias, "numbers": config.numbers, "max_length": config.max_length,
-            "types": [{"name": t.name, "priority": t.priority, "limit": t.limit, "window": t.window, "match": t.match,
-                       "lowercase": t.lowercase, "external": t.external} for t in graph.types],
-        },
-        "counts": {k: v for k, v in result.summary().items() if k in (
-            "events", "duplicates_dropped", "events_without_profile", "identifiers", "recorded_values", "profiles", "merges",
-            "refused_merges", "blocked_values")},
-        "files": ["profiles.parquet", "identities.parquet", "events.parquet", "merges.parquet"],
-    }

@@ -34,7 +34,7 @@ def test_resolve_show_and_explain_the_identity_sample(tmp_path):
     assert "journeys.ndjson:7" in r.stdout and "journeys.ndjson:6" in r.stdout and "merged their profiles" in r.stdout
     doc = json.loads(run_cdp("profiles", "explain", "u-grace", "u-linus", "-P", str(out), "--format", "json").stdout)
     assert doc["verdict"] == "refused" and not doc["same_profile"]
-    assert {(x["limit_type"], x["limit"], x["dropped"]) for x in doc["refusals"]} == {
+    assert {(x["limit_type"], x["limit_value"], x["dropped"]) for x in doc["refusals"]} == {
         ("user_id", 1, "ios.id:IPAD-STORE-1"), ("user_id", 1, "anonymous_id:a-ipad-store")}
     assert all(x["file"].endswith("journeys.ndjson") and x["line"] in (11, 12) for x in doc["refusals"])
     doc = json.loads(run_cdp("profiles", "explain", "u-bob", "a-web-kim", "-P", str(out), "--format", "json").stdout)

@@ -67,7 +67,7 @@ def test_outputs_of_the_identity_sample(tmp_path):
     merges = read(out, "merges")
     assert [m["kind"] for m in merges].count("merge") == 1
     segment = [m for m in merges if m["message_id"] == "j-022"]  # Segment's documented example
-    assert [(m["limit_type"], m["limit"], m["dropped_type"], m["dropped_value"]) for m in segment] == [
+    assert [(m["limit_type"], m["limit_value"], m["dropped_type"], m["dropped_value"]) for m in segment] == [
         ("user_id", 1, "email", "jane@example1.com")]
     assert [m["step"] for m in merges] == sorted(m["step"] for m in merges)
     assert r.extract.blocked == {"user_id": 2, "email": 1, "anonymous_id": 1}

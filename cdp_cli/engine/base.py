@@ -1,0 +1,73 @@
+"""The :class:`Engine` protocol: what cdp asks of an SQL engine, whatever engine it is.
+
+An engine makes Arrow tables and Parquet files queryable by name, runs SQL (text, or a
+:class:`~cdp_cli.engine.template.Statement` rendered from a named template for its :attr:`dialect`),
+returns Arrow, rows or a stream of record batches, and copies a query's result to a Parquet file.
+Driver errors come out as :class:`~cdp_cli.errors.EngineError`. Every engine passes the conformance
+suite in ``tests/engine``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol, Sequence, Union, runtime_checkable
+
+from cdp_cli.engine.dialect import Dialect
+from cdp_cli.engine.template import Statement
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+#: SQL text, or a rendered template (its parameters travel with it)
+Query = Union[str, Statement]
+Params = Union[Mapping[str, Any], Sequence[Any], None]
+
+# capabilities an engine may declare
+SPILL = "spill"  #: sorts, joins and aggregates larger than its memory limit spill to disk
+ARROW = "arrow"  #: registers and returns Arrow without a copy through Python objects
+PARQUET_COPY = "parquet_copy"  #: writes a query's result to Parquet itself, without the data passing through Python
+STREAM = "stream"  #: :meth:`Engine.batches` streams a result without materialising it (for queries without ORDER BY)
+CAPABILITIES = frozenset({SPILL, ARROW, PARQUET_COPY, STREAM})
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """One session of an SQL engine. Use as a context manager, or call :meth:`close`."""
+
+    name: str  #: the engine's name, as ``--engine`` takes it
+    dialect: Dialect
+    capabilities: frozenset[str]  #: a subset of :data:`CAPABILITIES`
+
+    # relations
+    def register_arrow(self, name: str, table: "pa.Table | pa.RecordBatchReader") -> None:
+        """Make an Arrow table (or record batch reader) queryable as ``name``."""
+
+    def register_parquet(self, name: str, paths: str | Path | list[str | Path]) -> None:
+        """Make Parquet files (a path, a glob, or a list) queryable as ``name``."""
+
+    def create_view(self, name: str, sql: Query, params: Params = None) -> None:
+        """Make a query queryable as ``name`` (evaluated when used)."""
+
+    # queries
+    def arrow(self, sql: Query, params: Params = None) -> "pa.Table":
+        """The whole result as an Arrow table (for results that fit in memory)."""
+
+    def rows(self, sql: Query, params: Params = None) -> list[tuple]:
+        """The whole result as tuples of Python values."""
+
+    def batches(self, sql: Query, params: Params = None, *, batch_size: int = 50_000) -> Iterator["pa.RecordBatch"]:
+        """The result as record batches of at most ``batch_size`` rows. Consume it before the next
+        statement on this engine."""
+
+    def copy_parquet(self, sql: Query, path: str | Path, *, params: Params = None, compression: str = "zstd",
+                     row_group_size: int | None = None) -> None:
+        """Write a query's result to one Parquet file (the caller makes it atomic)."""
+
+    def execute(self, sql: Query, params: Params = None) -> None:
+        """Run a statement for its effect."""
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "Engine": ...
+
+    def __exit__(self, *exc: Any) -> None: ...

@@ -1,0 +1,54 @@
+"""Parquet files written from Python (pyarrow), in one place.
+
+Every Parquet file cdp writes goes through an engine (:meth:`Engine.copy_parquet
+<cdp_cli.engine.base.Engine.copy_parquet>`, for query results) or through :func:`write_table` here,
+for tables built in Python: staged messages, profile assignments, profiles.parquet. A declared schema
+(:mod:`cdp_cli.schemas`) given to :func:`write_table` is enforced; :func:`check_schema` checks a file
+an engine wrote. pyarrow is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from cdp_cli.errors import EngineError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+
+def write_table(table: "pa.Table", path: str | Path, *, schema: "pa.Schema | None" = None, compression: str = "zstd",
+                row_group_size: int | None = None) -> None:
+    """Write ``table`` to one Parquet file (the caller makes it atomic). With ``schema``, the table
+    must have its columns, in its order, and types that cast to it safely."""
+    import pyarrow.parquet as pq
+
+    if schema is not None and not table.schema.equals(schema):
+        if table.schema.names != schema.names:
+            raise ValueError(f"{Path(path).name}: columns {table.schema.names}, declared {schema.names}")
+        table = table.cast(schema)  # safe casts only: raises on overflow or a lossy conversion
+    pq.write_table(table, path, compression=compression, row_group_size=row_group_size)
+
+
+def read_schema(path: str | Path) -> "pa.Schema":
+    """The schema of a Parquet file (from its footer: no data is read)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path)
+
+
+def check_schema(path: str | Path, schema: "pa.Schema") -> None:
+    """Raise :class:`EngineError` unless the Parquet file at ``path`` has the declared ``schema``."""
+    from cdp_cli.schemas import differences
+
+    diff = differences(read_schema(path), schema)
+    if diff:
+        raise EngineError(f"{Path(path).name} does not have its declared schema (cdp_cli/schemas.py): {'; '.join(diff)}")
+
+
+def read_batches(path: str | Path, batch_size: int, columns: Sequence[str] | None = None) -> Iterator["pa.RecordBatch"]:
+    """A Parquet file's rows as record batches of at most ``batch_size`` rows, with flat memory."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=list(columns) if columns else None)

@@ -1,0 +1,20 @@
+"""The engine conformance suite runs once per engine installed here (DuckDB today; Spark later)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdp_cli.engine import available_engines, connect
+
+ENGINE_NAMES = available_engines()
+
+
+@pytest.fixture(params=ENGINE_NAMES)
+def engine_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def engine(engine_name, tmp_path):
+    with connect(engine_name, memory_limit="256MB", temp_dir=tmp_path / "spill") as eng:
+        yield eng
