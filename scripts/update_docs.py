@@ -45,10 +45,9 @@ def _cli_reference() -> str:
 
 
 def targets() -> list[Target]:
-    from cdp_cli.rules.docs import REFERENCE_PATH, rules_markdown, rules_reference
+    from cdp_cli.rules.docs import REFERENCE_PATH, rules_reference
 
     return [
-        Target("README.md", rules_markdown, block="rules"),
         Target(REFERENCE_PATH, rules_reference),
         Target("docs/cli.md", _cli_reference),
     ]
