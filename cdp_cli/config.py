@@ -2,8 +2,9 @@
 options, for every checking command (``cdp events lint``, ``cdp plan validate``).
 
 Found by walking up from the current directory (like ``.git``), or named with ``--config``.
-Validated strictly on load: an unknown rule code, level or option is a :class:`ConfigError` naming the
-file and line, never a silent no-op::
+Validated strictly on load (by :mod:`cdp_cli.definitions`, as every definition file): an unknown rule
+code, level or option is a :class:`~cdp_cli.errors.ConfigError` naming the file and line, never a
+silent no-op::
 
     rules:
       PI005: off                      # disable a rule
@@ -14,30 +15,19 @@ file and line, never a silent no-op::
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
-from cdp_cli.errors import ConfigError
+from cdp_cli import definitions as defs
+from cdp_cli.definitions import parse_duration
 from cdp_cli.findings import Finding, Level
+
+__all__ = ["CONFIG_NAME", "Config", "RuleSetting", "find_config", "load_config", "parse_config", "parse_duration"]
 
 CONFIG_NAME = ".cdp.yaml"
 LEVEL_WORDS = {"error": Level.ERROR, "warning": Level.WARNING, "info": Level.INFO}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"90s"``, ``"5m"``, ``"1h"``, ``"7d"``, ``"2w"`` as a timedelta."""
-    m = _DURATION.match(str(text))
-    if not m:
-        raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h, 7d or 2w")
-    try:
-        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-    except OverflowError:
-        raise ValueError(f"{text!r} is too long a duration") from None
 
 
 @dataclass(frozen=True)
@@ -112,94 +102,85 @@ def load_config(path: Path | None = None, *, search: bool = True) -> Config:
         path = find_config()
         if path is None:
             return Config()
-    from cdp_cli.yamlsrc import load_strict
+    file, _ = defs.load_definition(path, ConfigFile, what="config file", point_at_keys=True)
+    return Config(file=str(path), rules=file.settings)
 
-    doc = load_strict(path, "config file")
-    if doc is None:
-        return Config(file=str(path))
-    return parse_config(doc.data, str(path), lambda parts: doc.where(parts, key=True))
+
+class ConfigFile(defs.Definition):
+    """The ``.cdp.yaml`` definition. Rule options are typed by their defaults, so the rules mapping is
+    read by :meth:`check` against the rule catalog."""
+
+    not_a_mapping = "a config file holds a mapping with the key 'rules'"
+    version: Literal[1] = defs.field(1, message=lambda v: f"unsupported version {v!r}; this cdp reads version 1")
+    rules: dict[str, Any] | None = defs.field(
+        None, message="'rules' maps rule codes to off, a level, or {level, options...}")
+
+    def check(self) -> None:
+        from cdp_cli.rules import REGISTRY, all_rules
+
+        all_rules()
+        self.settings: dict[str, RuleSetting] = {}
+        for code, value in (self.rules or {}).items():
+            code_s = str(code).upper()
+            if code_s not in REGISTRY:
+                import difflib
+
+                close = difflib.get_close_matches(code_s, list(REGISTRY), n=1)
+                hint = f"; did you mean {close[0]}?" if close else "; `cdp rules` lists them"
+                raise defs.invalid(f"unknown rule code {code!r}{hint}", "rules", code)
+            if code_s in self.settings:
+                raise defs.invalid(f"rule {code_s} is configured twice (codes are case-insensitive)", "rules", code)
+            self.settings[code_s] = _setting(REGISTRY[code_s], value, ("rules", code))
 
 
 def parse_config(data: Any, file: str = "<config>", where=lambda parts: (0, 0)) -> Config:
-    from cdp_cli.rules import REGISTRY, all_rules
-
-    all_rules()
-
-    def fail(parts: tuple, message: str) -> ConfigError:
-        line, col = where(parts)
-        loc = f"{file}:{line}:{col}" if line else file
-        return ConfigError(f"{loc}: {message}")
-
-    if not isinstance(data, dict):
-        raise fail((), "a config file holds a mapping with the key 'rules'")
-    for key in data:
-        if key not in ("rules", "version"):
-            raise fail((key,), f"unknown key {key!r}; known keys: rules, version")
-    if "version" in data and (data["version"] != 1 or isinstance(data["version"], bool)):
-        raise fail(("version",), f"unsupported version {data['version']!r}; this cdp reads version 1")
-    rules_data = data.get("rules")
-    if rules_data is None:
-        rules_data = {}
-    if not isinstance(rules_data, dict):
-        raise fail(("rules",), "'rules' maps rule codes to off, a level, or {level, options...}")
-    config = Config(file=file)
-    for code, value in rules_data.items():
-        code_s = str(code).upper()
-        if code_s not in REGISTRY:
-            import difflib
-
-            close = difflib.get_close_matches(code_s, list(REGISTRY), n=1)
-            hint = f"; did you mean {close[0]}?" if close else "; `cdp rules` lists them"
-            raise fail(("rules", code), f"unknown rule code {code!r}{hint}")
-        if code_s in config.rules:
-            raise fail(("rules", code), f"rule {code_s} is configured twice (codes are case-insensitive)")
-        rule = REGISTRY[code_s]
-        config.rules[code_s] = _setting(rule, value, ("rules", code), fail)
-    return config
+    """A :class:`Config` from parsed YAML (``where(path) -> (line, col)`` locates errors)."""
+    cfg = defs.parse_definition(data, ConfigFile, file, lambda parts, key: where(parts), point_at_keys=True)
+    return Config(file=file, rules=cfg.settings)
 
 
-def _level(value: Any, parts, fail) -> tuple[bool, Level | None]:
+def _level(value: Any, parts: tuple) -> tuple[bool, Level | None]:
     if value is False or value == "off":
         return False, None
     if value is True or value == "on":
         return True, None
     if isinstance(value, str) and value.lower() in LEVEL_WORDS:
         return True, LEVEL_WORDS[value.lower()]
-    raise fail(parts, f"invalid level {value!r}; use off, error, warning or info")
+    raise defs.Invalid(f"invalid level {value!r}; use off, error, warning or info", parts)
 
 
-def _setting(rule, value: Any, parts: tuple, fail) -> RuleSetting:
+def _setting(rule, value: Any, parts: tuple) -> RuleSetting:
     if not isinstance(value, dict):
-        enabled, level = _level(value, parts, fail)
+        enabled, level = _level(value, parts)
         return RuleSetting(enabled, level)
     on_by_level, on_by_flag, level = True, True, None  # either one off means off, in any order
     options: dict[str, Any] = {}
     for key, v in value.items():
         if key == "level":
-            on_by_level, level = _level(v, parts + (key,), fail)
+            on_by_level, level = _level(v, parts + (key,))
         elif key == "enabled":
             if not isinstance(v, bool):
-                raise fail(parts + (key,), "'enabled' is true or false")
+                raise defs.Invalid("'enabled' is true or false", parts + (key,))
             on_by_flag = v
         elif key in rule.options:
-            options[key] = _option(rule, key, v, parts + (key,), fail)
+            options[key] = _option(rule, key, v, parts + (key,))
         else:
             known = ", ".join(["level", "enabled", *rule.options])
-            raise fail(parts + (key,), f"rule {rule.code} has no option {key!r}; it takes: {known}")
+            raise defs.Invalid(f"rule {rule.code} has no option {key!r}; it takes: {known}", parts + (key,))
     return RuleSetting(on_by_level and on_by_flag, level, options)
 
 
-def _option(rule, key: str, value: Any, parts, fail) -> Any:
+def _option(rule, key: str, value: Any, parts: tuple) -> Any:
     default = rule.options[key]
     if isinstance(default, bool) or isinstance(default, int):
         if isinstance(default, bool):
             if not isinstance(value, bool):
-                raise fail(parts, f"{rule.code}.{key} is true or false (default {str(default).lower()})")
+                raise defs.Invalid(f"{rule.code}.{key} is true or false (default {str(default).lower()})", parts)
             return value
         least = 1 if key.startswith("max_") else 0  # a limit of 0 would flag everything
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             kind = "a positive" if least else "a non-negative"
-            raise fail(parts, f"{rule.code}.{key} must be {kind} integer (default {default})")
+            raise defs.Invalid(f"{rule.code}.{key} must be {kind} integer (default {default})", parts)
         return value
     if key in ("style", "traits", "pages"):
         from cdp_cli.naming import Style
@@ -207,19 +188,19 @@ def _option(rule, key: str, value: Any, parts, fail) -> Any:
         try:
             return Style(str(value)).value
         except ValueError:
-            raise fail(parts, f"{rule.code}.{key}: unknown naming style {value!r}; use one of "
-                              + ", ".join(s.value for s in Style)) from None
+            raise defs.Invalid(f"{rule.code}.{key}: unknown naming style {value!r}; use one of "
+                            + ", ".join(s.value for s in Style), parts) from None
     if key == "oldest":
         try:
             return date.fromisoformat(str(value)).isoformat()
         except ValueError:
-            raise fail(parts, f"{rule.code}.{key} must be a date such as 2000-01-01") from None
+            raise defs.Invalid(f"{rule.code}.{key} must be a date such as 2000-01-01", parts) from None
     if key.startswith("max_") and isinstance(default, str):
         try:
             parse_duration(str(value))
         except ValueError as e:
-            raise fail(parts, f"{rule.code}.{key}: {e}") from None
+            raise defs.Invalid(f"{rule.code}.{key}: {e}", parts) from None
         return str(value)
     if not isinstance(value, type(default)):
-        raise fail(parts, f"{rule.code}.{key} must be a {type(default).__name__}")
+        raise defs.Invalid(f"{rule.code}.{key} must be a {type(default).__name__}", parts)
     return value

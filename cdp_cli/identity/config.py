@@ -27,9 +27,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from cdp_cli.errors import ConfigError
+from cdp_cli import definitions as defs
+from cdp_cli.definitions import Definition, Invalid, given, invalid, parse_definition, parsed
 
 #: Sliding windows for limits, in microseconds (0: ever).
 WINDOWS = {"ever": 0, "daily": 86_400_000_000, "weekly": 7 * 86_400_000_000,
@@ -65,8 +66,6 @@ DEFAULT_TYPES: dict[str, dict[str, Any]] = {
 DEFAULT_LIMIT = 5
 EXTERNAL_PRIORITY = 1000  # context.externalIds types not configured come after every configured one
 _TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
-_TYPE_KEYS = {"paths", "limit", "window", "priority", "blocked", "normalize", "match", "enabled"}
-_TOP_KEYS = {"version", "identifiers", "blocked", "external_ids", "alias", "numbers", "max_length", "super_profile"}
 
 
 @dataclass(frozen=True)
@@ -138,158 +137,155 @@ class IdentityConfig:
         return c
 
 
-def _parse_path(value: Any, where, loc) -> Path_:
+# --- the file, declared (cdp_cli.definitions reads it: unknown keys, types, file:line:col) ----------
+
+def _parse_path(value: Any) -> Path_:
     if isinstance(value, str):
         if not value or any(not p for p in value.split(".")):
-            raise where(loc, f"path {value!r} is not a dotted path such as context.traits.email")
+            raise invalid(f"path {value!r} is not a dotted path such as context.traits.email")
         return Path_(tuple(value.split(".")))
     if isinstance(value, dict):
         unknown = set(value) - {"path", "when"}
         if unknown or "path" not in value:
-            raise where(loc, "a conditional path is {path: a.b.c, when: {x.y: value}}")
-        base = _parse_path(value["path"], where, loc + ("path",))
+            raise invalid("a conditional path is {path: a.b.c, when: {x.y: value}}")
+        base = _located(_parse_path, value["path"], "path")
         when = value.get("when") or {}
         if not isinstance(when, dict):
-            raise where(loc + ("when",), "'when' maps dotted paths to the value they must hold")
-        conds = []
-        for k, v in when.items():
-            conds.append((_parse_path(k, where, loc + ("when", k)).parts, v))
+            raise invalid("'when' maps dotted paths to the value they must hold", "when")
+        conds = [(_located(_parse_path, k, "when", k).parts, v) for k, v in when.items()]
         return Path_(base.parts, tuple(conds))
-    raise where(loc, "a path is a dotted string or {path: ..., when: {...}}")
+    raise invalid("a path is a dotted string or {path: ..., when: {...}}")
 
 
-def _parse_blocked(value: Any, where, loc) -> tuple[set[str], list[re.Pattern]]:
+def _located(parse, value: Any, *path: str | int) -> Any:
+    """``parse(value)`` for a part of a value: its problems are at ``path`` within the value."""
+    try:
+        return parse(value)
+    except Invalid as e:
+        raise Invalid(e.message, path + e.path) from None
+
+
+def _parse_blocked(value: Any) -> tuple[frozenset[str], tuple[re.Pattern, ...]]:
     if not isinstance(value, list):
-        raise where(loc, "'blocked' is a list of values and {regex: ...} patterns")
+        raise invalid("'blocked' is a list of values and {regex: ...} patterns")
     exact: set[str] = set()
     regex: list[re.Pattern] = []
     for i, item in enumerate(value):
         if isinstance(item, dict):
             if set(item) != {"regex"} or not isinstance(item["regex"], str):
-                raise where(loc + (i,), "a blocked pattern is {regex: '^test-'}")
+                raise invalid("a blocked pattern is {regex: '^test-'}", i)
             try:
                 regex.append(re.compile(item["regex"]))
             except re.error as e:
-                raise where(loc + (i, "regex"), f"invalid regex {item['regex']!r}: {e}") from None
+                raise invalid(f"invalid regex {item['regex']!r}: {e}", i, "regex") from None
         elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
             exact.add(str(item).strip().casefold())
         else:
-            raise where(loc + (i,), f"a blocked value is a string or {{regex: ...}}, not {type(item).__name__}")
-    return exact, regex
+            raise invalid(f"a blocked value is a string or {{regex: ...}}, not {type(item).__name__}", i)
+    return frozenset(exact), tuple(regex)
 
 
-def _window(value: Any, where, loc) -> str:
-    if not isinstance(value, str) or value not in WINDOWS:
-        raise where(loc, f"window must be one of {', '.join(WINDOWS)}")
-    return value
+def _type_name(name: Any) -> str:
+    if not isinstance(name, str) or not _TYPE_NAME.match(name):
+        raise invalid(f"identifier type {name!r}: use letters, digits, '_', '.' or '-' (at most 64)")
+    return name
 
 
-def _int(value: Any, where, loc, least: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise where(loc, f"{what} must be an integer of at least {least}")
-    return value
+PathSpec = Annotated[Path_, parsed(_parse_path, "a dotted path or {path: ..., when: {...}}")]
+Blocked = Annotated[tuple, parsed(_parse_blocked, "a list of values and {regex: ...} patterns")]
+TypeName = Annotated[str, parsed(_type_name, "a name of letters, digits, '_', '.' or '-'")]
+
+
+class IdentifierSpec(Definition):
+    """One identifier type (``identifiers: {crm_id: {...}}``); what it leaves out keeps the default."""
+
+    not_a_mapping = "an identifier type is a mapping such as {paths: [traits.crm_id], limit: 1}"
+    paths: list[PathSpec] | None = defs.field(None, message="paths is a non-empty list of dotted paths")
+    limit: int | None = defs.field(DEFAULT_LIMIT, ge=1)
+    window: Literal["ever", "daily", "weekly", "monthly", "annually"] = "ever"
+    priority: int = defs.field(0, ge=1)  # 0: after the explicit ones, alphabetically
+    blocked: Blocked = (frozenset(), ())
+    normalize: list[Literal["trim", "lowercase"]] = defs.field(
+        default_factory=lambda: ["trim"], message="normalize is a list of: trim, lowercase")
+    match: bool = defs.field(True, message="match is true or false")
+    enabled: bool = defs.field(True, message="enabled is true or false")
+
+    def check(self) -> None:
+        if self.enabled and not self.paths and "paths" in given(self):
+            raise invalid("paths is a non-empty list of dotted paths", "paths")
+
+
+class ExternalIds(Definition):
+    enabled: bool = defs.field(True, message="enabled is true or false")
+    limit: int = defs.field(DEFAULT_LIMIT, ge=1)
+
+
+class IdentityFile(Definition):
+    """The identity file (``--identity identity.yaml``)."""
+
+    not_a_mapping = "an identity file holds a mapping (identifiers, blocked, alias, ...)"
+    version: Literal[1] = defs.field(1, message=lambda v: f"unsupported version {v!r}; this cdp reads version 1")
+    identifiers: dict[TypeName, IdentifierSpec | None] | None = defs.field(
+        None, message="identifiers maps type names to {paths, limit, window, priority, blocked, ...}")
+    blocked: Blocked = (frozenset(), ())
+    external_ids: bool | ExternalIds = defs.field(True, message="external_ids is true, false or {enabled, limit}")
+    alias: Literal["link", "ignore"] = defs.field("link", message="alias is 'link' (previousId joins userId) or 'ignore'")
+    numbers: Literal["normalize", "reject"] = defs.field(
+        "normalize", message="numbers is 'normalize' (42 -> \"42\") or 'reject'")
+    max_length: int = defs.field(256, ge=1)
+    super_profile: int = defs.field(50, ge=2)
+
+    def check(self) -> None:
+        for name, spec in (self.identifiers or {}).items():
+            if name not in DEFAULT_TYPES and (spec is None or "paths" not in given(spec)):
+                raise invalid(f"{name} is not a default identifier type: give its paths", "identifiers", name)
+
+
+_DEFAULT_SPECS: dict[str, IdentifierSpec] = {}
+
+
+def _default_spec(name: str) -> IdentifierSpec:
+    spec = _DEFAULT_SPECS.get(name)
+    if spec is None:
+        spec = _DEFAULT_SPECS[name] = parse_definition(DEFAULT_TYPES[name], IdentifierSpec, "<defaults>")
+    return spec
 
 
 def build_config(data: Any, where=None, file: str | None = None) -> IdentityConfig:
-    """An :class:`IdentityConfig` from parsed YAML (``where(path, message)`` makes located errors)."""
-    if where is None:
-        def where(loc, message):  # noqa: E306 - plain data without positions
-            return ConfigError(f"{file or '<identity>'}: {'.'.join(map(str, loc)) or '(top)'}: {message}")
-    data = data or {}
-    if not isinstance(data, dict):
-        raise where((), "an identity file holds a mapping (identifiers, blocked, alias, ...)")
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise where((key,), f"unknown key {key!r}; known keys: {', '.join(sorted(_TOP_KEYS))}")
-    if "version" in data and data["version"] != 1:
-        raise where(("version",), f"unsupported version {data['version']!r}; this cdp reads version 1")
-    cfg = IdentityConfig(file=file)
-    exact, regex = set(DEFAULT_BLOCKED_EXACT), [re.compile(r) for r in DEFAULT_BLOCKED_REGEX]
-    if "blocked" in data:
-        e, r = _parse_blocked(data["blocked"], where, ("blocked",))
-        exact |= e
-        regex += r
-    cfg.blocked_exact, cfg.blocked_regex = frozenset(exact), tuple(regex)
-    if "alias" in data:
-        if data["alias"] not in ("link", "ignore"):
-            raise where(("alias",), "alias is 'link' (previousId joins userId) or 'ignore'")
-        cfg.alias = data["alias"]
-    if "numbers" in data:
-        if data["numbers"] not in ("normalize", "reject"):
-            raise where(("numbers",), "numbers is 'normalize' (42 -> \"42\") or 'reject'")
-        cfg.numbers = data["numbers"]
-    if "max_length" in data:
-        cfg.max_length = _int(data["max_length"], where, ("max_length",), 1, "max_length")
-    if "super_profile" in data:
-        cfg.super_profile = _int(data["super_profile"], where, ("super_profile",), 2, "super_profile")
-    ext = data.get("external_ids", {})
-    if isinstance(ext, bool):
-        cfg.external_ids = ext
-    elif isinstance(ext, dict):
-        for k, v in ext.items():
-            if k == "enabled":
-                if not isinstance(v, bool):
-                    raise where(("external_ids", k), "enabled is true or false")
-                cfg.external_ids = v
-            elif k == "limit":
-                cfg.external_limit = _int(v, where, ("external_ids", k), 1, "limit")
-            else:
-                raise where(("external_ids", k), "external_ids takes enabled and limit")
+    """An :class:`IdentityConfig` from parsed YAML. ``where`` locates errors: a
+    :class:`~cdp_cli.yamlsrc.YamlDocument` or ``f(path, key) -> (line, col)``; without it errors
+    name the dotted path."""
+    spec = parse_definition(data or {}, IdentityFile, file or "<identity>", where, point_at_keys=True)
+    cfg = IdentityConfig(file=file, alias=spec.alias, numbers=spec.numbers, max_length=spec.max_length,
+                         super_profile=spec.super_profile)
+    exact, regex = spec.blocked
+    cfg.blocked_exact = frozenset(DEFAULT_BLOCKED_EXACT) | exact
+    cfg.blocked_regex = tuple(re.compile(r) for r in DEFAULT_BLOCKED_REGEX) + regex
+    if isinstance(spec.external_ids, bool):
+        cfg.external_ids = spec.external_ids
     else:
-        raise where(("external_ids",), "external_ids is true, false or {enabled, limit}")
+        cfg.external_ids, cfg.external_limit = spec.external_ids.enabled, spec.external_ids.limit
 
-    raw_types: dict[str, dict[str, Any]] = {k: dict(v) for k, v in DEFAULT_TYPES.items()}
-    given = data.get("identifiers") or {}
-    if not isinstance(given, dict):
-        raise where(("identifiers",), "identifiers maps type names to {paths, limit, window, priority, blocked, ...}")
-    for name, spec in given.items():
-        loc = ("identifiers", name)
-        if not isinstance(name, str) or not _TYPE_NAME.match(name):
-            raise where(loc, f"identifier type {name!r}: use letters, digits, '_', '.' or '-' (at most 64)")
-        spec = spec if spec is not None else {}
-        if not isinstance(spec, dict):
-            raise where(loc, "an identifier type is a mapping such as {paths: [traits.crm_id], limit: 1}")
-        for k in spec:
-            if k not in _TYPE_KEYS:
-                raise where(loc + (k,), f"unknown key {k!r}; an identifier type takes {', '.join(sorted(_TYPE_KEYS))}")
-        if name not in raw_types and "paths" not in spec:
-            raise where(loc, f"{name} is not a default identifier type: give its paths")
-        merged = raw_types.setdefault(name, {})
-        merged.update(spec)
-        merged["_loc"] = loc
+    merged: dict[str, dict[str, Any]] = {}  # name -> field values: the default type's, then the file's
+    for name in DEFAULT_TYPES:
+        default = _default_spec(name)
+        merged[name] = {f: getattr(default, f) for f in given(default)}
+    for name, user in (spec.identifiers or {}).items():
+        values = merged.setdefault(name, {})
+        if user is not None:
+            values.update({f: getattr(user, f) for f in given(user)})
 
     types: list[IdType] = []
-    for name, spec in raw_types.items():
-        loc = spec.get("_loc", ("identifiers", name))
-        enabled = spec.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise where(loc + ("enabled",), "enabled is true or false")
-        if not enabled:
+    for name, values in merged.items():
+        if not values.get("enabled", True):
             continue
-        paths_v = spec.get("paths")
-        if not isinstance(paths_v, list) or not paths_v:
-            raise where(loc + ("paths",), "paths is a non-empty list of dotted paths")
-        t = IdType(name, [_parse_path(p, where, loc + ("paths", i)) for i, p in enumerate(paths_v)])
-        if "limit" in spec:
-            t.limit = None if spec["limit"] is None else _int(spec["limit"], where, loc + ("limit",), 1, "limit")
-        else:
-            t.limit = DEFAULT_LIMIT
-        if "window" in spec:
-            t.window = _window(spec["window"], where, loc + ("window",))
-        if "priority" in spec:
-            t.priority = _int(spec["priority"], where, loc + ("priority",), 1, "priority")
-        if "blocked" in spec:
-            e, r = _parse_blocked(spec["blocked"], where, loc + ("blocked",))
-            t.blocked_exact, t.blocked_regex = frozenset(e), tuple(r)
-        norm = spec.get("normalize", ["trim"])
-        if not isinstance(norm, list) or any(n not in ("trim", "lowercase") for n in norm):
-            raise where(loc + ("normalize",), "normalize is a list of: trim, lowercase")
-        t.lowercase = "lowercase" in norm
-        t.trim = "trim" in norm
-        match = spec.get("match", True)
-        if not isinstance(match, bool):
-            raise where(loc + ("match",), "match is true or false")
-        t.match = match
+        t = IdType(name, list(values["paths"]), limit=values.get("limit", DEFAULT_LIMIT),
+                   window=values.get("window", "ever"), priority=values.get("priority", 0),
+                   match=values.get("match", True))
+        if "blocked" in values:
+            t.blocked_exact, t.blocked_regex = values["blocked"]
+        norm = values.get("normalize", ["trim"])
+        t.lowercase, t.trim = "lowercase" in norm, "trim" in norm
         types.append(t)
     # Priorities: explicit ones first, then the rest alphabetically (Segment: user_id 1, email 2, others from 3).
     taken = sorted({t.priority for t in types if t.priority})
@@ -306,13 +302,7 @@ def load_identity_config(path: str | Path | None) -> IdentityConfig:
     """The defaults, or ``path`` read strictly (errors name file, line and column)."""
     if path is None:
         return build_config({})
-    path = Path(path)
     from cdp_cli.yamlsrc import load_strict
 
-    doc = load_strict(path, "identity file")
-
-    def where(loc, message):
-        line, col = doc.where(tuple(loc), key=True) if doc is not None else (0, 0)
-        return ConfigError(f"{path}:{line}:{col}: {message}" if line else f"{path}: {message}")
-
-    return build_config(doc.data if doc is not None else {}, where, str(path))
+    doc = load_strict(Path(path), "identity file")
+    return build_config(doc.data if doc is not None else {}, doc, str(path))

@@ -39,6 +39,11 @@ def test_found_by_walking_up_and_parsed(tmp_path, monkeypatch):
     ("rulez:\n  SP006: off\n", ".cdp.yaml:1:1: unknown key 'rulez'; known keys: rules, version"),
     ("rules: [SP006]\n", "'rules' maps rule codes"),
     ("rules:\n  SP006: off\n  SP006: on\n", "duplicate key"),
+    ("rulez:\n  SP006: off\n", "; did you mean 'rules'?"),
+    ("version: true\n", ".cdp.yaml:1:1: unsupported version True"),
+    ("- rules\n", ".cdp.yaml:1:1: a config file holds a mapping with the key 'rules'"),
+    ("rules:\n  SP006: {enabled: 1}\n", ".cdp.yaml:2:11: 'enabled' is true or false"),
+    ("rules:\n  SP013: {oldest: soon}\n", ".cdp.yaml:2:11: SP013.oldest must be a date"),
 ])
 def test_invalid_config_is_an_error_naming_file_and_line(tmp_path, text, message):
     (tmp_path / ".cdp.yaml").write_text(text)
@@ -61,3 +66,13 @@ def test_durations():
     assert parse_duration("2w").days == 14
     with pytest.raises(ValueError):
         parse_duration("tomorrow")
+
+
+def test_every_problem_of_the_file_at_once(tmp_path):
+    (tmp_path / ".cdp.yaml").write_text("rulez: 1\nversion: 3\nrules: 5\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / ".cdp.yaml")
+    lines = [line.replace(str(tmp_path / ".cdp.yaml"), ".cdp.yaml") for line in str(e.value).splitlines()]
+    assert lines == [".cdp.yaml:1:1: unknown key 'rulez'; known keys: rules, version; did you mean 'rules'?",
+                     ".cdp.yaml:2:1: unsupported version 3; this cdp reads version 1",
+                     ".cdp.yaml:3:1: 'rules' maps rule codes to off, a level, or {level, options...}"]

@@ -167,6 +167,20 @@ def test_configuration_errors_name_file_line_and_column(tmp_path):
         ("blocked: [{regex: '([a-'}]\n", "invalid regex"),
         ("aliases: link\n", ":1:1: unknown key 'aliases'"),
         ("identifiers:\n  email: {paths: [traits..email]}\n", "is not a dotted path"),
+        ("aliases: link\n", "; did you mean 'alias'?"),
+        ("identifiers:\n  email: {pathz: [a]}\n", ":2:11: unknown key 'pathz'; known keys: blocked, enabled"),
+        ("identifiers:\n  email: 3\n", ":2:3: an identifier type is a mapping such as"),
+        ("identifiers:\n  email: {paths: []}\n", ":2:11: paths is a non-empty list of dotted paths"),
+        ("identifiers:\n  email: {paths: [{path: a, when: {b..c: 1}}]}\n", ":2:36: path 'b..c' is not a dotted path"),
+        ("identifiers:\n  'a b': {paths: [a]}\n", ":2:3: identifier type 'a b': use letters"),
+        ("identifiers:\n  x: {paths: [a], normalize: [upper]}\n", ":2:19: normalize is a list of: trim, lowercase"),
+        ("blocked: [[1]]\n", ":1:11: a blocked value is a string or {regex: ...}, not list"),
+        ("external_ids: {enabled: 2}\n", ":1:16: enabled is true or false"),
+        ("external_ids: 2\n", ":1:1: external_ids is true, false or {enabled, limit}"),
+        ("alias: merge\n", ":1:1: alias is 'link' (previousId joins userId) or 'ignore'"),
+        ("super_profile: 1\n", ":1:1: super_profile must be an integer of at least 2"),
+        ("version: 2\n", ":1:1: unsupported version 2; this cdp reads version 1"),
+        ("- a\n", ":1:1: an identity file holds a mapping"),
     ]
     for text, message in cases:
         (tmp_path / "identity.yaml").write_text(text)
