@@ -44,7 +44,10 @@ def ensure_log(events: int, seed: int = 42) -> Path:
         DATA.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
         generate(path, events, seed=seed, violations=0.05, plan=load_plan_for_lint([ROOT / "plans" / "ecommerce"]))
-        print(f"generated {path.name} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f}s", flush=True)
+        print(
+            f"generated {path.name} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f}s",
+            flush=True,
+        )
     return path
 
 
@@ -119,29 +122,70 @@ def ajv(path: Path) -> tuple[float, int] | None:
         return None
     bench = ROOT / "bench"
     if not (bench / "node_modules" / "ajv").exists():
-        subprocess.run(["npm", "install", "--no-save", "--silent", "--prefix", str(bench), "ajv@8", "ajv-formats@3"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["npm", "install", "--no-save", "--silent", "--prefix", str(bench), "ajv@8", "ajv-formats@3"],
+            check=True,
+            capture_output=True,
+        )
     schemas = DATA / "schemas"
-    subprocess.run([sys.executable, "-m", "cdp_cli", "plan", "export", "--to", "jsonschema", str(schemas),
-                    "--plan", "plans/ecommerce"], check=True, cwd=ROOT, capture_output=True)
-    r = subprocess.run(["node", str(bench / "ajv_lint.mjs"), str(schemas), str(path)], capture_output=True, text=True, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cdp_cli",
+            "plan",
+            "export",
+            "--to",
+            "jsonschema",
+            str(schemas),
+            "--plan",
+            "plans/ecommerce",
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    r = subprocess.run(
+        ["node", str(bench / "ajv_lint.mjs"), str(schemas), str(path)], capture_output=True, text=True, check=True
+    )
     out = json.loads(r.stdout)
     return out["seconds"], out["messages"]
 
 
 def peak_rss(path: Path, jobs: int) -> tuple[float, int]:
     """Peak RSS (MiB) of `cdp events lint` end to end, main process and workers (largest of each)."""
-    code = ("import resource, sys, runpy\n"
-            "sys.argv = ['cdp'] + sys.argv[1:]\n"
-            "try:\n    runpy.run_module('cdp_cli', run_name='__main__')\n"
-            "except SystemExit:\n    pass\n"
-            "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-            "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-            "print('RSS', own, kids, file=sys.stderr)\n")
+    code = (
+        "import resource, sys, runpy\n"
+        "sys.argv = ['cdp'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('cdp_cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print('RSS', own, kids, file=sys.stderr)\n"
+    )
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", code, "events", "lint", str(path), "--plan", "plans/ecommerce", "-q",
-                        "--jobs", str(jobs), "--format", "json", "--max-findings", "1000"],
-                       cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "events",
+            "lint",
+            str(path),
+            "--plan",
+            "plans/ecommerce",
+            "-q",
+            "--jobs",
+            str(jobs),
+            "--format",
+            "json",
+            "--max-findings",
+            "1000",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     secs = time.perf_counter() - t
     line = [x for x in r.stderr.splitlines() if x.startswith("RSS")][-1]
     _, own, kids = line.split()
@@ -168,15 +212,15 @@ def main() -> None:
     t, n = best(lambda: naive(path, args.naive_events), 1)
     rows.append((f"naive orjson + jsonschema ({args.naive_events:,} msgs)", n, t))
     for jobs in (1, 2):
-        t, r = best(lambda: cdp_lint(path, jobs), args.repeat)
+        t, r = best(lambda jobs=jobs: cdp_lint(path, jobs), args.repeat)
         rows.append((f"cdp events lint --plan, jobs={jobs}", r.stats.messages, t))
         print(f"  (jobs={jobs}: {r.total_findings:,} findings)", flush=True)
     a = ajv(path)
     if a:
         rows.append(("ajv 8 in node (JSON.parse + validate)", a[1], a[0]))
     print()
-    print(f"| measurement | messages | seconds | messages/s | vs parse-only |")
-    print(f"| --- | ---: | ---: | ---: | ---: |")
+    print("| measurement | messages | seconds | messages/s | vs parse-only |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for name, n, t in rows:
         print(f"| {name} | {n:,} | {t:.2f} | {n / t:,.0f} | {n / t / ceiling:.2f} |")
     if args.memory:

@@ -20,8 +20,10 @@ def generate(root: Path, events: int, props: int) -> None:
     (root / "events").mkdir(parents=True)
     (root / "plan.yaml").write_text(
         "name: big\nconventions: {events: title_case, properties: snake_case}\n"
-        "properties:\n" + "".join(
-            f"  shared_{i}: {{type: string, minLength: 1, maxLength: 64, pattern: '^[a-z0-9_]+$', description: Shared {i}.}}\n"
+        "properties:\n"
+        + "".join(
+            f"  shared_{i}: {{type: string, minLength: 1, maxLength: 64, "
+            f"pattern: '^[a-z0-9_]+$', description: Shared {i}.}}\n"
             for i in range(50)
         ),
         encoding="utf-8",
@@ -78,7 +80,10 @@ def main() -> None:
     print(f"plan: {args.events} events x {args.props} properties, {len(files)} files, {size / 1e6:.1f} MB")
     print(f"yaml.safe_load (C loader):      {t_c:7.2f} s")
     print(f"yaml.safe_load (pure Python):   {t_py:7.2f} s")
-    print(f"cdp plan validate (library):    {t_val:7.2f} s   = {t_val / t_py:.2f}x pure-Python parse, {t_val / t_c:.2f}x C parse")
+    print(
+        f"cdp plan validate (library):    {t_val:7.2f} s   = {t_val / t_py:.2f}x pure-Python parse, "
+        f"{t_val / t_c:.2f}x C parse"
+    )
     print(f"compile {n} schemas:            {t_comp:7.2f} s")
 
 

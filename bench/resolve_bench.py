@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,9 +44,29 @@ def ensure_log(events: int, seed: int = 42) -> Path:
     path = DATA / f"events-{events}-s{seed}.ndjson"
     if not path.exists():
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cdp_cli", "samples", "generate", "--events", str(events), "--seed", str(seed),
-                        "--violations", "0.05", "-o", str(path)], check=True, cwd=ROOT)
-        print(f"generated {path.name} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f}s", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cdp_cli",
+                "samples",
+                "generate",
+                "--events",
+                str(events),
+                "--seed",
+                str(seed),
+                "--violations",
+                "0.05",
+                "-o",
+                str(path),
+            ],
+            check=True,
+            cwd=ROOT,
+        )
+        print(
+            f"generated {path.name} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f}s",
+            flush=True,
+        )
     return path
 
 
@@ -112,14 +131,25 @@ def best(fn, repeat: int):
 
 
 def peak_rss(path: Path, unrestricted: bool) -> tuple[float, float]:
-    code = ("import resource, sys, time\n"
-            "from cdp_cli.identity.resolve import resolve\n"
-            "t = time.perf_counter()\n"
-            f"r = resolve([sys.argv[1]], sys.argv[2], unrestricted={unrestricted})\n"
-            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    code = (
+        "import resource, sys, time\n"
+        "from cdp_cli.identity.resolve import resolve\n"
+        "t = time.perf_counter()\n"
+        f"r = resolve([sys.argv[1]], sys.argv[2], unrestricted={unrestricted})\n"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
     with tempfile.TemporaryDirectory(dir=DATA) as tmp:
-        out = subprocess.run([sys.executable, "-c", code, str(path), str(Path(tmp) / "out")], capture_output=True,
-                             text=True, check=True, cwd=ROOT).stdout.splitlines()[-1].split()
+        out = (
+            subprocess.run(
+                [sys.executable, "-c", code, str(path), str(Path(tmp) / "out")],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
+            .stdout.splitlines()[-1]
+            .split()
+        )
     return float(out[0]), int(out[1]) / 1024
 
 
@@ -151,9 +181,11 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     assert r_un.profiles == k_sp, f"unrestricted profiles {r_un.profiles} != scipy components {k_sp}"
     ceiling = t_edges + t_sp
-    print(f"\n{r_un.events:,} events, {n:,} identifiers, {len(src):,} edges; {k_sp:,} components = "
-          f"{r_un.profiles:,} unrestricted profiles; limits mode: {r_li.profiles:,} profiles, {r_li.merges:,} merges, "
-          f"{r_li.refused:,} refused\n")
+    print(
+        f"\n{r_un.events:,} events, {n:,} identifiers, {len(src):,} edges; {k_sp:,} components = "
+        f"{r_un.profiles:,} unrestricted profiles; limits mode: {r_li.profiles:,} profiles, {r_li.merges:,} merges, "
+        f"{r_li.refused:,} refused\n"
+    )
     print("| measurement | seconds | events/s | vs edges + scipy |")
     print("| --- | ---: | ---: | ---: |")
     for name, t in rows:
@@ -166,7 +198,11 @@ def main() -> None:
             p = ensure_log(events)
             for unrestricted in (False, True):
                 secs, rss = peak_rss(p, unrestricted)
-                print(f"| {events:,} events | {'unrestricted' if unrestricted else 'limits'} | {secs:.1f} | {rss:,.0f} MiB |", flush=True)
+                print(
+                    f"| {events:,} events | {'unrestricted' if unrestricted else 'limits'} "
+                    f"| {secs:.1f} | {rss:,.0f} MiB |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

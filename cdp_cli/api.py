@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from cdp_cli.errors import UsageError
 from cdp_cli.findings import Finding
@@ -61,20 +62,21 @@ def parse_now(value: datetime | str | None) -> datetime | None:
         except ValueError:
             raise UsageError(f"--now {value!r} is not an ISO-8601 date-time such as 2026-11-22T00:00:00Z") from None
     if when is not None and when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return when
 
 
 # --- plans ------------------------------------------------------------------------------------------
 @dataclass
 class ValidateOptions:
-    paths: list[PathLike] = field(default_factory=lambda: ["plans"])
+    paths: Sequence[PathLike] = field(default_factory=lambda: ["plans"])
     config: Any = None  #: a Config, a .cdp.yaml path, or None (the nearest .cdp.yaml)
     search_config: bool = True  #: False: ignore any .cdp.yaml (every rule at its default)
 
 
-def validate_plans(paths: Sequence[PathLike] | PathLike | None = None, *, options: ValidateOptions | None = None,
-                   **kw: Any):
+def validate_plans(
+    paths: Sequence[PathLike] | PathLike | None = None, *, options: ValidateOptions | None = None, **kw: Any
+):
     """Validate plan files or directories: a :class:`~cdp_cli.plan.validate.ValidationResult`."""
     from cdp_cli.plan.validate import validate_paths
 
@@ -88,7 +90,7 @@ def validate_plans(paths: Sequence[PathLike] | PathLike | None = None, *, option
 @dataclass
 class ExportOptions:
     out: PathLike
-    plans: list[PathLike] = field(default_factory=lambda: ["plans"])
+    plans: Sequence[PathLike] = field(default_factory=lambda: ["plans"])
     to: str = "jsonschema"
 
 
@@ -115,21 +117,33 @@ class ExportResult:
         return bool(self.findings)
 
     def summary(self) -> dict[str, Any]:
-        return {"out": str(self.out), "to": self.to, "schemas": self.schemas, "plans": self.plans,
-                "errors": len(self.findings)}
+        return {
+            "out": str(self.out),
+            "to": self.to,
+            "schemas": self.schemas,
+            "plans": self.plans,
+            "errors": len(self.findings),
+        }
 
     def tables(self) -> list[Table]:
         return []
 
     def verdict(self) -> str:
         if self.failed():
-            return (f"the plan has {plural(len(self.findings), 'error')}; fix them before exporting "
-                    "(see `cdp plan validate`)")
+            return (
+                f"the plan has {plural(len(self.findings), 'error')}; fix them before exporting "
+                "(see `cdp plan validate`)"
+            )
         return f"wrote {plural(self.schemas, 'schema')} from {plural(self.plans, 'plan')} to {self.out}"
 
 
-def export_plan(out: PathLike | None = None, plans: Sequence[PathLike] | PathLike | None = None, *,
-                options: ExportOptions | None = None, **kw: Any) -> ExportResult:
+def export_plan(
+    out: PathLike | None = None,
+    plans: Sequence[PathLike] | PathLike | None = None,
+    *,
+    options: ExportOptions | None = None,
+    **kw: Any,
+) -> ExportResult:
     """Export plans (``to="jsonschema"``). A plan with errors is not exported: the result holds them."""
     import json
     import re
@@ -169,8 +183,8 @@ def export_plan(out: PathLike | None = None, plans: Sequence[PathLike] | PathLik
 # --- event logs -------------------------------------------------------------------------------------
 @dataclass
 class LintOptions:
-    inputs: list[PathLike]
-    plan: list[PathLike] | None = None  #: plan files or directories; adds the TP rules
+    inputs: Sequence[PathLike]
+    plan: Sequence[PathLike] | None = None  #: plan files or directories; adds the TP rules
     config: Any = None  #: a Config, a .cdp.yaml path, or None (the nearest .cdp.yaml)
     search_config: bool = True
     now: datetime | str | None = None  #: what "now" is for future timestamps (default: the clock)
@@ -180,8 +194,14 @@ class LintOptions:
     findings_out: PathLike | None = None  #: also write every finding here (NDJSON, atomically)
 
 
-def lint_events(inputs: Sequence[PathLike] | PathLike | None = None, plan: Sequence[PathLike] | PathLike | None = None,
-                *, options: LintOptions | None = None, observer: Observer | None = None, **kw: Any):
+def lint_events(
+    inputs: Sequence[PathLike] | PathLike | None = None,
+    plan: Sequence[PathLike] | PathLike | None = None,
+    *,
+    options: LintOptions | None = None,
+    observer: Observer | None = None,
+    **kw: Any,
+):
     """Lint event logs: a :class:`~cdp_cli.lint.runner.LintResult` (counts, kept findings, tables)."""
     from cdp_cli.lint.runner import lint
 
@@ -189,7 +209,7 @@ def lint_events(inputs: Sequence[PathLike] | PathLike | None = None, plan: Seque
         if inputs is None:
             raise UsageError("lint_events needs inputs")
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-        options = LintOptions(inputs=items, plan=_paths(plan), **kw)  # type: ignore[arg-type]
+        options = LintOptions(inputs=items, plan=_paths(plan), **kw)
     when = parse_now(options.now)
     cfg = _load_config(options.config, options.search_config)
     from cdp_cli.events.reader import discover
@@ -225,9 +245,18 @@ def lint_events(inputs: Sequence[PathLike] | PathLike | None = None, plan: Seque
                 rate = partial.stats.messages / max(time.perf_counter() - t0[0], 1e-6)
                 observer(Progress("read", 0, total, "bytes", f"{partial.stats.messages:,} events ({rate:,.0f}/s)"))
 
-        result = lint(sources, plan_paths=[Path(p) for p in options.plan] if options.plan else None, config=cfg,
-                      now=when, show_values=options.show_values, jobs=options.jobs, keep=options.keep,
-                      on_finding=on_finding, progress=progress, on_chunk=on_chunk)
+        result = lint(
+            sources,
+            plan_paths=[Path(p) for p in options.plan] if options.plan else None,
+            config=cfg,
+            now=when,
+            show_values=options.show_values,
+            jobs=options.jobs,
+            keep=options.keep,
+            on_finding=on_finding,
+            progress=progress,
+            on_chunk=on_chunk,
+        )
     result.levels = {code: cfg.level(code).value for code in result.by_code}
     return result
 
@@ -235,7 +264,7 @@ def lint_events(inputs: Sequence[PathLike] | PathLike | None = None, plan: Seque
 # --- identity ---------------------------------------------------------------------------------------
 @dataclass
 class ResolveOptions:
-    inputs: list[PathLike]
+    inputs: Sequence[PathLike]
     out: PathLike
     identity: PathLike | None = None  #: identity.yaml; None: Segment's defaults
     mode: str = "limits"  #: limits (Segment Unify) or unrestricted (connected components)
@@ -243,8 +272,14 @@ class ResolveOptions:
     jobs: int = 0
 
 
-def resolve_profiles(inputs: Sequence[PathLike] | PathLike | None = None, out: PathLike | None = None, *,
-                     options: ResolveOptions | None = None, observer: Observer | None = None, **kw: Any):
+def resolve_profiles(
+    inputs: Sequence[PathLike] | PathLike | None = None,
+    out: PathLike | None = None,
+    *,
+    options: ResolveOptions | None = None,
+    observer: Observer | None = None,
+    **kw: Any,
+):
     """Resolve identities into profiles written under ``out``: a
     :class:`~cdp_cli.identity.resolve.ResolveResult`."""
     import os
@@ -265,17 +300,29 @@ def resolve_profiles(inputs: Sequence[PathLike] | PathLike | None = None, out: P
     sources = discover([str(i) for i in options.inputs])
     out_path = Path(options.out)
     identity = Path(options.identity) if options.identity else None
-    guard_outputs({"--out": out_path}, [s.path for s in sources if s.path is not None] + ([identity] if identity else []),
-                  dir_flags=("--out",))
+    guard_outputs(
+        {"--out": out_path},
+        [s.path for s in sources if s.path is not None] + ([identity] if identity else []),
+        dir_flags=("--out",),
+    )
     for s in sources:  # nor may --out hold an input (it is replaced as a whole)
         if s.path is not None and Path(os.path.realpath(out_path)) in Path(os.path.realpath(s.path)).parents:
             raise UsageError(f"--out {out_path} contains the input {s.name}; choose another directory")
     progress = None
     if observer is not None:
+
         def progress(phase: str, n: int, total: int | None) -> None:
             observer(Progress(phase, n, total, "bytes" if phase == "read" else "events"))
-    return resolve(sources, out_path, config=config, unrestricted=options.mode == "unrestricted", progress=progress,
-                   memory_limit=options.memory_limit, jobs=options.jobs)
+
+    return resolve(
+        sources,
+        out_path,
+        config=config,
+        unrestricted=options.mode == "unrestricted",
+        progress=progress,
+        memory_limit=options.memory_limit,
+        jobs=options.jobs,
+    )
 
 
 def open_profiles(directory: PathLike):
@@ -306,9 +353,17 @@ def explain_identifiers(a: str, b: str, profiles: PathLike):
 DEFAULT_SAMPLE_PLAN = Path("plans/ecommerce")
 
 
-def generate_samples(out: PathLike | None, events: int, *, seed: int = 1, violations: float = 0.0,
-                     plan: PathLike | None = DEFAULT_SAMPLE_PLAN, users: int | None = None, force: bool = False,
-                     stream: Any = None) -> int:
+def generate_samples(
+    out: PathLike | None,
+    events: int,
+    *,
+    seed: int = 1,
+    violations: float = 0.0,
+    plan: PathLike | None = DEFAULT_SAMPLE_PLAN,
+    users: int | None = None,
+    force: bool = False,
+    stream: Any = None,
+) -> int:
     """Write a deterministic, realistic event log that follows ``plan`` to ``out`` (atomically; .gz
     and .zst by name; an existing file only with ``force``) or to the binary ``stream``."""
     import cdp_cli
@@ -316,10 +371,14 @@ def generate_samples(out: PathLike | None, events: int, *, seed: int = 1, violat
     from cdp_cli.samples import generate
 
     if plan is not None and Path(plan) == DEFAULT_SAMPLE_PLAN and not Path(plan).exists():
-        shipped = Path(cdp_cli.__file__).resolve().parent.parent / DEFAULT_SAMPLE_PLAN  # beside the package (a checkout)
+        shipped = (
+            Path(cdp_cli.__file__).resolve().parent.parent / DEFAULT_SAMPLE_PLAN
+        )  # beside the package (a checkout)
         if not shipped.is_dir():
-            raise UsageError(f"{plan}: no such plan here (the default is relative to the current directory); "
-                             "name one with --plan, e.g. --plan path/to/plans/ecommerce")
+            raise UsageError(
+                f"{plan}: no such plan here (the default is relative to the current directory); "
+                "name one with --plan, e.g. --plan path/to/plans/ecommerce"
+            )
         plan = shipped
     loaded = load_valid_plan([Path(plan)]) if plan is not None else None
     if out is None:
@@ -358,8 +417,24 @@ def explanation_lines(explanation: Any) -> list[str]:
 
 
 __all__ = [
-    "ExportOptions", "ExportResult", "LintOptions", "ResolveOptions", "ValidateOptions",
-    "explain_identifiers", "export_plan", "lint_events", "open_profiles", "parse_now", "resolve_profiles",
-    "show_profile", "validate_plans", "atomic_open", "guard_outputs", "generate_samples", "explanation_lines",
-    "list_rules", "rule_record", "rules_markdown",
+    "ExportOptions",
+    "ExportResult",
+    "LintOptions",
+    "ResolveOptions",
+    "ValidateOptions",
+    "explain_identifiers",
+    "export_plan",
+    "lint_events",
+    "open_profiles",
+    "parse_now",
+    "resolve_profiles",
+    "show_profile",
+    "validate_plans",
+    "atomic_open",
+    "guard_outputs",
+    "generate_samples",
+    "explanation_lines",
+    "list_rules",
+    "rule_record",
+    "rules_markdown",
 ]

@@ -15,10 +15,11 @@ silent no-op::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from cdp_cli import definitions as defs
 from cdp_cli.definitions import parse_duration
@@ -113,7 +114,8 @@ class ConfigFile(defs.Definition):
     not_a_mapping = "a config file holds a mapping with the key 'rules'"
     version: Literal[1] = defs.field(1, message=lambda v: f"unsupported version {v!r}; this cdp reads version 1")
     rules: dict[str, Any] | None = defs.field(
-        None, message="'rules' maps rule codes to off, a level, or {level, options...}")
+        None, message="'rules' maps rule codes to off, a level, or {level, options...}"
+    )
 
     def check(self) -> None:
         from cdp_cli.rules import REGISTRY, all_rules
@@ -188,8 +190,10 @@ def _option(rule, key: str, value: Any, parts: tuple) -> Any:
         try:
             return Style(str(value)).value
         except ValueError:
-            raise defs.Invalid(f"{rule.code}.{key}: unknown naming style {value!r}; use one of "
-                            + ", ".join(s.value for s in Style), parts) from None
+            raise defs.Invalid(
+                f"{rule.code}.{key}: unknown naming style {value!r}; use one of " + ", ".join(s.value for s in Style),
+                parts,
+            ) from None
     if key == "oldest":
         try:
             return date.fromisoformat(str(value)).isoformat()

@@ -43,14 +43,24 @@ import dataclasses
 import re
 import types
 import typing
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any, Callable, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from cdp_cli.errors import ConfigError
 
 __all__ = [
-    "Definition", "Duration", "Invalid", "field", "given", "invalid", "load_definition", "one_of",
-    "parse_definition", "parse_duration", "parsed",
+    "Definition",
+    "Duration",
+    "Invalid",
+    "field",
+    "given",
+    "invalid",
+    "load_definition",
+    "one_of",
+    "parse_definition",
+    "parse_duration",
+    "parsed",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -69,6 +79,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 # --- declaring ------------------------------------------------------------------------------------
+
 
 class Invalid(ValueError):
     """A problem found by a check or a parser, about the value at ``path`` (relative to the value
@@ -96,17 +107,25 @@ class _Rules(typing.NamedTuple):  # NamedTuples, not dataclasses: cheaper to imp
 _NO_RULES = _Rules()
 
 
-def field(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
-          key: str | None = None, ge: float | None = None, le: float | None = None,
-          min_items: int | None = None, message: str | Callable[[Any], str] | None = None) -> Any:
+def field(
+    default: Any = dataclasses.MISSING,
+    *,
+    default_factory: Any = dataclasses.MISSING,
+    key: str | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    min_items: int | None = None,
+    message: str | Callable[[Any], str] | None = None,
+) -> Any:
     """A field with a default and rules: ``key`` (its YAML key, when not the field name), ``ge``/``le``
     (bounds of a number), ``min_items`` (of a list), ``message`` (said instead of the generic words
     when the value has the wrong type or is out of bounds; a string or ``f(value) -> str``)."""
-    return dataclasses.field(default=default, default_factory=default_factory,
-                             metadata={"cdp": _Rules(key, ge, le, min_items, message)})
+    return dataclasses.field(
+        default=default, default_factory=default_factory, metadata={"cdp": _Rules(key, ge, le, min_items, message)}
+    )
 
 
-class parsed(typing.NamedTuple):  # noqa: N801 - used like a type marker: Annotated[T, parsed(fn)]
+class parsed(typing.NamedTuple):
     """``Annotated[T, parsed(fn, "what it is")]``: the value is ``fn(raw)``. ``fn`` raises ValueError
     (shown after the key's name) or :class:`Invalid` (shown as written, at its path)."""
 
@@ -157,8 +176,10 @@ def given(obj: Definition) -> frozenset[str]:
 
 # --- reading --------------------------------------------------------------------------------------
 
-def load_definition(path: Any, model: Any, *, what: str = "definition file",
-                    point_at_keys: bool = False) -> tuple[Any, Any]:
+
+def load_definition(
+    path: Any, model: Any, *, what: str = "definition file", point_at_keys: bool = False
+) -> tuple[Any, Any]:
     """Read a YAML file strictly (:func:`cdp_cli.yamlsrc.load_strict`: syntax, duplicate keys, limits)
     and validate it as ``model``. Returns the value and the :class:`~cdp_cli.yamlsrc.YamlDocument`
     (``doc.where(path)`` locates any part later, e.g. for an error found when the definition is used).
@@ -170,8 +191,9 @@ def load_definition(path: Any, model: Any, *, what: str = "definition file",
     return parse_definition(data, model, str(path), doc, point_at_keys=point_at_keys), doc
 
 
-def parse_definition(data: Any, model: Any, file: str = "<definition>", where: Any = None, *,
-                     point_at_keys: bool = False) -> Any:
+def parse_definition(
+    data: Any, model: Any, file: str = "<definition>", where: Any = None, *, point_at_keys: bool = False
+) -> Any:
     """Validate plain ``data`` as ``model`` (a :class:`Definition` or any type above).
 
     ``where`` locates a path: a :class:`~cdp_cli.yamlsrc.YamlDocument`, or ``f(path, key) -> (line,
@@ -275,8 +297,11 @@ def _close(word: Any, choices: list) -> str:
 
 def _same(value: Any, choice: Any) -> bool:
     """Literal matching: equal, and true/false only match booleans, text only text."""
-    return (value == choice and isinstance(value, bool) == isinstance(choice, bool)
-            and isinstance(value, str) == isinstance(choice, str))
+    return (
+        value == choice
+        and isinstance(value, bool) == isinstance(choice, bool)
+        and isinstance(value, str) == isinstance(choice, str)
+    )
 
 
 def _bounds(rules: _Rules) -> str:
@@ -384,8 +409,11 @@ def _check(tp: Any, value: Any, path: tuple, run: _Run, rules: _Rules = _NO_RULE
     if origin is Literal:
         if any(_same(value, c) for c in args):
             return value
-        run.add(path, f"{_subject(path)} must be {_expect(tp)}, not {_describe(value)}{_close(value, list(args))}",
-                generic=True)
+        run.add(
+            path,
+            f"{_subject(path)} must be {_expect(tp)}, not {_describe(value)}{_close(value, list(args))}",
+            generic=True,
+        )
         return _BAD
     if isinstance(tp, type) and issubclass(tp, Definition):
         return _model(tp, value, path, run)
@@ -401,15 +429,16 @@ def _check(tp: Any, value: Any, path: tuple, run: _Run, rules: _Rules = _NO_RULE
         if not isinstance(value, dict):
             return _wrong(tp, value, path, run, rules)
         key_t, value_t = args or (Any, Any)
-        out, bad = {}, False
+        mapping: dict[Any, Any] = {}
+        bad = False
         for k, v in value.items():
             n = len(run.errors)
             kk = _check(key_t, k, path + (k,), run)
             run.errors[n:] = [(p, m, True, g) for p, m, _, g in run.errors[n:]]  # a key's problem is at the key
             vv = _check(value_t, v, path + (k,), run)
             bad = bad or kk is _BAD or vv is _BAD
-            out[kk] = vv
-        return _BAD if bad else out
+            mapping[kk] = vv
+        return _BAD if bad else mapping
     if not _fits(tp, value):
         return _wrong(tp, value, path, run, rules)
     if (rules.ge is not None and value < rules.ge) or (rules.le is not None and value > rules.le):
@@ -417,7 +446,7 @@ def _check(tp: Any, value: Any, path: tuple, run: _Run, rules: _Rules = _NO_RULE
     return value
 
 
-def _model(cls: type, value: Any, path: tuple, run: _Run) -> Any:
+def _model(cls: type[Definition], value: Any, path: tuple, run: _Run) -> Any:
     if not isinstance(value, dict):
         if cls.not_a_mapping:
             run.add(path, cls.not_a_mapping)

@@ -59,6 +59,9 @@ class PlanError(CdpError):
 class ConfigError(CdpError):
     """A configuration file (``.cdp.yaml``) is invalid."""
 
+    #: one line per problem, set by the definitions loader (not on every instance)
+    problems: list[str]
+
 
 class EngineError(CdpError):
     """The embedded query engine failed."""

@@ -6,9 +6,10 @@ JSON reporter hand out the same records, so ``cdp ... --format json`` is the lib
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any
 
 
 class Level(str, Enum):

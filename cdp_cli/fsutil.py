@@ -23,8 +23,9 @@ import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from cdp_cli.errors import InputError, OutputError, os_reason
 
@@ -32,6 +33,7 @@ log = logging.getLogger("cdp")
 
 STAMP = ".cdp-output.json"  #: cdp's signature in every output directory it writes
 STAMP_FORMAT = 1
+
 
 def output_error(path: str | Path, e: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {os_reason(e)}")
@@ -86,8 +88,12 @@ def remove_leftovers(path: Path) -> list[Path]:
             except OSError as e:
                 log.warning("could not remove %s, left by a killed cdp run: %s", target, os_reason(e))
         elif older.match(entry.name):
-            log.warning("%s looks like a temporary copy of %s left by an earlier run; cdp cannot prove it wrote it, "
-                        "so it is left alone: remove it yourself if it is not needed", entry.path, path)
+            log.warning(
+                "%s looks like a temporary copy of %s left by an earlier run; cdp cannot prove it wrote it, "
+                "so it is left alone: remove it yourself if it is not needed",
+                entry.path,
+                path,
+            )
     return removed
 
 
@@ -122,7 +128,9 @@ def written_by_cdp(path: Path) -> bool:
     text = head.decode("utf-8", errors="replace")
     if re.match(r'\{\s*"tool":\s*\{\s*"name":\s*"cdp"', text):  # the json reporter
         return True
-    if '"$schema": "https://json.schemastore.org/sarif-2.1.0.json"' in text and re.search(r'"driver":\s*\{\s*"name":\s*"cdp"', text):
+    if '"$schema": "https://json.schemastore.org/sarif-2.1.0.json"' in text and re.search(
+        r'"driver":\s*\{\s*"name":\s*"cdp"', text
+    ):
         return True
     if re.match(r'<\?xml[^>]*\?>\s*<testsuites name="cdp ', text):
         return True
@@ -137,13 +145,18 @@ def written_by_cdp(path: Path) -> bool:
     last = [ln for ln in tail.decode("utf-8", errors="replace").splitlines() if ln.strip()]
     if last and _VERDICT_LINE.match(last[-1]):
         return True
-    lines = [ln for ln in text.splitlines()[:-1] if ln.strip()] if size > 65536 else [ln for ln in text.splitlines() if ln.strip()]
+    lines = (
+        [ln for ln in text.splitlines()[:-1] if ln.strip()]
+        if size > 65536
+        else [ln for ln in text.splitlines() if ln.strip()]
+    )
     return bool(lines) and all(_FINDING_LINE.match(ln) for ln in lines)
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", *,
-                flag: str = "--output", force: bool = False) -> Iterator[IO]:
+def atomic_open(
+    path: str | Path, mode: str = "w", encoding: str | None = "utf-8", *, flag: str = "--output", force: bool = False
+) -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
 
     An existing regular file is replaced only if cdp wrote it (:func:`written_by_cdp`); anything
@@ -201,8 +214,10 @@ def check_file_replaceable(path: Path, flag: str = "--output", force: bool = Fal
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a directory")
     if not path.is_file() or not (force or written_by_cdp(path)):
-        raise OutputError(f"{flag} {path}: the file exists and was not written by cdp; refusing to replace it "
-                          f"(delete it first, or choose another name{hint})")
+        raise OutputError(
+            f"{flag} {path}: the file exists and was not written by cdp; refusing to replace it "
+            f"(delete it first, or choose another name{hint})"
+        )
 
 
 def _listing(root: Path) -> dict[str, int]:
@@ -247,13 +262,19 @@ def check_replaceable(path: Path, kind: str) -> None:
             stamp = None
     if stamp is None and _legacy_output(path, listing, kind):
         return
-    valid = (isinstance(stamp, dict) and stamp.get("written_by") == "cdp" and stamp.get("format") == STAMP_FORMAT
-             and isinstance(stamp.get("files"), dict) and isinstance(stamp.get("kind"), str))
+    valid = (
+        isinstance(stamp, dict)
+        and stamp.get("written_by") == "cdp"
+        and stamp.get("format") == STAMP_FORMAT
+        and isinstance(stamp.get("files"), dict)
+        and isinstance(stamp.get("kind"), str)
+    )
     if not valid:
         foreign = sorted(listing)
         raise OutputError(
             f"{path}: directory is not empty and was not written by cdp (no valid {STAMP}); it holds "
-            f"{_names(foreign)}. cdp replaces a directory only when it wrote all of it: choose a new or empty directory")
+            f"{_names(foreign)}. cdp replaces a directory only when it wrote all of it: choose a new or empty directory"
+        )
     assert isinstance(stamp, dict)
     if stamp["kind"] != kind:
         raise OutputError(f"{path}: holds cdp's {stamp['kind']} output, not {kind}; choose another directory")
@@ -262,7 +283,8 @@ def check_replaceable(path: Path, kind: str) -> None:
     if foreign:
         raise OutputError(
             f"{path}: holds files cdp did not write (or that changed since): {_names(foreign)}; "
-            "move them away or choose another directory")
+            "move them away or choose another directory"
+        )
 
 
 def _legacy_output(path: Path, listing: dict[str, int], kind: str) -> bool:
@@ -276,7 +298,11 @@ def _legacy_output(path: Path, listing: dict[str, int], kind: str) -> bool:
         return False
     if kind == "profiles" and manifest.get("cdp") == "profiles" and isinstance(manifest.get("files"), list):
         listed = {str(f) for f in manifest["files"]}
-    elif kind == "plan export" and str(manifest.get("generator", "")).startswith("cdp ") and isinstance(manifest.get("schemas"), list):
+    elif (
+        kind == "plan export"
+        and str(manifest.get("generator", "")).startswith("cdp ")
+        and isinstance(manifest.get("schemas"), list)
+    ):
         listed = {str(e.get("file")) for e in manifest["schemas"] if isinstance(e, dict)}
     else:
         return False
@@ -301,7 +327,9 @@ def atomic_directory(path: str | Path, *, kind: str = "output", marker: str | No
     resolved = Path(os.path.realpath(path))  # not Path.resolve(): it raises on a symlink loop (3.11)
     cwd = Path(os.path.realpath(Path.cwd()))
     if resolved == cwd or resolved in cwd.parents:
-        raise InputError(f"{path}: cannot replace the current directory or one above it; name a subdirectory such as build/schemas")
+        raise InputError(
+            f"{path}: cannot replace the current directory or one above it; name a subdirectory such as build/schemas"
+        )
     check_replaceable(path, kind)
     parent = path.parent
     try:

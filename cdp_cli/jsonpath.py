@@ -4,7 +4,8 @@ rendering and JSON type names."""
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Characters that would break a report line (or a CI log command): controls, DEL, C1, line separators.

@@ -19,9 +19,7 @@ class Style(str, Enum):
 
 
 #: Words that stay lower case inside a Title Case name (never as its first word).
-SMALL_WORDS = frozenset(
-    "a an and as at but by for from in into of off on or per than the to via vs with".split()
-)
+SMALL_WORDS = frozenset("a an and as at but by for from in into of off on or per than the to via vs with".split())
 
 DESCRIPTIONS = {
     Style.TITLE_CASE: 'Title Case words separated by single spaces ("Order Completed")',
@@ -53,10 +51,7 @@ def split_words(name: str) -> list[str]:
             cur, prev = "", ""
             continue
         kind = _kind(ch)
-        if cur and (
-            (kind == "u" and prev == "l")
-            or (kind == "d") != (prev == "d")
-        ):
+        if cur and ((kind == "u" and prev == "l") or (kind == "d") != (prev == "d")):
             words.append(cur)
             cur = ""
         elif cur and kind == "l" and prev == "u" and len(cur) > 1 and all(_kind(c) == "u" for c in cur):
@@ -70,7 +65,7 @@ def split_words(name: str) -> list[str]:
 
 
 def _title_word(word: str) -> bool:
-    """"Order", "API", "2", "Sign-In", "Über", "注文": a capitalised word, an acronym, or a number."""
+    """ "Order", "API", "2", "Sign-In", "Über", "注文": a capitalised word, an acronym, or a number."""
     for part in word.split("-"):
         if not part or not part.isalnum():
             return False

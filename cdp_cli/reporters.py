@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 from xml.etree import ElementTree as ET
 
 from cdp_cli import __version__
@@ -46,14 +47,27 @@ class Report:
     totals: dict[str, int] | None = None
 
     @classmethod
-    def of(cls, result: Result, *, strict: bool = False, summary: dict[str, Any] | None = None,
-           totals: dict[str, int] | None = None) -> "Report":
+    def of(
+        cls,
+        result: Result,
+        *,
+        strict: bool = False,
+        summary: dict[str, Any] | None = None,
+        totals: dict[str, int] | None = None,
+    ) -> Report:
         """The reporters' view of any operation's result."""
         if totals is None and hasattr(result, "totals"):  # a result that keeps only some of its findings
             totals = result.totals()
-        return cls(command=result.command, findings=list(result.findings),
-                   summary=summary if summary is not None else result.summary(), files=list(result.files),
-                   strict=strict, ok=not result.failed(strict), tables=list(result.tables()), totals=totals)
+        return cls(
+            command=result.command,
+            findings=list(result.findings),
+            summary=summary if summary is not None else result.summary(),
+            files=list(result.files),
+            strict=strict,
+            ok=not result.failed(strict),
+            tables=list(result.tables()),
+            totals=totals,
+        )
 
     def count(self, level: Level) -> int:
         if self.totals is not None:
@@ -118,10 +132,14 @@ def render_text(report: Report, out: TextIO, opts: Options) -> None:
     shown = report.findings if opts.max_findings is None else report.findings[: opts.max_findings]
     for f in shown:
         style = _STYLES[f.level]
-        console.print(f"{escape(location(f))}: [{style}]{f.level.value}[/] [bold]{f.code}[/] {escape(f.message)}{_context(f)}")
+        console.print(
+            f"{escape(location(f))}: [{style}]{f.level.value}[/] [bold]{f.code}[/] {escape(f.message)}{_context(f)}"
+        )
     hidden = len(report.findings) - len(shown) + report.hidden
     if hidden > 0:
-        console.print(f"... and {plural(hidden, 'more finding')} not shown (--max-findings; --findings-out writes them all)")
+        console.print(
+            f"... and {plural(hidden, 'more finding')} not shown (--max-findings; --findings-out writes them all)"
+        )
     if opts.quiet:
         return
     if report.findings:
@@ -148,7 +166,9 @@ def rich_table(table: Table):
     for i, c in enumerate(table.columns):
         t.add_column(c, justify="right" if i in table.numeric else "left")
     for row in table.rows:
-        t.add_row(*[Text(printable(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))) for v in row])
+        t.add_row(
+            *[Text(printable(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))) for v in row]
+        )
     return t
 
 
@@ -214,8 +234,11 @@ def render_github(report: Report, out: TextIO, opts: Options) -> None:
         shown[f.level] = n + 1
     for level, n in shown.items():
         if n > GITHUB_ANNOTATIONS_PER_LEVEL:
-            out.write(f"::notice title=cdp {report.command}::{plural(n - GITHUB_ANNOTATIONS_PER_LEVEL, 'more ' + level.value)} "
-                      "not annotated; see the log below\n")
+            out.write(
+                f"::notice title=cdp {report.command}::"
+                f"{plural(n - GITHUB_ANNOTATIONS_PER_LEVEL, 'more ' + level.value)} "
+                "not annotated; see the log below\n"
+            )
     for f in report.findings:  # printable: a newline in a name must not start a workflow command
         out.write(printable(f"{location(f)}: {f.level.value} {f.code} {f.message}") + "\n")
     errors = report.count(Level.ERROR)
@@ -229,8 +252,12 @@ def render_github(report: Report, out: TextIO, opts: Options) -> None:
 
 
 def _github_step_summary(report: Report, path: str, errors: int, warnings: int) -> None:
-    lines = [f"### cdp {report.command}: {'passed' if report.ok else 'failed'}", "",
-             verdict_line(report, errors, warnings), ""]
+    lines = [
+        f"### cdp {report.command}: {'passed' if report.ok else 'failed'}",
+        "",
+        verdict_line(report, errors, warnings),
+        "",
+    ]
     if report.findings:
         lines += ["| level | code | location | message |", "| --- | --- | --- | --- |"]
         for f in report.findings[:200]:
@@ -262,7 +289,9 @@ def as_sarif(report: Report) -> dict[str, Any]:
             "ruleId": f.code,
             "level": level_map[f.level],
             "message": {"text": f.message},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.file.replace(os.sep, "/")}, "region": region}}],
+            "locations": [
+                {"physicalLocation": {"artifactLocation": {"uri": f.file.replace(os.sep, "/")}, "region": region}}
+            ],
         }
         if f.code in index:
             result["ruleIndex"] = index[f.code]
@@ -278,23 +307,30 @@ def as_sarif(report: Report) -> dict[str, Any]:
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "cdp",
-                "version": __version__,
-                "rules": [{
-                    "id": r.code,
-                    "name": r.name,
-                    "shortDescription": {"text": r.summary.split(". ")[0].rstrip(".") + "."},
-                    "fullDescription": {"text": r.summary},
-                    "defaultConfiguration": {"level": level_map[r.level]},
-                    "help": {"text": f"Bad:\n{r.bad}\n\nGood:\n{r.good}" if r.bad else r.summary},
-                    "properties": {"family": r.family},
-                } for r in rules],
-            }},
-            "invocations": [{"executionSuccessful": True, "exitCode": 0 if report.ok else 1}],
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "cdp",
+                        "version": __version__,
+                        "rules": [
+                            {
+                                "id": r.code,
+                                "name": r.name,
+                                "shortDescription": {"text": r.summary.split(". ")[0].rstrip(".") + "."},
+                                "fullDescription": {"text": r.summary},
+                                "defaultConfiguration": {"level": level_map[r.level]},
+                                "help": {"text": f"Bad:\n{r.bad}\n\nGood:\n{r.good}" if r.bad else r.summary},
+                                "properties": {"family": r.family},
+                            }
+                            for r in rules
+                        ],
+                    }
+                },
+                "invocations": [{"executionSuccessful": True, "exitCode": 0 if report.ok else 1}],
+                "results": results,
+            }
+        ],
     }
 
 

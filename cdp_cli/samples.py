@@ -12,14 +12,15 @@ timestamps without timezone, personal data in properties, camelCase keys, broken
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
-BASE_TIME = datetime(2026, 11, 1, tzinfo=timezone.utc)
+BASE_TIME = datetime(2026, 11, 1, tzinfo=UTC)
 FIRST = ["ada", "grace", "alan", "edsger", "barbara", "ken", "margaret", "linus", "radia", "donald", "frances", "john"]
 LAST = ["lovelace", "hopper", "turing", "dijkstra", "liskov", "thompson", "hamilton", "torvalds", "perlman", "knuth"]
 CITIES = [("Berlin", "DE"), ("Paris", "FR"), ("Austin", "US"), ("Osaka", "JP"), ("Lagos", "NG"), ("Lima", "PE")]
@@ -29,13 +30,35 @@ CURRENCIES = ["USD", "EUR", "GBP", "JPY"]
 WEB_LIB = {"name": "analytics.js", "version": "next-1.70.0"}
 IOS_LIB = {"name": "analytics-ios", "version": "4.1.8"}
 #: How often events happen in a shop, most frequent first (the rest of the plan's events follow).
-POPULAR = ["Product Viewed", "Product List Viewed", "Products Searched", "Product Clicked", "Product Added",
-           "Cart Viewed", "Checkout Started", "Checkout Step Viewed", "Checkout Step Completed",
-           "Payment Info Entered", "Order Completed", "Product Removed", "Coupon Entered", "Coupon Applied"]
+POPULAR = [
+    "Product Viewed",
+    "Product List Viewed",
+    "Products Searched",
+    "Product Clicked",
+    "Product Added",
+    "Cart Viewed",
+    "Checkout Started",
+    "Checkout Step Viewed",
+    "Checkout Step Completed",
+    "Payment Info Entered",
+    "Order Completed",
+    "Product Removed",
+    "Coupon Entered",
+    "Coupon Applied",
+]
 VIOLATIONS = (
-    "wrong_type", "missing_required", "unplanned_event", "unplanned_property", "bad_currency",
-    "no_identity", "duplicate_message_id", "no_timezone", "email_in_property", "camel_case_key",
-    "invalid_json", "number_user_id",
+    "wrong_type",
+    "missing_required",
+    "unplanned_event",
+    "unplanned_property",
+    "bad_currency",
+    "no_identity",
+    "duplicate_message_id",
+    "no_timezone",
+    "email_in_property",
+    "camel_case_key",
+    "invalid_json",
+    "number_user_id",
 )
 
 
@@ -57,7 +80,9 @@ class _User:
 
 
 class Generator:
-    def __init__(self, plan=None, seed: int = 1, violations: float = 0.0, users: int | None = None, events: int = 1000) -> None:
+    def __init__(
+        self, plan=None, seed: int = 1, violations: float = 0.0, users: int | None = None, events: int = 1000
+    ) -> None:
         from cdp_cli.plan.compiler import compile_plan
 
         self.rng = random.Random(seed)
@@ -67,11 +92,14 @@ class Generator:
             for c in compile_plan(plan):
                 if c.kind in ("track", "page", "screen", "identify") and c.version in (None, 1):
                     self.schemas[(c.kind, c.name)] = c.schema
-        planned = sorted(n for k, n in self.schemas if k == "track") or ["Product Viewed", "Order Completed"]
+        planned = sorted(n for k, n in self.schemas if k == "track" and n is not None) or [
+            "Product Viewed",
+            "Order Completed",
+        ]
         popular = [n for n in POPULAR if n in planned]
         self.track_names = popular + [n for n in planned if n not in popular]  # most frequent first
-        self.page_names = sorted(n for k, n in self.schemas if k == "page") or ["Home"]
-        self.screen_names = sorted(n for k, n in self.schemas if k == "screen") or ["Home"]
+        self.page_names = sorted(n for k, n in self.schemas if k == "page" and n is not None) or ["Home"]
+        self.screen_names = sorted(n for k, n in self.schemas if k == "screen" and n is not None) or ["Home"]
         n_users = users or max(5, events // 25)
         self.users = [self._user(i) for i in range(n_users)]
         self.last_mid = "m-0"
@@ -83,10 +111,21 @@ class Generator:
     def _user(self, i: int) -> _User:
         r = self.rng
         first, last = r.choice(FIRST), r.choice(LAST)
-        anon = [f"{self._id(8)}-{self._id(4)}-{self._id(4)}-{self._id(4)}-{self._id(12)}" for _ in range(r.choice((1, 1, 1, 2, 3)))]
+        anon = [
+            f"{self._id(8)}-{self._id(4)}-{self._id(4)}-{self._id(4)}-{self._id(12)}"
+            for _ in range(r.choice((1, 1, 1, 2, 3)))
+        ]
         uid = f"u{i:06d}" if r.random() < 0.7 else None
-        return _User(anon, uid, f"{first}.{last}{i}@example.com", first.title(), last.title(), r.random() < 0.3,
-                     self._id(16).upper(), clock=BASE_TIME + timedelta(seconds=r.randrange(0, 86400 * 14)))
+        return _User(
+            anon,
+            uid,
+            f"{first}.{last}{i}@example.com",
+            first.title(),
+            last.title(),
+            r.random() < 0.3,
+            self._id(16).upper(),
+            clock=BASE_TIME + timedelta(seconds=r.randrange(0, 86400 * 14)),
+        )
 
     # --- values from schemas -------------------------------------------------------------------------
     def value(self, name: str, schema: dict[str, Any], depth: int = 0) -> Any:
@@ -104,7 +143,9 @@ class Generator:
         lo = schema.get("minimum", schema.get("exclusiveMinimum", 0))
         hi = schema.get("maximum", schema.get("exclusiveMaximum", lo + 200))
         if t == "integer":
-            return r.randint(int(lo) + (1 if "exclusiveMinimum" in schema else 0), max(int(lo) + 1, int(min(hi, lo + 12))))
+            return r.randint(
+                int(lo) + (1 if "exclusiveMinimum" in schema else 0), max(int(lo) + 1, int(min(hi, lo + 12)))
+            )
         if t == "number":
             return round(r.uniform(float(lo), float(min(hi, lo + 250))), 2)
         if t == "boolean":
@@ -145,7 +186,11 @@ class Generator:
         if name in ("query", "search"):
             return r.choice(["lego", "garden hose", "coffee", "chess set"])
         min_len = int(schema.get("minLength", 1))
-        word = r.choice(["blue", "large", "classic", "summer", "deluxe", "mini"]) + " " + r.choice(["edition", "pack", "set", "bundle"])
+        word = (
+            r.choice(["blue", "large", "classic", "summer", "deluxe", "mini"])
+            + " "
+            + r.choice(["edition", "pack", "set", "bundle"])
+        )
         return word if len(word) >= min_len else word + "x" * (min_len - len(word))
 
     def obj(self, schema: dict[str, Any], depth: int = 0) -> dict[str, Any]:
@@ -188,20 +233,32 @@ class Generator:
                 props["url"] = f"https://shop.example.com{props['path']}"
                 msg = {"type": "page", "name": name, "properties": props}
         else:
-            name = self.track_names[min(int(r.paretovariate(1.2)) - 1, len(self.track_names) - 1)] if r.random() < 0.5 else r.choice(self.track_names)
+            name = (
+                self.track_names[min(int(r.paretovariate(1.2)) - 1, len(self.track_names) - 1)]
+                if r.random() < 0.5
+                else r.choice(self.track_names)
+            )
             msg = {"type": "track", "event": name, "properties": self.payload("track", name, "properties")}
         sent = ts + timedelta(milliseconds=r.randint(50, 4000))
-        msg.update({
-            "userId": user.user_id if user.signed_up else None,
-            # a browser per hour: people on several browsers have several anonymous ids until they
-            # log in on each (the profiles merge then); no extra random draw, so the rest of the log is
-            # the same bytes for the same seed
-            "anonymousId": user.anon[int((ts - BASE_TIME).total_seconds() // 3600) % len(user.anon)] if not user.mobile else user.anon[-1],
-            "messageId": f"{'ios' if user.mobile else 'ajs-next'}-{self._id(32)}",
-            "timestamp": _fmt(ts), "originalTimestamp": _fmt(ts), "sentAt": _fmt(sent),
-            "receivedAt": _fmt(sent + timedelta(milliseconds=r.randint(20, 300))),
-            "context": self._context(user), "integrations": {}, "version": 2,
-        })
+        msg.update(
+            {
+                "userId": user.user_id if user.signed_up else None,
+                # a browser per hour: people on several browsers have several anonymous ids until they
+                # log in on each (the profiles merge then); no extra random draw, so the rest of the log is
+                # the same bytes for the same seed
+                "anonymousId": user.anon[int((ts - BASE_TIME).total_seconds() // 3600) % len(user.anon)]
+                if not user.mobile
+                else user.anon[-1],
+                "messageId": f"{'ios' if user.mobile else 'ajs-next'}-{self._id(32)}",
+                "timestamp": _fmt(ts),
+                "originalTimestamp": _fmt(ts),
+                "sentAt": _fmt(sent),
+                "receivedAt": _fmt(sent + timedelta(milliseconds=r.randint(20, 300))),
+                "context": self._context(user),
+                "integrations": {},
+                "version": 2,
+            }
+        )
         if msg["type"] == "identify":
             msg["userId"] = user.user_id
         if self.violations and r.random() < self.violations:
@@ -211,9 +268,15 @@ class Generator:
 
     def _identify(self, user: _User) -> dict[str, Any]:
         city, country = self.rng.choice(CITIES)
-        traits = {"email": user.email, "firstName": user.first, "lastName": user.last,
-                  "createdAt": _fmt(user.clock), "address": {"city": city, "country": country},
-                  "orders_count": self.rng.randint(0, 9), "accepts_marketing": self.rng.random() < 0.4}
+        traits = {
+            "email": user.email,
+            "firstName": user.first,
+            "lastName": user.last,
+            "createdAt": _fmt(user.clock),
+            "address": {"city": city, "country": country},
+            "orders_count": self.rng.randint(0, 9),
+            "accepts_marketing": self.rng.random() < 0.4,
+        }
         if self.rng.random() < 0.3:  # rudder-sdk-python style: traits in context.traits
             return {"type": "identify", "traits": {}, "_ctx_traits": traits}
         return {"type": "identify", "traits": traits}
@@ -221,13 +284,26 @@ class Generator:
     def _context(self, user: _User) -> dict[str, Any]:
         ip = f"203.0.113.{self.rng.randint(1, 254)}"
         if user.mobile:
-            ctx = {"library": IOS_LIB, "app": {"name": "Shop", "version": "3.2.1", "build": "321"},
-                   "device": {"id": user.device_id, "manufacturer": "Apple", "model": "iPhone15,2", "type": "ios"},
-                   "os": {"name": "iOS", "version": "17.1"}, "ip": ip, "locale": "en-US", "timezone": "Europe/Berlin"}
+            ctx = {
+                "library": IOS_LIB,
+                "app": {"name": "Shop", "version": "3.2.1", "build": "321"},
+                "device": {"id": user.device_id, "manufacturer": "Apple", "model": "iPhone15,2", "type": "ios"},
+                "os": {"name": "iOS", "version": "17.1"},
+                "ip": ip,
+                "locale": "en-US",
+                "timezone": "Europe/Berlin",
+            }
         else:
-            ctx = {"library": WEB_LIB, "ip": ip, "locale": "en-US",
-                   "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
-                   "page": {"path": "/", "url": "https://shop.example.com/", "title": "Shop", "referrer": ""}}
+            ctx = {
+                "library": WEB_LIB,
+                "ip": ip,
+                "locale": "en-US",
+                "userAgent": (
+                    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+                    "(KHTML, like Gecko) Version/17.1 Safari/605.1.15"
+                ),
+                "page": {"path": "/", "url": "https://shop.example.com/", "title": "Shop", "referrer": ""},
+            }
         return ctx
 
     def _violate(self, msg: dict[str, Any]) -> dict[str, Any] | bytes:
@@ -281,8 +357,17 @@ class Generator:
             yield orjson.dumps(m)
 
 
-def generate(path: str | Path | None, events: int, *, seed: int = 1, violations: float = 0.0, plan=None,
-             users: int | None = None, out=None, force: bool = False) -> int:
+def generate(
+    path: str | Path | None,
+    events: int,
+    *,
+    seed: int = 1,
+    violations: float = 0.0,
+    plan=None,
+    users: int | None = None,
+    out=None,
+    force: bool = False,
+) -> int:
     """Write ``events`` messages as NDJSON (gzip for .gz, zstandard for .zst) atomically; or to ``out``.
     An existing file is replaced only with ``force`` (a generated log cannot be told from a real one)."""
     gen = Generator(plan, seed=seed, violations=violations, users=users, events=events)
@@ -319,4 +404,3 @@ def generate(path: str | Path | None, events: int, *, seed: int = 1, violations:
             if buf:
                 fh.write(b"\n".join(buf) + b"\n")
     return events
-

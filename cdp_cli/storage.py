@@ -9,8 +9,9 @@ an engine wrote. pyarrow is imported inside the functions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from cdp_cli.errors import EngineError
 
@@ -18,8 +19,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 
-def write_table(table: "pa.Table", path: str | Path, *, schema: "pa.Schema | None" = None, compression: str = "zstd",
-                row_group_size: int | None = None) -> None:
+def write_table(
+    table: pa.Table,
+    path: str | Path,
+    *,
+    schema: pa.Schema | None = None,
+    compression: str = "zstd",
+    row_group_size: int | None = None,
+) -> None:
     """Write ``table`` to one Parquet file (the caller makes it atomic). With ``schema``, the table
     must have its columns, in its order, and types that cast to it safely."""
     import pyarrow.parquet as pq
@@ -31,23 +38,25 @@ def write_table(table: "pa.Table", path: str | Path, *, schema: "pa.Schema | Non
     pq.write_table(table, path, compression=compression, row_group_size=row_group_size)
 
 
-def read_schema(path: str | Path) -> "pa.Schema":
+def read_schema(path: str | Path) -> pa.Schema:
     """The schema of a Parquet file (from its footer: no data is read)."""
     import pyarrow.parquet as pq
 
     return pq.read_schema(path)
 
 
-def check_schema(path: str | Path, schema: "pa.Schema") -> None:
+def check_schema(path: str | Path, schema: pa.Schema) -> None:
     """Raise :class:`EngineError` unless the Parquet file at ``path`` has the declared ``schema``."""
     from cdp_cli.schemas import differences
 
     diff = differences(read_schema(path), schema)
     if diff:
-        raise EngineError(f"{Path(path).name} does not have its declared schema (cdp_cli/schemas.py): {'; '.join(diff)}")
+        raise EngineError(
+            f"{Path(path).name} does not have its declared schema (cdp_cli/schemas.py): {'; '.join(diff)}"
+        )
 
 
-def read_batches(path: str | Path, batch_size: int, columns: Sequence[str] | None = None) -> Iterator["pa.RecordBatch"]:
+def read_batches(path: str | Path, batch_size: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
     """A Parquet file's rows as record batches of at most ``batch_size`` rows, with flat memory."""
     import pyarrow.parquet as pq
 

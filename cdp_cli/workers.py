@@ -8,8 +8,8 @@ tasks in flight, so memory does not grow with the input.
 from __future__ import annotations
 
 import os
-from collections import deque
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 
 def cores() -> int:
@@ -52,15 +52,19 @@ def _serve(fn: Callable[[Any], Any], conn: Any) -> None:
             return
         try:
             out = (True, fn(item))
-        except BaseException as e:  # noqa: BLE001 - reported to the parent, which re-raises
+        except BaseException as e:
             out = (False, (e, type(e).__name__, str(e), traceback.format_exc()))
         try:
             conn.send(out)
         except (BrokenPipeError, OSError):
             return
-        except Exception:  # the exception itself does not pickle: send its description
-            ok, (e, name, message, tb) = out
-            conn.send((False, (None, name, message, tb)))
+        except Exception as e:  # what was to be sent does not pickle: send a description instead
+            ok, value = out
+            if ok:
+                reply = (None, type(e).__name__, f"a worker's result could not be sent back: {e}", "")
+            else:
+                reply = (None, value[1], value[2], value[3])
+            conn.send((False, reply))
 
 
 class WorkerError(RuntimeError):

@@ -118,7 +118,9 @@ class _Builder:
     records positions. An alias shares its anchor's value; its expanded size is counted, so a
     'billion laughs' document is refused before anything walks it."""
 
-    def __init__(self, doc: YamlDocument, problems: list[YamlProblem], max_depth: int, max_values: int, max_alias_values: int):
+    def __init__(
+        self, doc: YamlDocument, problems: list[YamlProblem], max_depth: int, max_values: int, max_alias_values: int
+    ):
         self.doc = doc
         self.problems = problems
         self.max_depth = max_depth
@@ -140,10 +142,18 @@ class _Builder:
         if alias:
             self.alias_count += n
             if self.alias_count > self.max_alias_values:
-                raise _TooBig(_pos(mark), self.child_path(),
-                              f"aliases expand to more than {self.max_alias_values:,} values here (aliases of aliases: a 'billion laughs' document?); refusing it")
+                raise _TooBig(
+                    _pos(mark),
+                    self.child_path(),
+                    f"aliases expand to more than {self.max_alias_values:,} values here "
+                    "(aliases of aliases: a 'billion laughs' document?); refusing it",
+                )
         if self.count > self.max_values:
-            raise _TooBig(_pos(mark), self.child_path(), f"document holds more than {self.max_values:,} values; refusing it (split the plan into files)")
+            raise _TooBig(
+                _pos(mark),
+                self.child_path(),
+                f"document holds more than {self.max_values:,} values; refusing it (split the plan into files)",
+            )
 
     def scalar(self, ev) -> Any:
         tag = ev.tag
@@ -154,11 +164,21 @@ class _Builder:
         if tag == _TAG + "str" or tag == _TAG + "timestamp":
             return ev.value
         if tag not in _SCALAR_TAGS:
-            self.problem("syntax", ev.start_mark, f"unsupported YAML tag {tag!r}; plans hold plain JSON values", self.child_path())
+            self.problem(
+                "syntax",
+                ev.start_mark,
+                f"unsupported YAML tag {tag!r}; plans hold plain JSON values",
+                self.child_path(),
+            )
             return ev.value
         value = _CONSTRUCTOR.construct_object(ScalarNode(tag, ev.value))
         if isinstance(value, float) and not math.isfinite(value):
-            self.problem("syntax", ev.start_mark, f"{ev.value!r} is not a finite number and cannot be represented in JSON", self.child_path())
+            self.problem(
+                "syntax",
+                ev.start_mark,
+                f"{ev.value!r} is not a finite number and cannot be represented in JSON",
+                self.child_path(),
+            )
             return _DROP
         return value
 
@@ -186,7 +206,11 @@ class _Builder:
             if isinstance(value, _Key):
                 parent.key = value
             else:
-                self.problems.append(YamlProblem("syntax", pos[0], pos[1], "a mapping key must be plain text, not a list or mapping", parent.path))
+                self.problems.append(
+                    YamlProblem(
+                        "syntax", pos[0], pos[1], "a mapping key must be plain text, not a list or mapping", parent.path
+                    )
+                )
                 parent.key = _Key(_INVALID_KEY)
             parent.key_pos = pos
             return
@@ -198,18 +222,31 @@ class _Builder:
                     for k, v in src.items():
                         parent.merged.setdefault(k, v)
                 else:
-                    self.problems.append(YamlProblem("syntax", pos[0], pos[1], "a merge key '<<' needs a mapping or a list of mappings", parent.path))
+                    self.problems.append(
+                        YamlProblem(
+                            "syntax",
+                            pos[0],
+                            pos[1],
+                            "a merge key '<<' needs a mapping or a list of mappings",
+                            parent.path,
+                        )
+                    )
             return
         if key.text is _INVALID_KEY or value is _DROP:
             return
         name = key.text
         if name in parent.explicit:
             first = parent.explicit[name]
-            self.problems.append(YamlProblem(
-                "duplicate-key", kpos[0], kpos[1],
-                f"duplicate key {name!r} (first defined at line {first[0]}, column {first[1]}); "
-                "YAML would silently keep only the last value",
-                parent.path + (name,)))
+            self.problems.append(
+                YamlProblem(
+                    "duplicate-key",
+                    kpos[0],
+                    kpos[1],
+                    f"duplicate key {name!r} (first defined at line {first[0]}, column {first[1]}); "
+                    "YAML would silently keep only the last value",
+                    parent.path + (name,),
+                )
+            )
             return
         parent.explicit[name] = kpos
         self.doc.key_pos[parent.path + (name,)] = kpos
@@ -236,7 +273,9 @@ class _Builder:
             if len(self.stack) >= self.max_depth:
                 raise _TooDeep(path[:12], _pos(ev.start_mark))
             if ev.tag not in (None, "!", _TAG + ("map" if is_map else "seq")):
-                self.problem("syntax", ev.start_mark, f"unsupported YAML tag {ev.tag!r}; plans hold plain JSON values", path)
+                self.problem(
+                    "syntax", ev.start_mark, f"unsupported YAML tag {ev.tag!r}; plans hold plain JSON values", path
+                )
             self.doc.value_pos.setdefault(path, _pos(ev.start_mark))
             self.grow(1, ev.start_mark)
             self.stack.append(_Frame({} if is_map else [], path, is_map, ev.anchor, self.count - 1))
@@ -251,7 +290,13 @@ class _Builder:
             self.attach(frame.value, frame_pos)
         elif isinstance(ev, yaml.AliasEvent):
             if ev.anchor not in self.anchors:
-                self.problem("syntax", ev.start_mark, f"found undefined alias {ev.anchor!r}: an alias must come after its anchor (&{ev.anchor}) and cannot refer to the mapping or list that contains it", self.child_path())
+                self.problem(
+                    "syntax",
+                    ev.start_mark,
+                    f"found undefined alias {ev.anchor!r}: an alias must come after its anchor (&{ev.anchor}) "
+                    "and cannot refer to the mapping or list that contains it",
+                    self.child_path(),
+                )
                 value, count = None, 1
             else:
                 value, count = self.anchors[ev.anchor]
@@ -298,14 +343,17 @@ def _syntax_problem(text: str, error: yaml.MarkedYAMLError) -> YamlProblem:
     if unclosed and problem is not None and context is not None and problem.line > context.line:
         what, closer = unclosed
         found = (error.problem or "").removeprefix("found ")
-        at = "%d:%d" % _pos(problem)
+        at = "{:d}:{:d}".format(*_pos(problem))
         if "<stream end>" in found:
             found = "end of stream"
         if "end of stream" in found or "document separator" in found:
             if what == "quoted string":
                 msg = f"unterminated quoted string started here (found {found.removeprefix('unexpected ')} at {at})"
             else:
-                msg = f"{what} started here is never closed with {closer} (found {found.removeprefix('unexpected ')} at {at})"
+                msg = (
+                    f"{what} started here is never closed with {closer} "
+                    f"(found {found.removeprefix('unexpected ')} at {at})"
+                )
         else:
             msg = f"{what} started here is not closed with {closer} ({found} at {at})"
         line, col = _pos(context)
@@ -315,7 +363,12 @@ def _syntax_problem(text: str, error: yaml.MarkedYAMLError) -> YamlProblem:
     msg = " ".join(x for x in (error.context, error.problem) if x) or str(error)
     if "'\\t'" in msg:
         msg += " (YAML indentation must use spaces, not tabs)"
-    elif (error.context or "").startswith("while parsing a block") and context is not None and problem is not None and problem.line > context.line:
+    elif (
+        (error.context or "").startswith("while parsing a block")
+        and context is not None
+        and problem is not None
+        and problem.line > context.line
+    ):
         msg += " (check the indentation of this line against the lines above it)"
     return YamlProblem("syntax", line, col, f"invalid YAML: {msg}")
 
@@ -333,29 +386,55 @@ def load_yaml(
     name = display or str(file)
     try:
         if not stat.S_ISREG(os.stat(file).st_mode):  # a FIFO or device would block or never end
-            return None, [YamlProblem("unreadable", 0, 0, "not a regular file (a pipe, socket or device); plans are plain files")]
+            return None, [
+                YamlProblem("unreadable", 0, 0, "not a regular file (a pipe, socket or device); plans are plain files")
+            ]
         with open(file, "rb") as fh:
             raw = fh.read(max_bytes + 1)
     except OSError as e:
         if e.errno == errno.ELOOP:
-            return None, [YamlProblem("unreadable", 0, 0, "symbolic link loop: the link leads back to itself (through other links), so there is no file to read")]
+            return None, [
+                YamlProblem(
+                    "unreadable",
+                    0,
+                    0,
+                    "symbolic link loop: the link leads back to itself (through other links), "
+                    "so there is no file to read",
+                )
+            ]
         return None, [YamlProblem("unreadable", 0, 0, f"cannot read file: {e.strerror or e}")]
     if len(raw) > max_bytes:
-        return None, [YamlProblem("unreadable", 0, 0, f"file is larger than {max_bytes // (1024 * 1024)} MiB; refusing to read it")]
-    for bom, enc in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        return None, [
+            YamlProblem(
+                "unreadable", 0, 0, f"file is larger than {max_bytes // (1024 * 1024)} MiB; refusing to read it"
+            )
+        ]
+    for bom, enc in (
+        (b"\xff\xfe\x00\x00", "UTF-32"),
+        (b"\x00\x00\xfe\xff", "UTF-32"),
+        (b"\xff\xfe", "UTF-16"),
+        (b"\xfe\xff", "UTF-16"),
+    ):
         if raw.startswith(bom):
             return None, [YamlProblem("unreadable", 1, 1, f"file is {enc} text, not UTF-8; save it as UTF-8")]
     if b"\x00" in raw:
         return None, [YamlProblem("unreadable", 0, 0, "file is binary (it contains NUL bytes), not YAML text")]
-    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
-    body = raw[bom:]
+    bom_len = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    body = raw[bom_len:]
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         line = body.count(b"\n", 0, e.start) + 1
         line_start = body.rfind(b"\n", 0, e.start) + 1
-        col = len(body[line_start:e.start].decode("utf-8", errors="replace")) + 1
-        return None, [YamlProblem("unreadable", line, col, f"file is not UTF-8 text (byte 0x{body[e.start]:02x} at offset {e.start + bom})")]
+        col = len(body[line_start : e.start].decode("utf-8", errors="replace")) + 1
+        return None, [
+            YamlProblem(
+                "unreadable",
+                line,
+                col,
+                f"file is not UTF-8 text (byte 0x{body[e.start]:02x} at offset {e.start + bom_len})",
+            )
+        ]
     return parse_yaml(text, name, max_depth=max_depth, max_values=max_values, max_alias_values=max_alias_values)
 
 
@@ -379,16 +458,22 @@ def parse_yaml(
             if isinstance(ev, yaml.DocumentStartEvent):
                 documents += 1
                 doc_start = _pos(ev.start_mark)
-            elif documents == 1 and not isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+            elif documents == 1 and not isinstance(
+                ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)
+            ):
                 builder.feed(ev)
             elif documents > 1 and not isinstance(ev, (yaml.StreamEndEvent, yaml.DocumentEndEvent)):
                 empty = isinstance(ev, yaml.ScalarEvent) and ev.value == "" and ev.implicit[0]
                 if not empty and (not extra_docs or extra_docs[-1] != doc_start):
                     extra_docs.append(doc_start)
     except yaml.MarkedYAMLError as e:
-        if "maximum nesting depth" in str(e.problem or ""):  # libyaml >= 0.2.5 stops at 1,000 levels while scanning ahead
+        if "maximum nesting depth" in str(
+            e.problem or ""
+        ):  # libyaml >= 0.2.5 stops at 1,000 levels while scanning ahead
             line, col = _pos(e.problem_mark) if e.problem_mark is not None else (0, 0)
-            return None, problems + [YamlProblem("limits", line, col, f"document is nested more than {max_depth} levels deep")]
+            return None, problems + [
+                YamlProblem("limits", line, col, f"document is nested more than {max_depth} levels deep")
+            ]
         return None, problems + [_syntax_problem(text, e)]
     except yaml.YAMLError as e:
         return None, problems + [YamlProblem("syntax", 0, 0, f"invalid YAML: {e}")]
@@ -397,12 +482,19 @@ def parse_yaml(
         return None, problems + [YamlProblem("limits", line, col, message, path)]
     except _TooDeep as e:
         path, (line, col) = e.args
-        return None, problems + [YamlProblem("limits", line, col, f"document is nested more than {max_depth} levels deep", path)]
+        return None, problems + [
+            YamlProblem("limits", line, col, f"document is nested more than {max_depth} levels deep", path)
+        ]
     if extra_docs:
         line, col = extra_docs[0]
-        problems.append(YamlProblem(
-            "syntax", line, col,
-            f"file holds {len(extra_docs) + 1} YAML documents ('---'); a plan file holds one (split it into files)"))
+        problems.append(
+            YamlProblem(
+                "syntax",
+                line,
+                col,
+                f"file holds {len(extra_docs) + 1} YAML documents ('---'); a plan file holds one (split it into files)",
+            )
+        )
     if not builder.root or builder.root_is_blank:
         return None, [YamlProblem("empty", 1, 1, "file is empty (no YAML document)")]
     doc.data = builder.root[0]
@@ -420,11 +512,12 @@ def load_strict(path: Path, what: str = "config file") -> YamlDocument | None:
             os.stat(path)
         except OSError as e:
             if e.errno == errno.ELOOP:
-                raise ConfigError(f"{path}: symbolic link loop (the link leads back to itself); there is no {what} to read") from None
+                raise ConfigError(
+                    f"{path}: symbolic link loop (the link leads back to itself); there is no {what} to read"
+                ) from None
         raise ConfigError(f"{path}: {what} not found")
     doc, problems = load_yaml(path, display=str(path))
     if problems:
         p = problems[0]
         raise ConfigError(f"{path}:{p.line}:{p.column}: {p.message}")
     return doc
-

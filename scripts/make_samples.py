@@ -35,7 +35,7 @@ def build(root: Path = ROOT) -> dict[Path, bytes]:
     lines = list(gen.lines(3000))
     per = len(lines) // len(DAYS)
     for i, day in enumerate(DAYS):
-        part = lines[i * per:(i + 1) * per] if i < len(DAYS) - 1 else lines[i * per:]
+        part = lines[i * per : (i + 1) * per] if i < len(DAYS) - 1 else lines[i * per :]
         buf = io.BytesIO()
         with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
             gz.write(b"\n".join(part) + b"\n")
@@ -50,8 +50,12 @@ WEB = {"library": {"name": "analytics.js", "version": "next-1.70.0"}, "ip": "203
 
 
 def _ios(device: str) -> dict:
-    return {"library": {"name": "analytics-ios", "version": "4.1.8"}, "app": {"name": "Shop", "version": "3.2.1"},
-            "device": {"id": device, "type": "ios", "manufacturer": "Apple", "model": "iPad13,1"}, "os": {"name": "iPadOS", "version": "17.1"}}
+    return {
+        "library": {"name": "analytics-ios", "version": "4.1.8"},
+        "app": {"name": "Shop", "version": "3.2.1"},
+        "device": {"id": device, "type": "ios", "manufacturer": "Apple", "model": "iPad13,1"},
+        "os": {"name": "iPadOS", "version": "17.1"},
+    }
 
 
 def journeys() -> bytes:
@@ -70,28 +74,92 @@ def journeys() -> bytes:
     # Ada: anonymous on the web, signs up, installs the app, logs in there, writes from her work address.
     msg("page", 0, anonymousId="a-web-ada", name="Home", context=WEB)
     msg("track", 2, anonymousId="a-web-ada", event="Product Viewed", properties={"product_id": "p-1"}, context=WEB)
-    msg("identify", 5, anonymousId="a-web-ada", userId="u-ada",
-        traits={"email": "Ada@Example.com", "firstName": "Ada", "plan": "free"}, context=WEB)
+    msg(
+        "identify",
+        5,
+        anonymousId="a-web-ada",
+        userId="u-ada",
+        traits={"email": "Ada@Example.com", "firstName": "Ada", "plan": "free"},
+        context=WEB,
+    )
     msg("screen", 30, anonymousId="a-ios-ada", name="Home", context=_ios("IOS-ADA-PHONE"))
-    msg("track", 31, anonymousId="a-ios-ada", event="Product Added", properties={"product_id": "p-1"}, context=_ios("IOS-ADA-PHONE"))
+    msg(
+        "track",
+        31,
+        anonymousId="a-ios-ada",
+        event="Product Added",
+        properties={"product_id": "p-1"},
+        context=_ios("IOS-ADA-PHONE"),
+    )
     msg("identify", 33, anonymousId="a-ios-ada", userId="u-ada", traits={"plan": "pro"}, context=_ios("IOS-ADA-PHONE"))
     msg("identify", 90, userId="u-ada", traits={"email": "ada.work@example.com", "company": "Analytical Engines"})
-    msg("track", 95, userId="u-ada", event="Order Completed", properties={"order_id": "o-1", "total": 42.5, "currency": "USD"})
+    msg(
+        "track",
+        95,
+        userId="u-ada",
+        event="Order Completed",
+        properties={"order_id": "o-1", "total": 42.5, "currency": "USD"},
+    )
 
     # A shared in-store iPad: Grace and Linus log in on the same device (same anonymousId, same device id).
     ipad = _ios("IPAD-STORE-1")
-    msg("identify", 120, anonymousId="a-ipad-store", userId="u-grace", traits={"email": "grace@example.com"}, context=ipad)
-    msg("track", 121, anonymousId="a-ipad-store", userId="u-grace", event="Order Completed",
-        properties={"order_id": "o-2", "total": 10, "currency": "USD"}, context=ipad)
-    msg("identify", 140, anonymousId="a-ipad-store", userId="u-linus", traits={"email": "linus@example.com"}, context=ipad)
-    msg("track", 141, anonymousId="a-ipad-store", userId="u-linus", event="Product Viewed", properties={"product_id": "p-2"}, context=ipad)
+    msg(
+        "identify",
+        120,
+        anonymousId="a-ipad-store",
+        userId="u-grace",
+        traits={"email": "grace@example.com"},
+        context=ipad,
+    )
+    msg(
+        "track",
+        121,
+        anonymousId="a-ipad-store",
+        userId="u-grace",
+        event="Order Completed",
+        properties={"order_id": "o-2", "total": 10, "currency": "USD"},
+        context=ipad,
+    )
+    msg(
+        "identify",
+        140,
+        anonymousId="a-ipad-store",
+        userId="u-linus",
+        traits={"email": "linus@example.com"},
+        context=ipad,
+    )
+    msg(
+        "track",
+        141,
+        anonymousId="a-ipad-store",
+        userId="u-linus",
+        event="Product Viewed",
+        properties={"product_id": "p-2"},
+        context=ipad,
+    )
 
     # Placeholders a buggy build sends: blocked, the events are still kept.
-    msg("track", 150, anonymousId="a-web-kim", userId="undefined", event="Product Viewed", properties={"product_id": "p-3"}, context=WEB)
+    msg(
+        "track",
+        150,
+        anonymousId="a-web-kim",
+        userId="undefined",
+        event="Product Viewed",
+        properties={"product_id": "p-3"},
+        context=WEB,
+    )
     msg("identify", 151, anonymousId="a-web-kim", userId="null", traits={"email": "0"}, context=WEB)
     # A numeric user id (read as "42"), and an object where an id belongs (reported, not an identifier).
     msg("identify", 160, anonymousId="a-web-num", userId=42, traits={"email": "num@example.com"}, context=WEB)
-    msg("track", 161, anonymousId={"id": "oops"}, userId=42, event="Product Viewed", properties={"product_id": "p-4"}, context=WEB)
+    msg(
+        "track",
+        161,
+        anonymousId={"id": "oops"},
+        userId=42,
+        event="Product Viewed",
+        properties={"product_id": "p-4"},
+        context=WEB,
+    )
     # alias: an old anonymous id joined to a user id (previousId -> userId).
     msg("track", 170, anonymousId="a-web-bob", event="Product Viewed", properties={"product_id": "p-5"}, context=WEB)
     msg("alias", 175, previousId="a-web-bob", userId="u-bob")
@@ -102,7 +170,7 @@ def journeys() -> bytes:
     # email is dropped from that event and abc456 gets a profile of its own.
     msg("identify", 200, userId="abc123", traits={"email": "jane@example1.com"})
     msg("identify", 201, userId="abc456", traits={"email": "jane@example1.com"})
-    rows.insert(20, "{\"type\": \"track\", \"event\": \"Cut Off\", ")  # a truncated line: reported, skipped
+    rows.insert(20, '{"type": "track", "event": "Cut Off", ')  # a truncated line: reported, skipped
     return "".join((r if isinstance(r, str) else json.dumps(r, separators=(",", ":"))) + "\n" for r in rows).encode()
 
 

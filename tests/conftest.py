@@ -37,6 +37,11 @@ def run_cdp(*args: str, cwd: Path | None = None, env: dict | None = None, input:
 
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "cdp_cli", *args], cwd=cwd or ROOT, env=full_env,
-        capture_output=True, text=True, input=input, timeout=120,
+        [sys.executable, "-m", "cdp_cli", *args],
+        cwd=cwd or ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=120,
     )

@@ -19,8 +19,9 @@ def test_cli_reference_is_current() -> None:
     os.environ["NO_COLOR"] = "1"
     from cdp_cli.cli.reference import reference_markdown
 
-    assert (DOCS / "cli.md").read_text(encoding="utf-8") == reference_markdown(), \
+    assert (DOCS / "cli.md").read_text(encoding="utf-8") == reference_markdown(), (
         "docs/cli.md is stale: regenerate it with `python3 scripts/update_docs.py`"
+    )
 
 
 def test_every_command_and_option_is_documented() -> None:
@@ -28,8 +29,16 @@ def test_every_command_and_option_is_documented() -> None:
 
     text = (DOCS / "cli.md").read_text(encoding="utf-8")
     commands = documented_options()
-    assert {"cdp plan validate", "cdp plan export", "cdp events lint", "cdp profiles resolve", "cdp profiles show",
-            "cdp profiles explain", "cdp samples generate", "cdp rules"} <= set(commands)
+    assert {
+        "cdp plan validate",
+        "cdp plan export",
+        "cdp events lint",
+        "cdp profiles resolve",
+        "cdp profiles show",
+        "cdp profiles explain",
+        "cdp samples generate",
+        "cdp rules",
+    } <= set(commands)
     for command, options in commands.items():
         section = text.split(f"## `{command}`\n", 1)[1].split("\n## ", 1)[0]
         for option in options:

@@ -57,7 +57,11 @@ def test_quick_start_is_two_commands_and_ci_runs_them_as_written() -> None:
 
 def test_readme_broken_plan_output_is_real() -> None:
     r = run_cdp("plan", "validate", "tests/fixtures/plans/invalid/broken.yaml", "--color", "never")
-    shown = README.split("The last one shows what a broken plan looks like:", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    shown = (
+        README.split("The last one shows what a broken plan looks like:", 1)[1]
+        .split("```text\n", 1)[1]
+        .split("```", 1)[0]
+    )
     for line in shown.splitlines():
         if line.startswith("tests/") or line.startswith("✗"):
             assert line in r.stdout, line
@@ -67,8 +71,9 @@ def test_rule_reference_matches_the_catalog() -> None:
     """The rule table moved from the README to docs/rules.md (generated); it must match the catalog."""
     from cdp_cli.rules.docs import rules_reference
 
-    assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == rules_reference(), \
+    assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == rules_reference(), (
         "docs/rules.md is stale: regenerate with `python3 scripts/update_docs.py`"
+    )
     assert "[docs/rules.md](docs/rules.md)" in README
 
 
@@ -92,9 +97,15 @@ def test_python_api_examples_run(monkeypatch, capsys) -> None:
 
 
 def test_readme_messy_log_output_is_real() -> None:
-    r = run_cdp("events", "lint", "samples/messy.ndjson", "--plan", "plans/ecommerce", "--max-findings", "6", "--color", "never")
+    r = run_cdp(
+        "events", "lint", "samples/messy.ndjson", "--plan", "plans/ecommerce", "--max-findings", "6", "--color", "never"
+    )
     assert r.returncode == 1
-    shown = README.split("The second command shows what a messy log looks like", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    shown = (
+        README.split("The second command shows what a messy log looks like", 1)[1]
+        .split("```text\n", 1)[1]
+        .split("```", 1)[0]
+    )
     actual = [line.rstrip() for line in r.stdout.splitlines()]
     for line in shown.splitlines():
         if line and line != "...":

@@ -34,8 +34,20 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit. Example: cdp --version")] = False,
-    traceback: Annotated[bool, typer.Option("--traceback", help="On an error, show the Python traceback (for bug reports). Example: cdp --traceback plan validate plans/")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit. Example: cdp --version"
+        ),
+    ] = False,
+    traceback: Annotated[
+        bool,
+        typer.Option(
+            "--traceback",
+            help="On an error, show the Python traceback (for bug reports). "
+            "Example: cdp --traceback plan validate plans/",
+        ),
+    ] = False,
 ) -> None:
     state.traceback = traceback
 

@@ -6,9 +6,10 @@ import contextlib
 import functools
 import os
 import sys
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Optional, TypeVar
+from typing import Annotated, Any, TextIO, TypeVar, cast
 
 import typer
 
@@ -18,15 +19,24 @@ from cdp_cli.reporters import Format, Options, Report, render, resolve_format
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-_PLAIN_TYPES = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH", "file": "FILE",
-                "directory": "DIR", "path": "PATH", "int range": "INTEGER", "float range": "NUMBER"}
+_PLAIN_TYPES = {
+    "str": "TEXT",
+    "int": "INTEGER",
+    "float": "NUMBER",
+    "Path": "PATH",
+    "file": "FILE",
+    "directory": "DIR",
+    "path": "PATH",
+    "int range": "INTEGER",
+    "float range": "NUMBER",
+}
 
 
 def _plain_type(label: str | None) -> str | None:
     """``<list[Path]>`` -> ``PATH``, ``<int range>`` -> ``INTEGER``, ``<auto|text>`` -> ``[auto|text]``."""
     if not label or not (label.startswith("<") and ">" in label):
         return label
-    inner, rest = label[1:label.index(">")], label[label.index(">") + 1:]
+    inner, rest = label[1 : label.index(">")], label[label.index(">") + 1 :]
     if inner.startswith("list[") and inner.endswith("]"):
         inner = inner[5:-1]
     if "|" in inner:
@@ -44,7 +54,7 @@ def _tidy_help_types() -> None:
         return
     for cls in (getattr(core, "TyperOption", None), getattr(core, "TyperArgument", None)):
         orig = getattr(cls, "display_type_rich", None)
-        if orig is None or getattr(orig, "_cdp", False):
+        if cls is None or orig is None or getattr(orig, "_cdp", False):
             continue
 
         def display(self: Any, ctx: Any, _orig: Any = orig) -> str | None:
@@ -55,7 +65,7 @@ def _tidy_help_types() -> None:
             return _plain_type(_orig(self, ctx))
 
         display._cdp = True  # type: ignore[attr-defined]
-        cls.display_type_rich = display  # type: ignore[method-assign]
+        cls.display_type_rich = display
 
 
 _tidy_help_types()
@@ -78,19 +88,23 @@ OUTPUT_PANEL = "Output"
 FormatOpt = Annotated[
     Format,
     typer.Option(
-        "--format", "-f",
+        "--format",
+        "-f",
         help="Report format: text (people), json (machines), github (workflow annotations), sarif "
         "(code-scanning upload), junit (CI test tab); auto = github under GitHub Actions, else text. "
         "Example: --format sarif -o cdp.sarif",
-        case_sensitive=False, rich_help_panel=OUTPUT_PANEL,
+        case_sensitive=False,
+        rich_help_panel=OUTPUT_PANEL,
     ),
 ]
 OutputOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
-        "--output", "-o",
+        "--output",
+        "-o",
         help="Write the report to this file (atomically) instead of stdout. Example: -o report.json",
-        dir_okay=False, rich_help_panel=OUTPUT_PANEL,
+        dir_okay=False,
+        rich_help_panel=OUTPUT_PANEL,
     ),
 ]
 ColorOpt = Annotated[
@@ -99,20 +113,24 @@ ColorOpt = Annotated[
         "--color",
         help="Colour in text output: auto (when stdout is a terminal and NO_COLOR is unset), always, never. "
         "Example: --color never",
-        case_sensitive=False, rich_help_panel=OUTPUT_PANEL,
+        case_sensitive=False,
+        rich_help_panel=OUTPUT_PANEL,
     ),
 ]
 QuietOpt = Annotated[
     bool,
-    typer.Option("--quiet", "-q", help="Print findings only: no summary, no progress. Example: -q", rich_help_panel=OUTPUT_PANEL),
+    typer.Option(
+        "--quiet", "-q", help="Print findings only: no summary, no progress. Example: -q", rich_help_panel=OUTPUT_PANEL
+    ),
 ]
 ConfigOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--config",
         help="Rule configuration (enable, disable, re-level rules, set options); default: the nearest "
         ".cdp.yaml in this directory or a parent. Example: --config ci/.cdp.yaml",
-        show_default=False, dir_okay=False,
+        show_default=False,
+        dir_okay=False,
     ),
 ]
 NoConfigOpt = Annotated[
@@ -167,7 +185,7 @@ def _log_handler_class():
     return LogHandler
 
 
-def LogHandler():  # noqa: N802 - a factory that reads like the class it builds
+def LogHandler():
     return _log_handler_class()()
 
 
@@ -250,15 +268,17 @@ def handle_errors(func: F) -> F:
         except Exception as e:  # a bug: say so briefly, never dump locals (payloads hold personal data)
             if state.traceback:
                 raise
-            raise fail(f"internal error: {type(e).__name__}: {e} (rerun with `cdp --traceback ...` and report it)") from None
+            raise fail(
+                f"internal error: {type(e).__name__}: {e} (rerun with `cdp --traceback ...` and report it)"
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 def emit(report: Report, fmt: Format, output: Path | None, opts: Options) -> None:
     """Render ``report`` to stdout, or atomically to ``output`` (never over one of the inputs)."""
-    from cdp_cli.errors import UsageError
     from cdp_cli.api import atomic_open
+    from cdp_cli.errors import UsageError
 
     if output is not None:
         target = Path(os.path.realpath(output))  # not Path.resolve(): it raises RuntimeError on a symlink loop (3.11)
@@ -270,8 +290,8 @@ def emit(report: Report, fmt: Format, output: Path | None, opts: Options) -> Non
         render(report, fmt, sys.stdout, opts)
         sys.stdout.flush()
         return
-    with atomic_open(output, flag="--output") as fh:
-        render(report, fmt, fh, Options(color=False, quiet=opts.quiet, max_findings=opts.max_findings))
+    with atomic_open(output, flag="--output") as fh:  # text mode ("w"): a TextIO
+        render(report, fmt, cast(TextIO, fh), Options(color=False, quiet=opts.quiet, max_findings=opts.max_findings))
 
 
 def show_progress(quiet: bool, output: Path | None = None) -> bool:
@@ -289,10 +309,18 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
 
-    bar = Bar(TextColumn("[bold]{task.description}[/]"), BarColumn(), TextColumn("{task.fields[count]}"),
-              TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=err_console(), transient=True)
+    bar = Bar(
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        TextColumn("{task.fields[count]}"),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=True,
+    )
     tasks: dict[str, Any] = {}
 
     def observe(p: Any) -> None:
@@ -311,8 +339,16 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
         bar.stop()
 
 
-def emit_result(result: Any, fmt: Format, output: Path | None, opts: Options, *, strict: bool = False,
-                summary: dict[str, Any] | None = None, totals: dict[str, int] | None = None) -> None:
+def emit_result(
+    result: Any,
+    fmt: Format,
+    output: Path | None,
+    opts: Options,
+    *,
+    strict: bool = False,
+    summary: dict[str, Any] | None = None,
+    totals: dict[str, int] | None = None,
+) -> None:
     """Hand a library result to the reporter of ``fmt`` (stdout, or ``output`` atomically)."""
     emit(Report.of(result, strict=strict, summary=summary, totals=totals), fmt, output, opts)
 
@@ -328,8 +364,7 @@ def print_overview(result: Any, color: Color, *, quiet: bool = False, mark: str 
         return
     from rich.markup import escape
 
-    from cdp_cli.reporters import printable
-    from cdp_cli.reporters import rich_table
+    from cdp_cli.reporters import printable, rich_table
 
     console = stdout_console(color)
     for table in result.tables():

@@ -5,13 +5,24 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from cdp_cli.cli.common import (
-    ColorOpt, ConfigOpt, FormatOpt, NoConfigOpt, OutputOpt, QuietOpt, StrictOpt, color_flag, emit_result, err_console,
-    exit_code, handle_errors,
+    Color,
+    ColorOpt,
+    ConfigOpt,
+    FormatOpt,
+    NoConfigOpt,
+    OutputOpt,
+    QuietOpt,
+    StrictOpt,
+    color_flag,
+    emit_result,
+    err_console,
+    exit_code,
+    handle_errors,
 )
 from cdp_cli.errors import ExitCode
 from cdp_cli.reporters import Format, Options, Report
@@ -23,7 +34,7 @@ app = typer.Typer(
 )
 
 PathsArg = Annotated[
-    Optional[list[Path]],
+    list[Path] | None,
     typer.Argument(
         help="Plan files or directories (default: plans). A directory holding plan.yaml is one plan; "
         "a tree with several plan.yaml files holds several plans. Example: plans/ecommerce plans/saas",
@@ -39,7 +50,7 @@ def validate(
     format: FormatOpt = Format.AUTO,
     strict: StrictOpt = False,
     output: OutputOpt = None,
-    color: ColorOpt = "auto",
+    color: ColorOpt = Color.AUTO,
     quiet: QuietOpt = False,
     config: ConfigOpt = None,
     no_config: NoConfigOpt = False,
@@ -73,10 +84,34 @@ class ExportTarget(str, Enum):
 @app.command("export")
 @handle_errors
 def export(
-    directory: Annotated[Path, typer.Argument(help="Output directory (created; replaced atomically if an earlier export wrote it). Example: build/schemas", show_default=False)],
-    to: Annotated[ExportTarget, typer.Option("--to", help="Target format. jsonschema: one standalone draft 2020-12 schema per event version, identify, group, page and screen, plus manifest.json. Example: --to jsonschema", case_sensitive=False)] = ExportTarget.JSONSCHEMA,
-    plan: Annotated[Optional[list[Path]], typer.Option("--plan", "-p", help="Plan file or directory to export (repeatable; default: plans). Several plans go to one subdirectory each. Example: --plan plans/ecommerce", show_default=False)] = None,
-    color: ColorOpt = "auto",
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Output directory (created; replaced atomically if an earlier export wrote it). "
+            "Example: build/schemas",
+            show_default=False,
+        ),
+    ],
+    to: Annotated[
+        ExportTarget,
+        typer.Option(
+            "--to",
+            help="Target format. jsonschema: one standalone draft 2020-12 schema per event version, identify, group, "
+            "page and screen, plus manifest.json. Example: --to jsonschema",
+            case_sensitive=False,
+        ),
+    ] = ExportTarget.JSONSCHEMA,
+    plan: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--plan",
+            "-p",
+            help="Plan file or directory to export (repeatable; default: plans). "
+            "Several plans go to one subdirectory each. Example: --plan plans/ecommerce",
+            show_default=False,
+        ),
+    ] = None,
+    color: ColorOpt = Color.AUTO,
 ) -> None:
     """Export a plan to another format. The plan must validate without errors first.
 

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from cdp_cli.cli.common import (
-    ColorOpt, QuietOpt, StrictOpt, err_console, exit_code, handle_errors, lit, print_json, print_overview, progress_bar,
-    show_progress, stdout_console,
+    Color,
+    ColorOpt,
+    QuietOpt,
+    StrictOpt,
+    err_console,
+    exit_code,
+    handle_errors,
+    lit,
+    print_json,
+    print_overview,
+    progress_bar,
+    show_progress,
+    stdout_console,
 )
 
 app = typer.Typer(
@@ -31,12 +42,24 @@ class OutFormat(str, Enum):
     JSON = "json"
 
 
-FormatOpt = Annotated[OutFormat, typer.Option(
-    "--format", "-f", help="Output: text (people) or json (machines, on stdout). Example: --format json",
-    case_sensitive=False)]
-ProfilesOpt = Annotated[Path, typer.Option(
-    "--profiles", "-P", help="The directory `cdp profiles resolve --out` wrote. Example: --profiles build/profiles",
-    file_okay=False)]
+FormatOpt = Annotated[
+    OutFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output: text (people) or json (machines, on stdout). Example: --format json",
+        case_sensitive=False,
+    ),
+]
+ProfilesOpt = Annotated[
+    Path,
+    typer.Option(
+        "--profiles",
+        "-P",
+        help="The directory `cdp profiles resolve --out` wrote. Example: --profiles build/profiles",
+        file_okay=False,
+    ),
+]
 
 
 def _warn(lines: list[str]) -> None:
@@ -49,30 +72,70 @@ def _warn(lines: list[str]) -> None:
 @app.command("resolve")
 @handle_errors
 def resolve(
-    inputs: Annotated[list[str], typer.Argument(
-        help="Event logs: NDJSON files, .gz or .zst, directories (read recursively in sorted order), globs, or - "
-        "for standard input. Example: samples/ecommerce", show_default=False)],
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", help="Write profiles.parquet, identities.parquet, events.parquet and merges.parquet here. "
-        "The directory is built beside it and swapped in when complete; an existing one is replaced only if "
-        "cdp wrote it. Example: --out build/profiles", file_okay=False, show_default=False)],
-    identity: Annotated[Optional[Path], typer.Option(
-        "--identity", "-i", help="Identity configuration (YAML: identifier types and paths, limits, windows, "
-        "priorities, blocked values, alias handling); default: Segment's defaults. Example: --identity identity.yaml",
-        dir_okay=False, show_default=False)] = None,
-    mode: Annotated[Mode, typer.Option(
-        "--mode", "-m", help="limits: Segment Unify's merge protection (limits, priorities); unrestricted: no "
-        "limits, profiles are the connected components of the identifier graph (as RudderStack Profiles). "
-        "Example: --mode unrestricted", case_sensitive=False)] = Mode.LIMITS,
-    memory_limit: Annotated[str, typer.Option(
-        "--memory-limit", help="Memory for the engine's sort and joins before it spills to disk (the identity "
-        "graph itself grows with the number of identifiers). Example: --memory-limit 2GB")] = "512MB",
-    jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", min=0, help="Worker processes for reading and extracting; 0 = automatic (all cores for "
-        "inputs over 16 MB or stdin). The output is the same whatever the number. Example: --jobs 2")] = 0,
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Event logs: NDJSON files, .gz or .zst, directories (read recursively in sorted order), globs, or - "
+            "for standard input. Example: samples/ecommerce",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write profiles.parquet, identities.parquet, events.parquet and merges.parquet here. "
+            "The directory is built beside it and swapped in when complete; an existing one is replaced only if "
+            "cdp wrote it. Example: --out build/profiles",
+            file_okay=False,
+            show_default=False,
+        ),
+    ],
+    identity: Annotated[
+        Path | None,
+        typer.Option(
+            "--identity",
+            "-i",
+            help="Identity configuration (YAML: identifier types and paths, limits, windows, "
+            "priorities, blocked values, alias handling); default: Segment's defaults. "
+            "Example: --identity identity.yaml",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            "--mode",
+            "-m",
+            help="limits: Segment Unify's merge protection (limits, priorities); unrestricted: no "
+            "limits, profiles are the connected components of the identifier graph (as RudderStack Profiles). "
+            "Example: --mode unrestricted",
+            case_sensitive=False,
+        ),
+    ] = Mode.LIMITS,
+    memory_limit: Annotated[
+        str,
+        typer.Option(
+            "--memory-limit",
+            help="Memory for the engine's sort and joins before it spills to disk (the identity "
+            "graph itself grows with the number of identifiers). Example: --memory-limit 2GB",
+        ),
+    ] = "512MB",
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=0,
+            help="Worker processes for reading and extracting; 0 = automatic (all cores for "
+            "inputs over 16 MB or stdin). The output is the same whatever the number. Example: --jobs 2",
+        ),
+    ] = 0,
     format: FormatOpt = OutFormat.TEXT,
     strict: StrictOpt = False,
-    color: ColorOpt = "auto",  # type: ignore[assignment]
+    color: ColorOpt = Color.AUTO,
     quiet: QuietOpt = False,
 ) -> None:
     """Resolve identities in event logs into profiles, written as Parquet.
@@ -96,16 +159,28 @@ def resolve(
     from cdp_cli import api
 
     with progress_bar(show_progress(quiet, out)) as observer:  # the results go to --out; the summary after the bar
-        result = api.resolve_profiles(options=api.ResolveOptions(
-            inputs=inputs, out=out, identity=identity, mode=mode.value, memory_limit=memory_limit, jobs=jobs),
-            observer=observer)
+        result = api.resolve_profiles(
+            options=api.ResolveOptions(
+                inputs=inputs, out=out, identity=identity, mode=mode.value, memory_limit=memory_limit, jobs=jobs
+            ),
+            observer=observer,
+        )
     if format is OutFormat.JSON:
-        print_json({**result.summary(), "problems": [
-            {"code": p.code, "file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in result.problems]})
+        print_json(
+            {
+                **result.summary(),
+                "problems": [
+                    {"code": p.code, "file": p.file, "line": p.line, "column": p.column, "message": p.message}
+                    for p in result.problems
+                ],
+            }
+        )
     else:
         if not result.read.messages and not quiet:
             stdout_console(color).print("! no messages were read (fails with --strict)")
-        print_overview(result, color, quiet=quiet, mark="!" if result.super_profiles or not result.read.messages else "✓")
+        print_overview(
+            result, color, quiet=quiet, mark="!" if result.super_profiles or not result.read.messages else "✓"
+        )
     _warn(result.warnings())
     raise exit_code(result, strict)
 
@@ -113,13 +188,20 @@ def resolve(
 @app.command("show")
 @handle_errors
 def show(
-    identifier: Annotated[str, typer.Argument(
-        help="type:value (email:ada@example.com, user_id:42), a bare value, or a profile id. Example: email:ada@example.com",
-        show_default=False)],
+    identifier: Annotated[
+        str,
+        typer.Argument(
+            help="type:value (email:ada@example.com, user_id:42), a bare value, or a profile id. "
+            "Example: email:ada@example.com",
+            show_default=False,
+        ),
+    ],
     profiles: ProfilesOpt = Path("build/profiles"),
-    events: Annotated[int, typer.Option("--events", "-n", min=0, help="How many recent events to list. Example: --events 20")] = 10,
+    events: Annotated[
+        int, typer.Option("--events", "-n", min=0, help="How many recent events to list. Example: --events 20")
+    ] = 10,
     format: FormatOpt = OutFormat.TEXT,
-    color: ColorOpt = "auto",  # type: ignore[assignment]
+    color: ColorOpt = Color.AUTO,
 ) -> None:
     """Show one profile: its identifiers, merged traits, counts and recent events.
 
@@ -137,7 +219,7 @@ def show(
 
     console = stdout_console(color)
     pid = view.profile["profile_id"]
-    console.print(f"[bold]{lit(pid)}[/]{lit(view.verdict()[len(pid):])}")
+    console.print(f"[bold]{lit(pid)}[/]{lit(view.verdict()[len(pid) :])}")
     for table in view.tables():
         console.print(rich_table(table))
 
@@ -145,11 +227,16 @@ def show(
 @app.command("explain")
 @handle_errors
 def explain(
-    a: Annotated[str, typer.Argument(help="One identifier (type:value or a bare value). Example: email:ada@example.com", show_default=False)],
+    a: Annotated[
+        str,
+        typer.Argument(
+            help="One identifier (type:value or a bare value). Example: email:ada@example.com", show_default=False
+        ),
+    ],
     b: Annotated[str, typer.Argument(help="The other one. Example: anonymous_id:5a3e...", show_default=False)],
     profiles: ProfilesOpt = Path("build/profiles"),
     format: FormatOpt = OutFormat.TEXT,
-    color: ColorOpt = "auto",  # type: ignore[assignment]
+    color: ColorOpt = Color.AUTO,
 ) -> None:
     """Explain why two identifiers are in one profile (the chain of messages that joined them: each
     hop's message, time, file and line, and the identifiers it joined), or why they are apart (never

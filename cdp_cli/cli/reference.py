@@ -8,7 +8,8 @@ that the file in the repository is what the commands say today.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 def _commands(group: Any, prefix: str) -> Iterator[tuple[str, Any]]:
@@ -38,10 +39,14 @@ def reference_markdown() -> str:
     from cdp_cli.cli.app import app
 
     root = typer.main.get_command(app)
-    out = ["# Command reference", "",
-           "Generated from the commands' own help by `python3 scripts/update_docs.py`; a test keeps it current.",
-           "Every command also prints this with `--help`. Exit codes everywhere: 0 clean, 1 findings, "
-           "2 usage, input or output error; 130/143 when stopped by SIGINT/SIGTERM; 141 when stdout was closed.", ""]
+    out = [
+        "# Command reference",
+        "",
+        "Generated from the commands' own help by `python3 scripts/update_docs.py`; a test keeps it current.",
+        "Every command also prints this with `--help`. Exit codes everywhere: 0 clean, 1 findings, "
+        "2 usage, input or output error; 130/143 when stopped by SIGINT/SIGTERM; 141 when stdout was closed.",
+        "",
+    ]
     for path, cmd in _commands(root, "cdp"):
         ctx = typer.Context(cmd, info_name=path.split()[-1])
         out.append(f"## `{path}`")
@@ -61,7 +66,11 @@ def reference_markdown() -> str:
                 names = ", ".join(f"`{o}`" for o in [*p.opts, *p.secondary_opts])
             help_text = " ".join((p.help or "").split()).replace("|", "\\|")
             default = p.default
-            if default not in (None, False, [], ()) and not getattr(p, "is_flag", False) and getattr(p, "show_default", True) is not False:
+            if (
+                default not in (None, False, [], ())
+                and not getattr(p, "is_flag", False)
+                and getattr(p, "show_default", True) is not False
+            ):
                 value = getattr(default, "value", default)
                 help_text += f" Default: `{value}`."
             if p.required:
@@ -78,5 +87,8 @@ def documented_options() -> dict[str, list[str]]:
     from cdp_cli.cli.app import app
 
     root = typer.main.get_command(app)
-    return {path: [o for p in cmd.params for o in getattr(p, "opts", []) if o.startswith("--") and o != "--help"]
-            for path, cmd in _commands(root, "cdp") if not getattr(cmd, "commands", None)}
+    return {
+        path: [o for p in cmd.params for o in getattr(p, "opts", []) if o.startswith("--") and o != "--help"]
+        for path, cmd in _commands(root, "cdp")
+        if not getattr(cmd, "commands", None)
+    }

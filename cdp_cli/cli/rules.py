@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,9 +20,28 @@ class RulesFormat(str, Enum):
 
 @handle_errors
 def rules(
-    code: Annotated[Optional[str], typer.Argument(help="Show one rule in full, with its bad and good examples. Example: cdp rules PL051", show_default=False)] = None,
-    family: Annotated[Optional[str], typer.Option("--family", help="Only this family of rules (plan, input, spec, naming, privacy, conformance). Example: --family spec")] = None,
-    format: Annotated[RulesFormat, typer.Option("--format", "-f", help="text (table), json, or markdown (the README's rule reference). Example: --format json", case_sensitive=False)] = RulesFormat.TEXT,
+    code: Annotated[
+        str | None,
+        typer.Argument(
+            help="Show one rule in full, with its bad and good examples. Example: cdp rules PL051", show_default=False
+        ),
+    ] = None,
+    family: Annotated[
+        str | None,
+        typer.Option(
+            "--family",
+            help="Only this family of rules (plan, input, spec, naming, privacy, conformance). Example: --family spec",
+        ),
+    ] = None,
+    format: Annotated[
+        RulesFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (table), json, or markdown (the README's rule reference). Example: --format json",
+            case_sensitive=False,
+        ),
+    ] = RulesFormat.TEXT,
 ) -> None:
     """List every rule with its code, name and default level; name a code to see its examples.
 
@@ -32,7 +51,8 @@ def rules(
 
       cdp rules PL051
     """
-    from cdp_cli.api import list_rules as select_rules, rule_record, rules_markdown
+    from cdp_cli.api import list_rules as select_rules
+    from cdp_cli.api import rule_record, rules_markdown
 
     selected = select_rules(family, code)
     if format is RulesFormat.JSON:

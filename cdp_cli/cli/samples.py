@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,20 +12,65 @@ from cdp_cli.cli.common import err_console, handle_errors, lit
 
 DEFAULT_PLAN = Path("plans/ecommerce")
 
-app = typer.Typer(help="Sample data: deterministic, realistic Segment event logs.\n\n"
-                  "Example: cdp samples generate --events 10000 --seed 7 -o events.ndjson.gz", no_args_is_help=True)
+app = typer.Typer(
+    help="Sample data: deterministic, realistic Segment event logs.\n\n"
+    "Example: cdp samples generate --events 10000 --seed 7 -o events.ndjson.gz",
+    no_args_is_help=True,
+)
 
 
 @app.command("generate")
 @handle_errors
 def generate(
-    events: Annotated[int, typer.Option("--events", "-n", min=1, help="How many messages. Example: --events 1000000")] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed and arguments give the same bytes. Example: --seed 7")] = 1,
-    violations: Annotated[float, typer.Option("--violations", min=0.0, max=1.0, help="Share of messages carrying one realistic mistake (wrong type, unplanned event, missing identity, duplicate messageId, broken JSON line, ...). Example: --violations 0.05")] = 0.0,
-    plan: Annotated[Optional[Path], typer.Option("--plan", "-p", help="The tracking plan the events follow. Example: --plan plans/saas")] = DEFAULT_PLAN,
-    users: Annotated[Optional[int], typer.Option("--users", min=1, help="How many people (default: one per 25 events). Example: --users 500", show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here (atomically; gzip for .gz, zstandard for .zst); default: stdout. An existing file is replaced only with --force. Example: -o bench/data/1m.ndjson.gz", show_default=False, dir_okay=False)] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file (a generated log cannot be told from a real one, so cdp asks). Example: --force")] = False,
+    events: Annotated[
+        int, typer.Option("--events", "-n", min=1, help="How many messages. Example: --events 1000000")
+    ] = 10_000,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", help="Random seed: the same seed and arguments give the same bytes. Example: --seed 7"),
+    ] = 1,
+    violations: Annotated[
+        float,
+        typer.Option(
+            "--violations",
+            min=0.0,
+            max=1.0,
+            help="Share of messages carrying one realistic mistake (wrong type, unplanned event, missing identity, "
+            "duplicate messageId, broken JSON line, ...). Example: --violations 0.05",
+        ),
+    ] = 0.0,
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", "-p", help="The tracking plan the events follow. Example: --plan plans/saas"),
+    ] = DEFAULT_PLAN,
+    users: Annotated[
+        int | None,
+        typer.Option(
+            "--users",
+            min=1,
+            help="How many people (default: one per 25 events). Example: --users 500",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write here (atomically; gzip for .gz, zstandard for .zst); default: stdout. "
+            "An existing file is replaced only with --force. Example: -o bench/data/1m.ndjson.gz",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace an existing --output file (a generated log cannot be told from a real one, so cdp asks). "
+            "Example: --force",
+        ),
+    ] = False,
 ) -> None:
     """Generate a realistic NDJSON event log that follows a tracking plan.
 
@@ -41,7 +86,15 @@ def generate(
     """
     from cdp_cli import api
 
-    n = api.generate_samples(output, events, seed=seed, violations=violations, plan=plan, users=users, force=force,
-                             stream=sys.stdout.buffer if output is None else None)
+    n = api.generate_samples(
+        output,
+        events,
+        seed=seed,
+        violations=violations,
+        plan=plan,
+        users=users,
+        force=force,
+        stream=sys.stdout.buffer if output is None else None,
+    )
     if output is not None:
         err_console().print(f"wrote {n:,} messages to {lit(output)}")

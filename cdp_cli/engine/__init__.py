@@ -50,5 +50,16 @@ def dialect(name: str = DEFAULT_ENGINE) -> Dialect:
     raise UsageError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}")
 
 
-__all__ = ["CAPABILITIES", "DEFAULT_ENGINE", "Dialect", "ENGINES", "Engine", "EngineError", "Statement", "Template",
-           "available_engines", "connect", "dialect"]
+__all__ = [
+    "CAPABILITIES",
+    "DEFAULT_ENGINE",
+    "Dialect",
+    "ENGINES",
+    "Engine",
+    "EngineError",
+    "Statement",
+    "Template",
+    "available_engines",
+    "connect",
+    "dialect",
+]

@@ -9,8 +9,9 @@ suite in ``tests/engine``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol, Sequence, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from cdp_cli.engine.dialect import Dialect
 from cdp_cli.engine.template import Statement
@@ -19,8 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 #: SQL text, or a rendered template (its parameters travel with it)
-Query = Union[str, Statement]
-Params = Union[Mapping[str, Any], Sequence[Any], None]
+Query = str | Statement
+Params = Mapping[str, Any] | Sequence[Any] | None
 
 # capabilities an engine may declare
 SPILL = "spill"  #: sorts, joins and aggregates larger than its memory limit spill to disk
@@ -39,7 +40,7 @@ class Engine(Protocol):
     capabilities: frozenset[str]  #: a subset of :data:`CAPABILITIES`
 
     # relations
-    def register_arrow(self, name: str, table: "pa.Table | pa.RecordBatchReader") -> None:
+    def register_arrow(self, name: str, table: pa.Table | pa.RecordBatchReader) -> None:
         """Make an Arrow table (or record batch reader) queryable as ``name``."""
 
     def register_parquet(self, name: str, paths: str | Path | list[str | Path]) -> None:
@@ -49,18 +50,25 @@ class Engine(Protocol):
         """Make a query queryable as ``name`` (evaluated when used)."""
 
     # queries
-    def arrow(self, sql: Query, params: Params = None) -> "pa.Table":
+    def arrow(self, sql: Query, params: Params = None) -> pa.Table:
         """The whole result as an Arrow table (for results that fit in memory)."""
 
     def rows(self, sql: Query, params: Params = None) -> list[tuple]:
         """The whole result as tuples of Python values."""
 
-    def batches(self, sql: Query, params: Params = None, *, batch_size: int = 50_000) -> Iterator["pa.RecordBatch"]:
+    def batches(self, sql: Query, params: Params = None, *, batch_size: int = 50_000) -> Iterator[pa.RecordBatch]:
         """The result as record batches of at most ``batch_size`` rows. Consume it before the next
         statement on this engine."""
 
-    def copy_parquet(self, sql: Query, path: str | Path, *, params: Params = None, compression: str = "zstd",
-                     row_group_size: int | None = None) -> None:
+    def copy_parquet(
+        self,
+        sql: Query,
+        path: str | Path,
+        *,
+        params: Params = None,
+        compression: str = "zstd",
+        row_group_size: int | None = None,
+    ) -> None:
         """Write a query's result to one Parquet file (the caller makes it atomic)."""
 
     def execute(self, sql: Query, params: Params = None) -> None:
@@ -68,6 +76,6 @@ class Engine(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Engine": ...
+    def __enter__(self) -> Engine: ...
 
     def __exit__(self, *exc: Any) -> None: ...

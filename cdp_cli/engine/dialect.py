@@ -26,9 +26,14 @@ class Dialect:
     name = "ansi"
     #: the methods a named SQL template may call (``{timestamp_from_epoch_us(s.ts)}``): they take
     #: SQL expressions only
-    TEMPLATE_FUNCTIONS = frozenset({
-        "timestamp_from_epoch_us", "list_contains", "array_agg_distinct_sorted", "map_value",
-    })
+    TEMPLATE_FUNCTIONS = frozenset(
+        {
+            "timestamp_from_epoch_us",
+            "list_contains",
+            "array_agg_distinct_sorted",
+            "map_value",
+        }
+    )
 
     # --- names and values --------------------------------------------------------------------------
     def quote_ident(self, name: str) -> str:
@@ -47,7 +52,11 @@ class Dialect:
             return str(int(value))
         if isinstance(value, float):
             # CAST: a plain 1.5 is a DECIMAL in most engines
-            text = repr(value) if math.isfinite(value) else self.literal(str(value).replace("inf", "Infinity").replace("nan", "NaN"))
+            text = (
+                repr(value)
+                if math.isfinite(value)
+                else self.literal(str(value).replace("inf", "Infinity").replace("nan", "NaN"))
+            )
             return f"CAST({text} AS DOUBLE)"
         if isinstance(value, str):
             if "\x00" in value:

@@ -8,8 +8,9 @@ exchanges Arrow without copies. Driver errors become :class:`~cdp_cli.errors.Eng
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from cdp_cli.engine.base import ARROW, PARQUET_COPY, SPILL, STREAM, Params, Query
 from cdp_cli.engine.dialect import Dialect
@@ -69,7 +70,9 @@ class DuckEngine:
     dialect: Dialect = DIALECT
     capabilities = frozenset({SPILL, ARROW, PARQUET_COPY, STREAM})
 
-    def __init__(self, *, memory_limit: str = "1GB", temp_dir: str | Path | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self, *, memory_limit: str = "1GB", temp_dir: str | Path | None = None, threads: int | None = None
+    ) -> None:
         try:
             import duckdb
         except ImportError as e:  # pragma: no cover - a declared dependency
@@ -95,7 +98,9 @@ class DuckEngine:
         items = paths if isinstance(paths, list) else [paths]
         listing = "[" + ", ".join(self.dialect.literal(str(p)) for p in items) + "]"
         with _translated(f"reading {name}"):
-            self.con.execute(f"CREATE OR REPLACE VIEW {self.dialect.quote_ident(name)} AS SELECT * FROM read_parquet({listing})")
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {self.dialect.quote_ident(name)} AS SELECT * FROM read_parquet({listing})"
+            )
 
     def create_view(self, name: str, sql: Query, params: Params = None) -> None:
         text, values = _unpack(sql, params)
@@ -132,8 +137,15 @@ class DuckEngine:
         with _translated("query"):
             yield from stream
 
-    def copy_parquet(self, sql: Query, path: str | Path, *, params: Params = None, compression: str = "zstd",
-                     row_group_size: int | None = None) -> None:
+    def copy_parquet(
+        self,
+        sql: Query,
+        path: str | Path,
+        *,
+        params: Params = None,
+        compression: str = "zstd",
+        row_group_size: int | None = None,
+    ) -> None:
         text, values = _unpack(sql, params)
         if not compression.isalnum():
             raise ValueError(f"unknown Parquet compression {compression!r}")
@@ -152,7 +164,7 @@ class DuckEngine:
         with contextlib.suppress(Exception):
             self.con.close()
 
-    def __enter__(self) -> "DuckEngine":
+    def __enter__(self) -> DuckEngine:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -15,7 +15,8 @@ Rendering gives a :class:`Statement` (SQL text and its parameters) that every en
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from cdp_cli.engine.dialect import Dialect
 

@@ -10,9 +10,9 @@ import fnmatch
 import glob
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from cdp_cli.errors import InputError
 
@@ -36,7 +36,6 @@ class Source:
         if lower.endswith((".zst", ".zstd")):
             return "zstd"
         return "none"
-
 
 
 def _is_glob(text: str) -> bool:
@@ -68,8 +67,6 @@ def _is_loop(path: str | Path) -> bool:
     except OSError as e:
         return e.errno == errno.ELOOP
     return False
-
-
 
 
 def _glob(pattern: str) -> list[str]:
@@ -181,4 +178,3 @@ def discover(inputs: Iterable[str | Path | Source]) -> list[Source]:
             seen.add(key)
             unique.append(s)
     return unique
-

@@ -8,15 +8,25 @@ identifiers an empty or blank string is absent too.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
 #: Fields every message may carry (Segment's common fields).
 COMMON_FIELDS = (
-    "type", "messageId", "userId", "anonymousId", "timestamp", "originalTimestamp", "sentAt",
-    "receivedAt", "context", "integrations", "version", "channel",
+    "type",
+    "messageId",
+    "userId",
+    "anonymousId",
+    "timestamp",
+    "originalTimestamp",
+    "sentAt",
+    "receivedAt",
+    "context",
+    "integrations",
+    "version",
+    "channel",
 )
 #: Fields specific to a type.
 TYPE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -29,29 +39,99 @@ TYPE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 #: Fields other pipelines add and Segment-compatible tools accept (RudderStack, Jitsu, warehouses).
 EXTRA_FIELDS = (
-    "projectId", "writeKey", "rudderId", "request_ip", "_metadata", "event_id", "requestId",
-    "session_id", "sessionId", "options", "destination_props", "batchId",
+    "projectId",
+    "writeKey",
+    "rudderId",
+    "request_ip",
+    "_metadata",
+    "event_id",
+    "requestId",
+    "session_id",
+    "sessionId",
+    "options",
+    "destination_props",
+    "batchId",
 )
 KNOWN_FIELDS = frozenset(COMMON_FIELDS) | {f for fs in TYPE_FIELDS.values() for f in fs} | frozenset(EXTRA_FIELDS)
 
 #: Keys of ``context`` (Segment spec).
-CONTEXT_KEYS = frozenset((
-    "active", "app", "campaign", "device", "ip", "library", "locale", "location", "network", "os",
-    "page", "referrer", "screen", "timezone", "groupId", "traits", "userAgent", "userAgentData",
-    "channel", "externalIds", "protocols", "instance_id", "consent", "sessionId", "session_id",
-))
+CONTEXT_KEYS = frozenset(
+    (
+        "active",
+        "app",
+        "campaign",
+        "device",
+        "ip",
+        "library",
+        "locale",
+        "location",
+        "network",
+        "os",
+        "page",
+        "referrer",
+        "screen",
+        "timezone",
+        "groupId",
+        "traits",
+        "userAgent",
+        "userAgentData",
+        "channel",
+        "externalIds",
+        "protocols",
+        "instance_id",
+        "consent",
+        "sessionId",
+        "session_id",
+    )
+)
 
 #: The field holding a type's payload object.
-PAYLOAD_FIELD = {"track": "properties", "page": "properties", "screen": "properties",
-                 "identify": "traits", "group": "traits"}
+PAYLOAD_FIELD = {
+    "track": "properties",
+    "page": "properties",
+    "screen": "properties",
+    "identify": "traits",
+    "group": "traits",
+}
 
 #: Reserved identify traits (Segment spec) and the extra ones of group.
-RESERVED_TRAITS = frozenset((
-    "address", "age", "avatar", "birthday", "company", "createdAt", "description", "email",
-    "firstName", "gender", "id", "lastName", "name", "phone", "title", "username", "website",
-))
-RESERVED_GROUP_TRAITS = frozenset(("address", "avatar", "createdAt", "description", "email",
-                                   "employees", "id", "industry", "name", "phone", "website", "plan"))
+RESERVED_TRAITS = frozenset(
+    (
+        "address",
+        "age",
+        "avatar",
+        "birthday",
+        "company",
+        "createdAt",
+        "description",
+        "email",
+        "firstName",
+        "gender",
+        "id",
+        "lastName",
+        "name",
+        "phone",
+        "title",
+        "username",
+        "website",
+    )
+)
+RESERVED_GROUP_TRAITS = frozenset(
+    (
+        "address",
+        "avatar",
+        "createdAt",
+        "description",
+        "email",
+        "employees",
+        "id",
+        "industry",
+        "name",
+        "phone",
+        "website",
+        "plan",
+    )
+)
 #: Identifiers analytics-android copies into identify traits (and context.traits): not naming findings.
 SDK_TRAITS = frozenset(("anonymousId", "userId"))
 RESERVED_PAGE_PROPERTIES = frozenset(("name", "path", "referrer", "search", "title", "url", "keywords"))
@@ -120,7 +200,8 @@ def display_name(msg: dict[str, Any]) -> str:
 
 def payload(msg: dict[str, Any]) -> dict[str, Any] | None:
     """The type's payload object (properties or traits), or None when absent or not an object."""
-    field = PAYLOAD_FIELD.get(msg.get("type"))  # type: ignore[arg-type]
+    t = msg.get("type")
+    field = PAYLOAD_FIELD.get(t) if type(t) is str else None  # a list or object is no type (nor hashable)
     if field is None:
         return None
     value = msg.get(field)
@@ -177,4 +258,4 @@ def effective_timestamp(msg: dict[str, Any]) -> datetime | None:
 
 
 def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from cdp_cli.events.stats import (
-    INVALID_JSON, INVALID_UTF8, LINE_TOO_LONG, NON_FINITE, NOT_AN_OBJECT, NOT_NDJSON, Problem, ReadStats,
+    INVALID_JSON,
+    INVALID_UTF8,
+    LINE_TOO_LONG,
+    NON_FINITE,
+    NOT_AN_OBJECT,
+    NOT_NDJSON,
+    Problem,
+    ReadStats,
 )
 from cdp_cli.jsonpath import json_type, with_article
 
@@ -44,7 +52,6 @@ class Record:
     raw: bytes | None = None  # the message's JSON text, when asked for (parse_chunk(keep_raw=True))
 
 
-
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while streaming messages.
@@ -60,7 +67,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
 
 
 def _loads():
@@ -100,7 +106,11 @@ def _diagnose(line: bytes, error: Exception | None = None) -> tuple[str, int, st
     except RecursionError:
         return INVALID_JSON, 1, "invalid JSON: nested too deeply"
     if found:
-        return NON_FINITE, text.find(found[0]) + 1, f"{found[0]} is not valid JSON (JSON has no NaN or Infinity); send null or a number"
+        return (
+            NON_FINITE,
+            text.find(found[0]) + 1,
+            f"{found[0]} is not valid JSON (JSON has no NaN or Infinity); send null or a number",
+        )
     # Python's json accepts what orjson refuses: a lone surrogate (\ud800) or a number out of range (1e400)
     reason = getattr(error, "msg", None) or "not valid for a strict JSON parser"
     col = getattr(error, "colno", 1) or 1
@@ -149,7 +159,15 @@ def parse_chunk(chunk: Chunk, stats: ReadStats, keep_raw: bool = False) -> tuple
                 continue
         if type(msg) is not dict:
             stats.skipped[NOT_AN_OBJECT] += 1
-            problems.append(Problem(NOT_AN_OBJECT, file, line_no, 1, f"line holds {with_article(json_type(msg))}, not a JSON object (one message per line)"))
+            problems.append(
+                Problem(
+                    NOT_AN_OBJECT,
+                    file,
+                    line_no,
+                    1,
+                    f"line holds {with_article(json_type(msg))}, not a JSON object (one message per line)",
+                )
+            )
             continue
         parsed += 1
         batch = msg.get("batch")
@@ -176,11 +194,18 @@ def _expand_batch(payload, batch, file, line_no, source, records, problems, stat
     sent_at = payload.get("sentAt")
     for i, item in enumerate(batch):
         if type(item) is not dict:
-            problems.append(Problem(NOT_AN_OBJECT, file, line_no, 1, f"batch[{i}] holds {with_article(json_type(item))}, not a message object"))
+            problems.append(
+                Problem(
+                    NOT_AN_OBJECT,
+                    file,
+                    line_no,
+                    1,
+                    f"batch[{i}] holds {with_article(json_type(item))}, not a message object",
+                )
+            )
             continue
         if sent_at is not None and item.get("sentAt") is None:
             item["sentAt"] = sent_at
         stats.messages += 1
         text = orjson.dumps(item)
         records.append(Record(file, line_no, item, len(text), i, source, text if keep_raw else None))
-

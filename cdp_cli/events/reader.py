@@ -31,29 +31,68 @@ importing only those below it (no cycles):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import cast
 
 from cdp_cli.events.discover import EVENT_SUFFIXES, Source, discover
 from cdp_cli.events.parse import Chunk, Record, gc_paused, parse_chunk
 from cdp_cli.events.sources import (
-    BLOCK_SIZE, CHUNK_LINES, DEFAULT_MAX_LINE_BYTES, SNIFF_BYTES, ChunkRef, iter_chunks, materialize, sniff,
+    BLOCK_SIZE,
+    CHUNK_LINES,
+    DEFAULT_MAX_LINE_BYTES,
+    SNIFF_BYTES,
+    ChunkRef,
+    iter_chunks,
+    materialize,
+    sniff,
 )
 from cdp_cli.events.stats import (
-    FILE_UNREADABLE, INVALID_JSON, INVALID_UTF8, LINE_TOO_LONG, NON_FINITE, NOT_AN_OBJECT, NOT_NDJSON,
-    SKIP_REASONS, STREAM_ERROR, Problem, ReadStats,
+    FILE_UNREADABLE,
+    INVALID_JSON,
+    INVALID_UTF8,
+    LINE_TOO_LONG,
+    NON_FINITE,
+    NOT_AN_OBJECT,
+    NOT_NDJSON,
+    SKIP_REASONS,
+    STREAM_ERROR,
+    Problem,
+    ReadStats,
 )
 
 __all__ = [
     # reading
-    "discover", "iter_chunks", "materialize", "parse_chunk", "iter_records", "gc_paused", "sniff",
+    "discover",
+    "iter_chunks",
+    "materialize",
+    "parse_chunk",
+    "iter_records",
+    "gc_paused",
+    "sniff",
     # data
-    "Source", "Chunk", "ChunkRef", "Record", "Problem", "ReadStats",
+    "Source",
+    "Chunk",
+    "ChunkRef",
+    "Record",
+    "Problem",
+    "ReadStats",
     # limits
-    "EVENT_SUFFIXES", "BLOCK_SIZE", "CHUNK_LINES", "DEFAULT_MAX_LINE_BYTES", "SNIFF_BYTES",
+    "EVENT_SUFFIXES",
+    "BLOCK_SIZE",
+    "CHUNK_LINES",
+    "DEFAULT_MAX_LINE_BYTES",
+    "SNIFF_BYTES",
     # problem codes
-    "INVALID_UTF8", "INVALID_JSON", "NOT_AN_OBJECT", "NON_FINITE", "LINE_TOO_LONG", "STREAM_ERROR",
-    "FILE_UNREADABLE", "NOT_NDJSON", "SKIP_REASONS",
+    "INVALID_UTF8",
+    "INVALID_JSON",
+    "NOT_AN_OBJECT",
+    "NON_FINITE",
+    "LINE_TOO_LONG",
+    "STREAM_ERROR",
+    "FILE_UNREADABLE",
+    "NOT_NDJSON",
+    "SKIP_REASONS",
 ]
 
 
@@ -68,9 +107,13 @@ def iter_records(
     """Every message of the inputs, in order, with bounded memory. Lines that are not messages go
     to ``problems`` (when given) and are counted in ``stats``."""
     items = list(inputs)
-    sources = items if items and all(isinstance(s, Source) for s in items) else discover(items)  # type: ignore[arg-type]
+    sources = cast("list[Source]", items) if items and all(isinstance(s, Source) for s in items) else discover(items)
     stats = stats if stats is not None else ReadStats()
-    for chunk in iter_chunks(sources, max_line_bytes=max_line_bytes, progress=progress, stats=stats):  # type: ignore[arg-type]
+    # without by_reference, iter_chunks yields Chunk objects only (never a ChunkRef)
+    chunks = cast(
+        "Iterator[Chunk]", iter_chunks(sources, max_line_bytes=max_line_bytes, progress=progress, stats=stats)
+    )
+    for chunk in chunks:
         records, found = parse_chunk(chunk, stats)
         if problems is not None:
             for p in found:

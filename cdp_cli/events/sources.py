@@ -17,8 +17,9 @@ import os
 import shlex
 import sys
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Protocol, cast
 
 from cdp_cli.errors import InputError
 from cdp_cli.events.discover import Source
@@ -38,15 +39,28 @@ def _unreadable(e: OSError) -> str:
     return f"cannot read file: {e.strerror or e}"
 
 
-
 # --- telling NDJSON from other data (once per file, on its head) ----------------------------------
 _MAGIC = (  # (leading bytes, format): data no NDJSON line can start with
-    (b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
-    (b"\x04\x22\x4d\x18", "lz4"), (b"7z\xbc\xaf\x27\x1c", "7-Zip"),
-    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"PK\x07\x08", "zip"),
-    (b"PAR1", "Parquet"), (b"ORC", "ORC"), (b"Obj\x01", "Avro"), (b"ARROW1", "Arrow"),
-    (b"SQLite format 3\x00", "SQLite"), (b"%PDF-", "PDF"), (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"\x7fELF", "ELF"),
+    (b"\x1f\x8b", "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip"),
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),
+    (b"PK\x07\x08", "zip"),
+    (b"PAR1", "Parquet"),
+    (b"ORC", "ORC"),
+    (b"Obj\x01", "Avro"),
+    (b"ARROW1", "Arrow"),
+    (b"SQLite format 3\x00", "SQLite"),
+    (b"%PDF-", "PDF"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"\x7fELF", "ELF"),
 )
 _SUFFIX = {"gzip": ".gz", "zstd": ".zst"}
 # bytes that occur in text: printable ASCII, tab, newlines, form feed, backspace, escape, and all bytes
@@ -69,8 +83,10 @@ def sniff(head: bytes, complete: bool, name: str = "FILE", compression: str = "n
     for magic, fmt in _MAGIC:
         if head.startswith(magic) and (fmt != "bzip2" or head[3:4].isdigit()):
             if fmt in _SUFFIX and compression == "none":
-                return (f"{fmt}-compressed data in a file whose name does not end in {_SUFFIX[fmt]}, not an NDJSON log; "
-                        f"rename it to end in {_SUFFIX[fmt]} and it is read")
+                return (
+                    f"{fmt}-compressed data in a file whose name does not end in {_SUFFIX[fmt]}, not an NDJSON log; "
+                    f"rename it to end in {_SUFFIX[fmt]} and it is read"
+                )
             return f"{inside}a binary file (looks like {fmt}), not an NDJSON log; move it out of the input"
     if head[257:262] == b"ustar":
         return f"{inside}a binary file (looks like tar), not an NDJSON log; move it out of the input"
@@ -78,10 +94,14 @@ def sniff(head: bytes, complete: bool, name: str = "FILE", compression: str = "n
     utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
     if not utf16 and len(sample) >= 8:
         even, odd = sample[0::2], sample[1::2]  # ASCII as UTF-16: every other byte is NUL
-        utf16 = (odd.count(0) > 0.9 * len(odd) and not even.count(0)) or (even.count(0) > 0.9 * len(even) and not odd.count(0))
+        utf16 = (odd.count(0) > 0.9 * len(odd) and not even.count(0)) or (
+            even.count(0) > 0.9 * len(even) and not odd.count(0)
+        )
     if utf16:
-        return (f"{inside}UTF-16 text, not UTF-8 NDJSON; convert it with "
-                f"`iconv -f UTF-16 -t UTF-8 {_shown(name)} > {_shown(_ndjson_name(name))}`")
+        return (
+            f"{inside}UTF-16 text, not UTF-8 NDJSON; convert it with "
+            f"`iconv -f UTF-16 -t UTF-8 {_shown(name)} > {_shown(_ndjson_name(name))}`"
+        )
     body = sample[3:] if sample.startswith(b"\xef\xbb\xbf") else sample
     text = body.lstrip()
     nl = text.find(b"\n")
@@ -95,7 +115,10 @@ def sniff(head: bytes, complete: bool, name: str = "FILE", compression: str = "n
     if nl >= 0 and text[:1] in (b"[", b"{"):
         kind = _json_document(text.decode("utf-8", errors="replace"), whole)
         if kind:
-            return f"{inside}{kind}, not NDJSON (one message per line); convert it with {_convert(name, compression, text[:1] == b'[')}"
+            return (
+                f"{inside}{kind}, not NDJSON (one message per line); "
+                f"convert it with {_convert(name, compression, text[:1] == b'[')}"
+            )
     nul = b"\x00" in text[: min(1024, nl if nl >= 0 else len(text))]  # NULs after the first line: a crash's padding
     looked = sample.rstrip(b"\x00") if complete else sample  # ... and at the end of a short file
     nontext = len(looked.translate(None, _TEXT_BYTES)) + looked.decode("utf-8", errors="replace").count("\ufffd")
@@ -116,7 +139,7 @@ def _json_document(s: str, complete: bool) -> str | None:
     except json.JSONDecodeError as e:
         if complete or e.pos <= first_end:
             return None
-        rest = s[e.pos:]  # the parser went past the first line and failed only where the head was cut
+        rest = s[e.pos :]  # the parser went past the first line and failed only where the head was cut
         at_cut = "\n" not in rest and (e.msg.startswith("Unterminated string") or not any(c in rest for c in ",:[]{}"))
         return kind if at_cut else None
     except RecursionError:
@@ -148,7 +171,9 @@ def _convert(name: str, compression: str, array: bool) -> str:
     return f"`{tool} -dc {_shown(name)} | {jq} > {out}`"
 
 
-def _not_ndjson(index: int, name: str, head: bytes, verdict: str, rest: Iterable[bytes], problems: list[Problem]) -> Chunk:
+def _not_ndjson(
+    index: int, name: str, head: bytes, verdict: str, rest: Iterable[bytes], problems: list[Problem]
+) -> Chunk:
     """The one chunk of a file that is not NDJSON: its EV008 and all its lines counted as skipped (the
     rest of the file is read only to count them, at C speed)."""
     lines = head.count(b"\n")
@@ -162,27 +187,34 @@ def _not_ndjson(index: int, name: str, head: bytes, verdict: str, rest: Iterable
 
 
 # --- the byte stage ------------------------------------------------------------------------------
+class _Read1(Protocol):
+    """A decoded byte stream read with ``read1`` (BufferedReader, GzipFile, :class:`_ZstdStream`)."""
+
+    def read1(self, size: int = -1, /) -> bytes: ...
+
+
 class _Counting(io.RawIOBase):
     """Counts the bytes read from the underlying (possibly compressed) file, for progress."""
 
-    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None):
+    def __init__(self, raw: io.BufferedIOBase, progress: Callable[[int], None] | None):
         self.raw = raw
         self.progress = progress
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         n = self.raw.readinto(b)
         if n and self.progress:
             self.progress(n)
         return n or 0
 
 
-def _open(source: Source, progress: Callable[[int], None] | None) -> tuple[BinaryIO, BinaryIO]:
+def _open(source: Source, progress: Callable[[int], None] | None) -> tuple[_Read1, io.BufferedIOBase]:
     """(decoded stream, underlying file) for a source."""
     if source.path is None:
-        raw: BinaryIO = sys.stdin.buffer
+        # typeshed says BinaryIO; at run time a buffered reader (BytesIO under test runners), with readinto
+        raw = cast(io.BufferedIOBase, sys.stdin.buffer)
     else:
         raw = open(source.path, "rb")
     counted = io.BufferedReader(_Counting(raw, progress), buffer_size=BLOCK_SIZE)
@@ -289,13 +321,20 @@ def materialize(chunk: Chunk | ChunkRef, max_line_bytes: int = DEFAULT_MAX_LINE_
     with open(chunk.path, "rb") as fh:
         fh.seek(chunk.offset)
         data = fh.read(chunk.length)
-    lines: list[bytes | None] = data.split(b"\n")
+    lines = cast("list[bytes | None]", data.split(b"\n"))  # None marks a line too long, set below
     if data.endswith(b"\n"):
         lines.pop()
     problems: list[Problem] = []
     if len(data) != chunk.length:
-        problems.append(Problem(STREAM_ERROR, chunk.file, chunk.first_line + len(lines), 0,
-                                "file changed while it was read (it is shorter than when it was scanned)"))
+        problems.append(
+            Problem(
+                STREAM_ERROR,
+                chunk.file,
+                chunk.first_line + len(lines),
+                0,
+                "file changed while it was read (it is shorter than when it was scanned)",
+            )
+        )
     _mark_long(lines, chunk.first_line, problems, max_line_bytes, chunk.file)
     return Chunk(chunk.source, chunk.file, chunk.first_line, lines, problems)
 
@@ -316,6 +355,7 @@ def _file_refs(index, source, max_line_bytes, chunk_lines, progress, stats) -> I
         head = fh.read(SNIFF_BYTES)
         verdict = sniff(head, len(head) < SNIFF_BYTES, name)
         if verdict is not None:
+
             def rest() -> Iterator[bytes]:
                 for block in itertools.chain((head,), iter(lambda: fh.read(BLOCK_SIZE), b"")):
                     if stats is not None:
@@ -375,8 +415,13 @@ def _file_refs(index, source, max_line_bytes, chunk_lines, progress, stats) -> I
                         pos = end
                         break
                     pos += len(block)
-                yield Chunk(index, name, long_line, [None], [Problem(
-                    LINE_TOO_LONG, name, long_line, 0, _too_long(max_line_bytes))])
+                yield Chunk(
+                    index,
+                    name,
+                    long_line,
+                    [None],
+                    [Problem(LINE_TOO_LONG, name, long_line, 0, _too_long(max_line_bytes))],
+                )
                 first_line = long_line + 1
                 start = pos
                 last_nl = -1
@@ -425,6 +470,7 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
         kind = _kind(stream)
         verdict = sniff(head, failed is None and len(head) < SNIFF_BYTES, name, "none" if kind == "file" else kind)
         if verdict is not None:
+
             def rest() -> Iterator[bytes]:
                 nonlocal failed
                 if failed is not None or len(head) < SNIFF_BYTES:
@@ -443,13 +489,20 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
             if failed is not None:
                 if stats is not None:
                     stats.stream_errors += 1
-                chunk.problems.append(Problem(STREAM_ERROR, name, chunk.skipped + 1, 0,
-                                              f"{kind} stream is truncated or corrupt ({str(failed) or type(failed).__name__}); "
-                                              "the rest of the file cannot be read"))
+                chunk.problems.append(
+                    Problem(
+                        STREAM_ERROR,
+                        name,
+                        chunk.skipped + 1,
+                        0,
+                        f"{kind} stream is truncated or corrupt ({str(failed) or type(failed).__name__}); "
+                        "the rest of the file cannot be read",
+                    )
+                )
             yield chunk
             return
         pending: bytes | None = head
-        del head
+        head = b""  # drop the reference (not `del`: rest() closes over the name; it is not used past here)
         while True:
             try:
                 if pending is not None:  # the head, already read
@@ -459,7 +512,9 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
                 elif failed is not None:
                     raise failed
                 else:
-                    block = stream.read1(BLOCK_SIZE)  # read1: what is there, so a truncated stream loses nothing before the damage
+                    block = stream.read1(
+                        BLOCK_SIZE
+                    )  # read1: what is there, so a truncated stream loses nothing before the damage
             except (EOFError, OSError, zlib.error, ValueError) as e:
                 if stats is not None:
                     stats.stream_errors += 1
@@ -467,9 +522,16 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
                 kind = _kind(stream)
                 detail = str(e) or type(e).__name__
                 partial = " (and part of the next)" if carry else ""
-                problems.append(Problem(STREAM_ERROR, name, at, 0,
-                                        f"{kind} stream is truncated or corrupt after line {at - 1}{partial} ({detail}); "
-                                        "the rest of the file cannot be read"))
+                problems.append(
+                    Problem(
+                        STREAM_ERROR,
+                        name,
+                        at,
+                        0,
+                        f"{kind} stream is truncated or corrupt after line {at - 1}{partial} ({detail}); "
+                        "the rest of the file cannot be read",
+                    )
+                )
                 carry = b""  # a line cut by the damage is part of what was lost, not a line of its own
                 skipping_long = False
                 break
@@ -477,7 +539,9 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
                 if not seen[0] and _kind(stream) != "file":
                     if stats is not None:
                         stats.stream_errors += 1
-                    problems.append(Problem(STREAM_ERROR, name, 1, 0, f"empty file: not a {_kind(stream)} stream (0 bytes)"))
+                    problems.append(
+                        Problem(STREAM_ERROR, name, 1, 0, f"empty file: not a {_kind(stream)} stream (0 bytes)")
+                    )
                 break
             parts = block.split(b"\n")
             if skipping_long:
@@ -496,16 +560,15 @@ def _source_chunks(index, source, max_line_bytes, chunk_lines, progress, stats) 
                 carry = parts[-1]
             if len(carry) > max_line_bytes:
                 long_start = line_no + len(lines)
-                problems.append(Problem(LINE_TOO_LONG, name, long_start, 0,
-                                        _too_long(max_line_bytes)))
+                problems.append(Problem(LINE_TOO_LONG, name, long_start, 0, _too_long(max_line_bytes)))
                 carry = b""
                 skipping_long = True
             while len(lines) >= chunk_lines:
-                head, lines = lines[:chunk_lines], lines[chunk_lines:]
-                _mark_long(head, line_no, problems, max_line_bytes, name)
+                batch, lines = lines[:chunk_lines], lines[chunk_lines:]
+                _mark_long(batch, line_no, problems, max_line_bytes, name)
                 mine = [p for p in problems if p.line < line_no + chunk_lines]
                 problems = [p for p in problems if p.line >= line_no + chunk_lines]
-                yield Chunk(index, name, line_no, head, mine)
+                yield Chunk(index, name, line_no, batch, mine)
                 line_no += chunk_lines
         if skipping_long:
             lines.append(None)
@@ -536,4 +599,3 @@ def _mark_long(lines: list[bytes | None], first: int, problems: list[Problem], c
             lines[i] = None
             problems.append(Problem(LINE_TOO_LONG, name, first + i, 0, _too_long(cap)))
     problems.sort(key=lambda p: p.line)
-

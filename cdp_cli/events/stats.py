@@ -38,7 +38,6 @@ class Problem:
     message: str
 
 
-
 @dataclass
 class ReadStats:
     """What reading saw. Every line is exactly one of blank, parsed or skipped."""
@@ -52,7 +51,7 @@ class ReadStats:
     skipped: Counter = field(default_factory=Counter)  # reason code -> lines
     stream_errors: int = 0
 
-    def merge(self, other: "ReadStats") -> None:
+    def merge(self, other: ReadStats) -> None:
         self.lines += other.lines
         self.blank += other.blank
         self.parsed += other.parsed
@@ -62,10 +61,13 @@ class ReadStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "files": self.files, "bytes": self.bytes, "lines": self.lines, "blank": self.blank,
-            "parsed": self.parsed, "messages": self.messages,
+            "files": self.files,
+            "bytes": self.bytes,
+            "lines": self.lines,
+            "blank": self.blank,
+            "parsed": self.parsed,
+            "messages": self.messages,
             "skipped": sum(self.skipped.values()),
             "skipped_by_reason": {SKIP_REASONS.get(k, k): v for k, v in sorted(self.skipped.items())},
             "stream_errors": self.stream_errors,
         }
-

@@ -33,15 +33,37 @@ from cdp_cli import definitions as defs
 from cdp_cli.definitions import Definition, Invalid, given, invalid, parse_definition, parsed
 
 #: Sliding windows for limits, in microseconds (0: ever).
-WINDOWS = {"ever": 0, "daily": 86_400_000_000, "weekly": 7 * 86_400_000_000,
-           "monthly": 30 * 86_400_000_000, "annually": 365 * 86_400_000_000}
+WINDOWS = {
+    "ever": 0,
+    "daily": 86_400_000_000,
+    "weekly": 7 * 86_400_000_000,
+    "monthly": 30 * 86_400_000_000,
+    "annually": 365 * 86_400_000_000,
+}
 
 #: Values that are never identifiers (compared after normalisation, ignoring case): placeholders SDKs
 #: and developers send when the real value is missing (Segment's suggested list, PostHog's, and a few
 #: seen in the wild). The regex below also covers "", "0", "-1", "000000" and the nil UUID.
 DEFAULT_BLOCKED_EXACT = (
-    "null", "undefined", "anonymous", "none", "nil", "nan", "true", "false", "[object object]",
-    "guest", "unknown", "n/a", "distinctid", "distinct_id", "not_authenticated", "0", "-1", "{}", "[]",
+    "null",
+    "undefined",
+    "anonymous",
+    "none",
+    "nil",
+    "nan",
+    "true",
+    "false",
+    "[object object]",
+    "guest",
+    "unknown",
+    "n/a",
+    "distinctid",
+    "distinct_id",
+    "not_authenticated",
+    "0",
+    "-1",
+    "{}",
+    "[]",
 )
 DEFAULT_BLOCKED_REGEX = (r"^[0-]*$",)
 
@@ -53,13 +75,27 @@ DEFAULT_TYPES: dict[str, dict[str, Any]] = {
     "phone": {"paths": ["traits.phone", "context.traits.phone"]},
     "android.id": {"paths": [{"path": "context.device.id", "when": {"context.device.type": "android"}}]},
     "ios.id": {"paths": [{"path": "context.device.id", "when": {"context.device.type": "ios"}}]},
-    "android.idfa": {"paths": [{"path": "context.device.advertisingId",
-                                "when": {"context.device.type": "android", "context.device.adTrackingEnabled": True}}]},
-    "ios.idfa": {"paths": [{"path": "context.device.advertisingId",
-                            "when": {"context.device.type": "ios", "context.device.adTrackingEnabled": True}}]},
+    "android.idfa": {
+        "paths": [
+            {
+                "path": "context.device.advertisingId",
+                "when": {"context.device.type": "android", "context.device.adTrackingEnabled": True},
+            }
+        ]
+    },
+    "ios.idfa": {
+        "paths": [
+            {
+                "path": "context.device.advertisingId",
+                "when": {"context.device.type": "ios", "context.device.adTrackingEnabled": True},
+            }
+        ]
+    },
     "android.push_token": {"paths": [{"path": "context.device.token", "when": {"context.device.type": "android"}}]},
     "ios.push_token": {"paths": [{"path": "context.device.token", "when": {"context.device.type": "ios"}}]},
-    "ga_client_id": {"paths": ["integrations.Google Analytics.clientId", "context.integrations.Google Analytics.clientId"]},
+    "ga_client_id": {
+        "paths": ["integrations.Google Analytics.clientId", "context.integrations.Google Analytics.clientId"]
+    },
     # A group id names an account, not a person: recorded on profiles, never used to join them.
     "group_id": {"paths": ["groupId", "context.groupId"], "match": False},
 }
@@ -126,7 +162,7 @@ class IdentityConfig:
         """A type first seen in ``context.externalIds`` (Segment adds those with the default limit)."""
         return IdType(name, [], limit=self.external_limit or None, priority=EXTERNAL_PRIORITY, external=True)  # 0: none
 
-    def unrestricted(self) -> "IdentityConfig":
+    def unrestricted(self) -> IdentityConfig:
         """The same identifiers with no limits (plain connected components, as RudderStack Profiles)."""
         import copy
 
@@ -138,6 +174,7 @@ class IdentityConfig:
 
 
 # --- the file, declared (cdp_cli.definitions reads it: unknown keys, types, file:line:col) ----------
+
 
 def _parse_path(value: Any) -> Path_:
     if isinstance(value, str):
@@ -206,7 +243,8 @@ class IdentifierSpec(Definition):
     priority: int = defs.field(0, ge=1)  # 0: after the explicit ones, alphabetically
     blocked: Blocked = (frozenset(), ())
     normalize: list[Literal["trim", "lowercase"]] = defs.field(
-        default_factory=lambda: ["trim"], message="normalize is a list of: trim, lowercase")
+        default_factory=lambda: ["trim"], message="normalize is a list of: trim, lowercase"
+    )
     match: bool = defs.field(True, message="match is true or false")
     enabled: bool = defs.field(True, message="enabled is true or false")
 
@@ -226,12 +264,16 @@ class IdentityFile(Definition):
     not_a_mapping = "an identity file holds a mapping (identifiers, blocked, alias, ...)"
     version: Literal[1] = defs.field(1, message=lambda v: f"unsupported version {v!r}; this cdp reads version 1")
     identifiers: dict[TypeName, IdentifierSpec | None] | None = defs.field(
-        None, message="identifiers maps type names to {paths, limit, window, priority, blocked, ...}")
+        None, message="identifiers maps type names to {paths, limit, window, priority, blocked, ...}"
+    )
     blocked: Blocked = (frozenset(), ())
     external_ids: bool | ExternalIds = defs.field(True, message="external_ids is true, false or {enabled, limit}")
-    alias: Literal["link", "ignore"] = defs.field("link", message="alias is 'link' (previousId joins userId) or 'ignore'")
+    alias: Literal["link", "ignore"] = defs.field(
+        "link", message="alias is 'link' (previousId joins userId) or 'ignore'"
+    )
     numbers: Literal["normalize", "reject"] = defs.field(
-        "normalize", message="numbers is 'normalize' (42 -> \"42\") or 'reject'")
+        "normalize", message="numbers is 'normalize' (42 -> \"42\") or 'reject'"
+    )
     max_length: int = defs.field(256, ge=1)
     super_profile: int = defs.field(50, ge=2)
 
@@ -256,8 +298,9 @@ def build_config(data: Any, where=None, file: str | None = None) -> IdentityConf
     :class:`~cdp_cli.yamlsrc.YamlDocument` or ``f(path, key) -> (line, col)``; without it errors
     name the dotted path."""
     spec = parse_definition(data or {}, IdentityFile, file or "<identity>", where, point_at_keys=True)
-    cfg = IdentityConfig(file=file, alias=spec.alias, numbers=spec.numbers, max_length=spec.max_length,
-                         super_profile=spec.super_profile)
+    cfg = IdentityConfig(
+        file=file, alias=spec.alias, numbers=spec.numbers, max_length=spec.max_length, super_profile=spec.super_profile
+    )
     exact, regex = spec.blocked
     cfg.blocked_exact = frozenset(DEFAULT_BLOCKED_EXACT) | exact
     cfg.blocked_regex = tuple(re.compile(r) for r in DEFAULT_BLOCKED_REGEX) + regex
@@ -279,9 +322,14 @@ def build_config(data: Any, where=None, file: str | None = None) -> IdentityConf
     for name, values in merged.items():
         if not values.get("enabled", True):
             continue
-        t = IdType(name, list(values["paths"]), limit=values.get("limit", DEFAULT_LIMIT),
-                   window=values.get("window", "ever"), priority=values.get("priority", 0),
-                   match=values.get("match", True))
+        t = IdType(
+            name,
+            list(values["paths"]),
+            limit=values.get("limit", DEFAULT_LIMIT),
+            window=values.get("window", "ever"),
+            priority=values.get("priority", 0),
+            match=values.get("match", True),
+        )
         if "blocked" in values:
             t.blocked_exact, t.blocked_regex = values["blocked"]
         norm = values.get("normalize", ["trim"])

@@ -44,8 +44,16 @@ class Hop:
     identifiers: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"from": self.a, "to": self.b, "how": self.how, "message_id": self.message_id,
-                "timestamp": self.timestamp, "file": self.file, "line": self.line, "identifiers": self.identifiers}
+        return {
+            "from": self.a,
+            "to": self.b,
+            "how": self.how,
+            "message_id": self.message_id,
+            "timestamp": self.timestamp,
+            "file": self.file,
+            "line": self.line,
+            "identifiers": self.identifiers,
+        }
 
 
 @dataclass
@@ -67,10 +75,17 @@ class Explanation:
         return "refused" if self.refusals else "never linked"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"a": str(self.a), "b": str(self.b), "a_profile": self.a.profile_id, "b_profile": self.b.profile_id,
-                "same_profile": self.same_profile, "verdict": self.verdict,
-                "hops": [h.as_dict() for h in self.hops], "refusals": self.refusals,
-                "recorded_on": self.recorded}
+        return {
+            "a": str(self.a),
+            "b": str(self.b),
+            "a_profile": self.a.profile_id,
+            "b_profile": self.b.profile_id,
+            "same_profile": self.same_profile,
+            "verdict": self.verdict,
+            "hops": [h.as_dict() for h in self.hops],
+            "refusals": self.refusals,
+            "recorded_on": self.recorded,
+        }
 
 
 def _iso(ts: Any) -> str | None:
@@ -86,7 +101,10 @@ class ProfileStore:
         self.dir = Path(directory)
         manifest = self.dir / MARKER
         if not manifest.is_file():
-            raise InputError(f"{self.dir}: not a profiles directory (no {MARKER}); run `cdp profiles resolve ... --out {self.dir}` first")
+            raise InputError(
+                f"{self.dir}: not a profiles directory (no {MARKER}); "
+                f"run `cdp profiles resolve ... --out {self.dir}` first"
+            )
         try:
             self.manifest = json.loads(manifest.read_text())
         except (OSError, ValueError) as e:
@@ -107,7 +125,7 @@ class ProfileStore:
     def close(self) -> None:
         self.engine.close()
 
-    def __enter__(self) -> "ProfileStore":
+    def __enter__(self) -> ProfileStore:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -136,8 +154,15 @@ class ProfileStore:
             import pyarrow as pa
 
             pairs = [(name, value) for name in recorded for value in values]
-            self.engine.register_arrow("wanted", pa.table({"type": pa.array([p[0] for p in pairs], pa.string()),
-                                                           "value": pa.array([p[1] for p in pairs], pa.string())}))
+            self.engine.register_arrow(
+                "wanted",
+                pa.table(
+                    {
+                        "type": pa.array([p[0] for p in pairs], pa.string()),
+                        "value": pa.array([p[1] for p in pairs], pa.string()),
+                    }
+                ),
+            )
             rows += self.engine.rows(sql.FIND_RECORDED.render(self.dialect))
         out: list[Identifier] = []
         for row in rows:
@@ -146,13 +171,17 @@ class ProfileStore:
             if ident.value != v.strip() and not lowered:
                 continue  # "ADA" names user_id "ADA", not "ada"; emails are stored lower-cased
             out.append(ident)
-        return sorted(set(out), key=lambda i: (self.types.get(i.type, {}).get("priority", 10**6), i.type, i.value,
-                                               i.profile_id))
+        return sorted(
+            set(out), key=lambda i: (self.types.get(i.type, {}).get("priority", 10**6), i.type, i.value, i.profile_id)
+        )
 
     def _found(self, text: str) -> list[Identifier]:
         found = self.find(text)
         if not found:
-            raise InputError(f"{text}: no such identifier in {self.dir} (give type:value, e.g. email:ada@example.com, or check the value)")
+            raise InputError(
+                f"{text}: no such identifier in {self.dir} "
+                "(give type:value, e.g. email:ada@example.com, or check the value)"
+            )
         return found
 
     def _ambiguous(self, text: str, found: list[Identifier], ask: str) -> UsageError:
@@ -191,14 +220,18 @@ class ProfileStore:
         prio = {name: spec.get("priority", 10**6) for name, spec in self.types.items()}
         idents = dict(sorted(dict(row["identifiers"]).items(), key=lambda kv: (prio.get(kv[0], 10**6), kv[0])))
         events = self.engine.arrow(
-            sql.RECENT_EVENTS.render(self.dialect, profile_id=profile_id, recent=recent)).to_pylist()
+            sql.RECENT_EVENTS.render(self.dialect, profile_id=profile_id, recent=recent)
+        ).to_pylist()
         return {
             "profile_id": row["profile_id"],
             "identifiers": idents,
             "traits": json.loads(row["traits"]),
-            "first_seen": _iso(row["first_seen"]), "last_seen": _iso(row["last_seen"]),
+            "first_seen": _iso(row["first_seen"]),
+            "last_seen": _iso(row["last_seen"]),
             "event_count": row["event_count"],
-            "counts": {k[:-6]: row[k] for k in row if k.endswith("_count") and k not in ("event_count", "identifier_count")},
+            "counts": {
+                k[:-6]: row[k] for k in row if k.endswith("_count") and k not in ("event_count", "identifier_count")
+            },
             "merged_profiles": row["merged_profiles"],
             "recent_events": [{**e, "timestamp": _iso(e["timestamp"])} for e in events],
         }
@@ -225,15 +258,19 @@ class ProfileStore:
 
         def add(x: str, y: str, hop: Hop) -> None:
             edges.setdefault(x, []).append((y, hop))
-            edges.setdefault(y, []).append((x, Hop(y, x, hop.how, hop.message_id, hop.timestamp, hop.file, hop.line, hop.identifiers)))
+            edges.setdefault(y, []).append(
+                (x, Hop(y, x, hop.how, hop.message_id, hop.timestamp, hop.file, hop.line, hop.identifiers))
+            )
 
         for t, v, vt, vv, mid, at, f, line in self.engine.rows(
-                sql.LINKS_OF_PROFILE.render(self.dialect, profile_id=a.profile_id)):
+            sql.LINKS_OF_PROFILE.render(self.dialect, profile_id=a.profile_id)
+        ):
             if vt is not None:
                 x, y = f"{vt}:{vv}", f"{t}:{v}"
                 add(x, y, Hop(x, y, "linked", mid, _iso(at), f, line, [x, y]))
         for ids, mid, at, f, line in self.engine.rows(
-                sql.MERGES_INTO_PROFILE.render(self.dialect, profile_id=a.profile_id)):
+            sql.MERGES_INTO_PROFILE.render(self.dialect, profile_id=a.profile_id)
+        ):
             for i in range(len(ids)):
                 for j in range(i + 1, len(ids)):
                     add(ids[i], ids[j], Hop(ids[i], ids[j], "merged", mid, _iso(at), f, line, list(ids)))
@@ -262,18 +299,27 @@ class ProfileStore:
 
     def _refusals(self, a: Identifier, b: Identifier) -> list[dict[str, Any]]:
         """Refused merges whose message carried identifiers of both profiles."""
-        mine = {a.profile_id: {str(i) for i in self._identifiers_of(a.profile_id)},
-                b.profile_id: {str(i) for i in self._identifiers_of(b.profile_id)}}
+        mine = {
+            a.profile_id: {str(i) for i in self._identifiers_of(a.profile_id)},
+            b.profile_id: {str(i) for i in self._identifiers_of(b.profile_id)},
+        }
         out = []
         for row in self.engine.arrow(sql.REFUSED_MERGES.render(self.dialect)).to_pylist():
             ids = set(row["identifiers"])
             if ids & mine[a.profile_id] and ids & mine[b.profile_id]:
-                out.append({**row, "timestamp": _iso(row["timestamp"]),
-                            "dropped": f"{row['dropped_type']}:{row['dropped_value']}"})
+                out.append(
+                    {
+                        **row,
+                        "timestamp": _iso(row["timestamp"]),
+                        "dropped": f"{row['dropped_type']}:{row['dropped_value']}",
+                    }
+                )
                 if len(out) >= 20:
                     break
         return out
 
     def _identifiers_of(self, profile_id: str) -> list[Identifier]:
-        return [Identifier(*r) for r in self.engine.rows(
-            sql.IDENTIFIERS_OF_PROFILE.render(self.dialect, profile_id=profile_id))]
+        return [
+            Identifier(*r)
+            for r in self.engine.rows(sql.IDENTIFIERS_OF_PROFILE.render(self.dialect, profile_id=profile_id))
+        ]

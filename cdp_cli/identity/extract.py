@@ -36,7 +36,7 @@ class ExtractStats:
         if len(self.examples) < EXAMPLES:
             self.examples.append((reason, type_name, where[0], where[1]))
 
-    def merge(self, other: "ExtractStats") -> None:
+    def merge(self, other: ExtractStats) -> None:
         self.messages += other.messages
         self.without_identifiers += other.without_identifiers
         for name in ("blocked", "wrong_type", "too_long", "numbers"):
@@ -49,12 +49,17 @@ class ExtractStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "messages": self.messages, "without_identifiers": self.without_identifiers,
-            "blocked": dict(sorted(self.blocked.items())), "wrong_type": dict(sorted(self.wrong_type.items())),
-            "too_long": dict(sorted(self.too_long.items())), "numbers_normalized": dict(sorted(self.numbers.items())),
+            "messages": self.messages,
+            "without_identifiers": self.without_identifiers,
+            "blocked": dict(sorted(self.blocked.items())),
+            "wrong_type": dict(sorted(self.wrong_type.items())),
+            "too_long": dict(sorted(self.too_long.items())),
+            "numbers_normalized": dict(sorted(self.numbers.items())),
             "external_accounts_ignored": self.external_accounts,
             "examples": [{"reason": r, "type": t, "file": f, "line": n} for r, t, f, n in self.examples],
-            "top_blocked_values": [{"type": t, "blocked_by": v, "count": n} for (t, v), n in self.blocked_values.most_common(10)],
+            "top_blocked_values": [
+                {"type": t, "blocked_by": v, "count": n} for (t, v), n in self.blocked_values.most_common(10)
+            ],
         }
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from array import array
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cdp_cli.identity.config import IdType
 
@@ -144,8 +144,16 @@ class Graph:
         return (tt.priority, tt.name, v)
 
     # --- one event -----------------------------------------------------------------------------
-    def process(self, seq: int, ts: int | None, codes: list[int], *, alias: tuple[int, int] | None = None,
-                traits: dict[str, Any] | None = None, kind: int = -1) -> int:
+    def process(
+        self,
+        seq: int,
+        ts: int | None,
+        codes: list[int],
+        *,
+        alias: tuple[int, int] | None = None,
+        traits: dict[str, Any] | None = None,
+        kind: int = -1,
+    ) -> int:
         """Resolve one event; return the index of the profile it belongs to (-1: no identifier)."""
         pos = self.pos
         self.pos = pos + 1
@@ -347,7 +355,11 @@ class Graph:
         """profile id -> its matching identifiers as (type, value): for tests and comparisons."""
         out: dict[str, frozenset[tuple[str, str]]] = {}
         for p in self.roots():
-            ids = [(self.types[self.keys[c][0]].name, self.keys[c][1])
-                   for t, lst in self.members[p].items() if self.types[t].match for c in lst]  # type: ignore[union-attr]
+            ids = [
+                (self.types[self.keys[c][0]].name, self.keys[c][1])
+                for t, lst in cast("dict[int, list[int]]", self.members[p]).items()  # a root keeps its members
+                if self.types[t].match
+                for c in lst
+            ]
             out[self.pids[p]] = frozenset(ids)
         return out

@@ -29,13 +29,13 @@ def _ts_array(pa, values: list[int]):
     return pa.array(values, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
 
 
-def _copy(eng: "Engine", template: Template, path: Path, **options: Any) -> None:
+def _copy(eng: Engine, template: Template, path: Path, **options: Any) -> None:
     """An output query copied to Parquet, checked against its declared schema."""
     eng.copy_parquet(template.render(eng.dialect), path, **options)
     storage.check_schema(path, schemas.OUTPUTS[path.name]())
 
 
-def write_outputs(eng: "Engine", graph: Graph, sources, tmp: Path, result: "ResolveResult", config: "IdentityConfig") -> None:
+def write_outputs(eng: Engine, graph: Graph, sources, tmp: Path, result: ResolveResult, config: IdentityConfig) -> None:
     """Write the four output files into ``tmp`` and fill in ``result``'s counts. The engine holds
     ``stage``, ``files`` and ``assign`` (see :mod:`cdp_cli.identity.sql`)."""
     import orjson
@@ -46,8 +46,15 @@ def write_outputs(eng: "Engine", graph: Graph, sources, tmp: Path, result: "Reso
     find = graph.find
     pids = graph.pids
     nprof = len(graph.parent)
-    eng.register_arrow("pmap", pa.table({"profile": pa.array(range(nprof), pa.int64()),
-                                         "profile_id": pa.array([pids[find(p)] for p in range(nprof)], pa.string())}))
+    eng.register_arrow(
+        "pmap",
+        pa.table(
+            {
+                "profile": pa.array(range(nprof), pa.int64()),
+                "profile_id": pa.array([pids[find(p)] for p in range(nprof)], pa.string()),
+            }
+        ),
+    )
 
     # events.parquet: every message with its final profile
     _copy(eng, sql.EVENTS_OUTPUT, tmp / "events.parquet", row_group_size=50_000)
@@ -70,67 +77,119 @@ def write_outputs(eng: "Engine", graph: Graph, sources, tmp: Path, result: "Reso
         counts.append(n)
     matching = {t.name for t in types if t.match}
     schema = schemas.profiles()
-    profiles = pa.Table.from_arrays([
-        pa.array([pids[p] for p in roots], pa.string()),
-        pa.array(rows_ids, schema.field("identifiers").type),
-        pa.array(counts, pa.int64()),
-        pa.array([orjson.dumps(graph.profile_traits(p), default=str, option=orjson.OPT_SORT_KEYS).decode()
-                  for p in roots], pa.string()),
-        _ts_array(pa, [graph.p_first[p] for p in roots]),
-        _ts_array(pa, [graph.p_last[p] for p in roots]),
-        pa.array([graph.p_events[p] for p in roots], pa.int64()),
-        *[pa.array([kinds[i][p] for p in roots], pa.int64()) for i, _ in enumerate(KINDS)],
-        pa.array([graph.merged_count[p] for p in roots], pa.int64()),
-    ], schema=schema).sort_by("profile_id")
+    profiles = pa.Table.from_arrays(
+        [
+            pa.array([pids[p] for p in roots], pa.string()),
+            pa.array(rows_ids, schema.field("identifiers").type),
+            pa.array(counts, pa.int64()),
+            pa.array(
+                [
+                    orjson.dumps(graph.profile_traits(p), default=str, option=orjson.OPT_SORT_KEYS).decode()
+                    for p in roots
+                ],
+                pa.string(),
+            ),
+            _ts_array(pa, [graph.p_first[p] for p in roots]),
+            _ts_array(pa, [graph.p_last[p] for p in roots]),
+            pa.array([graph.p_events[p] for p in roots], pa.int64()),
+            *[pa.array([kinds[i][p] for p in roots], pa.int64()) for i, _ in enumerate(KINDS)],
+            pa.array([graph.merged_count[p] for p in roots], pa.int64()),
+        ],
+        schema=schema,
+    ).sort_by("profile_id")
     storage.write_table(profiles, tmp / "profiles.parquet", schema=schema, compression="zstd")
 
     # identities.parquet
     keys = graph.keys
     owned = [c for c in range(len(keys)) if graph.owner[c] >= 0]
     via = graph.via
-    eng.register_arrow("ids", pa.table({
-        "type": pa.array([types[keys[c][0]].name for c in owned], pa.string()),
-        "priority": pa.array([types[keys[c][0]].priority for c in owned], pa.int32()),
-        "value": pa.array([keys[c][1] for c in owned], pa.string()),
-        "profile_id": pa.array([pids[find(graph.owner[c])] for c in owned], pa.string()),
-        "first_seen": _ts_array(pa, [graph.first[c] for c in owned]),
-        "last_seen": _ts_array(pa, [graph.last[c] for c in owned]),
-        "event_count": pa.array([graph.seen[c] for c in owned], pa.int64()),
-        "linked_seq": pa.array([graph.attach_seq[c] for c in owned], pa.int64()),
-        "linked_via_type": pa.array([types[keys[via[c]][0]].name if via[c] >= 0 else None for c in owned], pa.string()),
-        "linked_via_value": pa.array([keys[via[c]][1] if via[c] >= 0 else None for c in owned], pa.string()),
-    }))
+    eng.register_arrow(
+        "ids",
+        pa.table(
+            {
+                "type": pa.array([types[keys[c][0]].name for c in owned], pa.string()),
+                "priority": pa.array([types[keys[c][0]].priority for c in owned], pa.int32()),
+                "value": pa.array([keys[c][1] for c in owned], pa.string()),
+                "profile_id": pa.array([pids[find(graph.owner[c])] for c in owned], pa.string()),
+                "first_seen": _ts_array(pa, [graph.first[c] for c in owned]),
+                "last_seen": _ts_array(pa, [graph.last[c] for c in owned]),
+                "event_count": pa.array([graph.seen[c] for c in owned], pa.int64()),
+                "linked_seq": pa.array([graph.attach_seq[c] for c in owned], pa.int64()),
+                "linked_via_type": pa.array(
+                    [types[keys[via[c]][0]].name if via[c] >= 0 else None for c in owned], pa.string()
+                ),
+                "linked_via_value": pa.array([keys[via[c]][1] if via[c] >= 0 else None for c in owned], pa.string()),
+            }
+        ),
+    )
     _copy(eng, sql.IDENTITIES_OUTPUT, tmp / "identities.parquet")
 
     # merges.parquet: merges and refused merges, in the order they happened
     def label(c: int) -> str:
         return f"{types[keys[c][0]].name}:{keys[c][1]}"
 
-    rows: dict[str, list] = {k: [] for k in (
-        "step", "seq", "kind", "profile_id", "merged_profile_id", "final_profile_id", "identifiers", "profiles",
-        "limit_type", "limit_value", "limit_window", "would_hold", "dropped_type", "dropped_value")}
+    rows: dict[str, list] = {
+        k: []
+        for k in (
+            "step",
+            "seq",
+            "kind",
+            "profile_id",
+            "merged_profile_id",
+            "final_profile_id",
+            "identifiers",
+            "profiles",
+            "limit_type",
+            "limit_value",
+            "limit_window",
+            "would_hold",
+            "dropped_type",
+            "dropped_value",
+        )
+    }
     for m in graph.merges:
-        for k, v in (("step", m.step), ("seq", m.seq), ("kind", "merge"), ("profile_id", pids[m.survivor]),
-                     ("merged_profile_id", pids[m.absorbed]), ("final_profile_id", pids[find(m.survivor)]),
-                     ("identifiers", [label(c) for c in m.codes]), ("profiles", [pids[m.survivor], pids[m.absorbed]]),
-                     ("limit_type", None), ("limit_value", None), ("limit_window", None), ("would_hold", None),
-                     ("dropped_type", None), ("dropped_value", None)):
+        for k, v in (
+            ("step", m.step),
+            ("seq", m.seq),
+            ("kind", "merge"),
+            ("profile_id", pids[m.survivor]),
+            ("merged_profile_id", pids[m.absorbed]),
+            ("final_profile_id", pids[find(m.survivor)]),
+            ("identifiers", [label(c) for c in m.codes]),
+            ("profiles", [pids[m.survivor], pids[m.absorbed]]),
+            ("limit_type", None),
+            ("limit_value", None),
+            ("limit_window", None),
+            ("would_hold", None),
+            ("dropped_type", None),
+            ("dropped_value", None),
+        ):
             rows[k].append(v)
     refused_by_type: dict[str, int] = {}
     for r in graph.refusals:
         t = types[r.type_index]
         refused_by_type[t.name] = refused_by_type.get(t.name, 0) + 1
-        for k, v in (("step", r.step), ("seq", r.seq), ("kind", "refused"),
-                     ("profile_id", pids[r.profiles[0]] if r.profiles else None), ("merged_profile_id", None),
-                     ("final_profile_id", pids[find(r.profiles[0])] if r.profiles else None),
-                     ("identifiers", [label(c) for c in r.codes]), ("profiles", [pids[p] for p in r.profiles]),
-                     ("limit_type", t.name), ("limit_value", t.limit), ("limit_window", t.window),
-                     ("would_hold", r.would_hold),
-                     ("dropped_type", types[keys[r.dropped][0]].name), ("dropped_value", keys[r.dropped][1])):
+        for k, v in (
+            ("step", r.step),
+            ("seq", r.seq),
+            ("kind", "refused"),
+            ("profile_id", pids[r.profiles[0]] if r.profiles else None),
+            ("merged_profile_id", None),
+            ("final_profile_id", pids[find(r.profiles[0])] if r.profiles else None),
+            ("identifiers", [label(c) for c in r.codes]),
+            ("profiles", [pids[p] for p in r.profiles]),
+            ("limit_type", t.name),
+            ("limit_value", t.limit),
+            ("limit_window", t.window),
+            ("would_hold", r.would_hold),
+            ("dropped_type", types[keys[r.dropped][0]].name),
+            ("dropped_value", keys[r.dropped][1]),
+        ):
             rows[k].append(v)
     declared = schemas.merges()
-    eng.register_arrow("mg", pa.table({
-        k: pa.array(v, pa.int64() if k == "seq" else declared.field(k).type) for k, v in rows.items()}))
+    eng.register_arrow(
+        "mg", pa.table({k: pa.array(v, pa.int64() if k == "seq" else declared.field(k).type) for k, v in rows.items()})
+    )
     _copy(eng, sql.MERGES_OUTPUT, tmp / "merges.parquet")
 
     # summary
@@ -141,13 +200,17 @@ def write_outputs(eng: "Engine", graph: Graph, sources, tmp: Path, result: "Reso
     result.refused = len(graph.refusals)
     result.refused_by_type = dict(sorted(refused_by_type.items()))
     result.events_without_profile = graph.events_without_profile
-    by_size = sorted(((counts[i], graph.p_events[p], pids[p], i) for i, p in enumerate(roots)), key=lambda x: (-x[0], -x[1], x[2]))
+    by_size = sorted(
+        ((counts[i], graph.p_events[p], pids[p], i) for i, p in enumerate(roots)), key=lambda x: (-x[0], -x[1], x[2])
+    )
 
     def sizes(i: int) -> dict[str, Any]:
         # "identifiers" counts the joining ones, and "by_type" breaks that count down; values of
         # types that never join (group ids) are listed apart, under "recorded"
-        return {"by_type": {t: len(v) for t, v in rows_ids[i] if t in matching},
-                "recorded": {t: len(v) for t, v in rows_ids[i] if t not in matching}}
+        return {
+            "by_type": {t: len(v) for t, v in rows_ids[i] if t in matching},
+            "recorded": {t: len(v) for t, v in rows_ids[i] if t not in matching},
+        }
 
     for n, ev, pid, i in by_size[:10]:
         result.largest.append({"profile_id": pid, "identifiers": n, "events": ev, **sizes(i)})
@@ -157,18 +220,46 @@ def write_outputs(eng: "Engine", graph: Graph, sources, tmp: Path, result: "Reso
         result.super_profiles.append({"profile_id": pid, "identifiers": n, "events": ev, **sizes(i)})
 
 
-def manifest(result: "ResolveResult", config: "IdentityConfig", sources, graph: Graph) -> dict[str, Any]:
+def manifest(result: ResolveResult, config: IdentityConfig, sources, graph: Graph) -> dict[str, Any]:
     """``manifest.json``: what was resolved, how, and the version of the output schemas."""
     return {
-        "cdp": "profiles", "format_version": schemas.OUTPUTS_FORMAT_VERSION, "mode": result.mode,
+        "cdp": "profiles",
+        "format_version": schemas.OUTPUTS_FORMAT_VERSION,
+        "mode": result.mode,
         "inputs": [s.name for s in sources],
         "identity": {
-            "file": config.file, "alias": config.alias, "numbers": config.numbers, "max_length": config.max_length,
-            "types": [{"name": t.name, "priority": t.priority, "limit": t.limit, "window": t.window, "match": t.match,
-                       "lowercase": t.lowercase, "external": t.external} for t in graph.types],
+            "file": config.file,
+            "alias": config.alias,
+            "numbers": config.numbers,
+            "max_length": config.max_length,
+            "types": [
+                {
+                    "name": t.name,
+                    "priority": t.priority,
+                    "limit": t.limit,
+                    "window": t.window,
+                    "match": t.match,
+                    "lowercase": t.lowercase,
+                    "external": t.external,
+                }
+                for t in graph.types
+            ],
         },
-        "counts": {k: v for k, v in result.summary().items() if k in (
-            "events", "duplicates_dropped", "events_without_profile", "identifiers", "recorded_values", "profiles", "merges",
-            "refused_merges", "blocked_values")},
+        "counts": {
+            k: v
+            for k, v in result.summary().items()
+            if k
+            in (
+                "events",
+                "duplicates_dropped",
+                "events_without_profile",
+                "identifiers",
+                "recorded_values",
+                "profiles",
+                "merges",
+                "refused_merges",
+                "blocked_values",
+            )
+        },
         "files": list(FILES),
     }

@@ -24,17 +24,28 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from cdp_cli.events.reader import DEFAULT_MAX_LINE_BYTES, Problem, ReadStats, discover, gc_paused, iter_chunks
 from cdp_cli.errors import UsageError
+from cdp_cli.events.reader import (
+    DEFAULT_MAX_LINE_BYTES,
+    Problem,
+    ReadStats,
+    Source,
+    discover,
+    gc_paused,
+    iter_chunks,
+)
 from cdp_cli.identity import sql
 from cdp_cli.identity.config import IdentityConfig
-from cdp_cli.identity.extract import ExtractStats, Extractor
+from cdp_cli.identity.extract import Extractor, ExtractStats
 from cdp_cli.identity.graph import Graph
-from cdp_cli.identity.outputs import MARKER, manifest as _manifest, write_outputs as _write_outputs
+from cdp_cli.identity.outputs import MARKER
+from cdp_cli.identity.outputs import manifest as _manifest
+from cdp_cli.identity.outputs import write_outputs as _write_outputs
 from cdp_cli.identity.stage import CHUNKS_PER_TASK, Stager, groups
 from cdp_cli.workers import default_jobs, ordered_map
 
@@ -43,8 +54,18 @@ ASSIGN_ROWS = 20_000
 KEEP_PROBLEMS = 100
 MIN_MEMORY = 128 * 10**6  # the least --memory-limit the engine works with (events.parquet's join fails under ~100MB)
 MAX_MEMORY = 2**50  # 1 PiB
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 _MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*", re.I | re.ASCII)
 
 
@@ -69,7 +90,6 @@ def parse_memory_limit(text: str) -> int:
     if size < MIN_MEMORY:
         raise ValueError(f"at least {MIN_MEMORY // 10**6}MB is needed for the engine's sorts and joins")
     return size
-
 
 
 def check_memory_limit(text: str) -> int:
@@ -117,16 +137,23 @@ class ResolveResult:
         from cdp_cli.findings import Finding, Level
         from cdp_cli.rules import get_rule
 
-        return [Finding(p.code, get_rule(p.code).name, Level.WARNING, p.file, p.line, p.column, p.message)
-                for p in self.problems]
+        return [
+            Finding(p.code, get_rule(p.code).name, Level.WARNING, p.file, p.line, p.column, p.message)
+            for p in self.problems
+        ]
 
     @property
     def flagged(self) -> bool:
         """Anything a careful user would look at: skipped lines, values that are not identifiers, a
         suspiciously large profile, or no messages at all. Fails the run with --strict."""
         ex = self.extract
-        return bool(self.problems_total or sum(ex.wrong_type.values()) or sum(ex.too_long.values())
-                    or self.super_profiles or self.read.messages == 0)
+        return bool(
+            self.problems_total
+            or sum(ex.wrong_type.values())
+            or sum(ex.too_long.values())
+            or self.super_profiles
+            or self.read.messages == 0
+        )
 
     def failed(self, strict: bool = False) -> bool:
         return strict and self.flagged
@@ -135,20 +162,29 @@ class ResolveResult:
         from cdp_cli.results import plural
 
         dups = f" ({plural(self.duplicates, 'duplicate')} dropped)" if self.duplicates else ""
-        return (f"profiles resolve ({self.mode}): {plural(self.events, 'event')}{dups} -> "
-                f"{plural(self.profiles, 'profile')}, {plural(self.merges, 'merge')}, "
-                f"{plural(self.refused, 'refused merge')}; wrote {self.out}")
+        return (
+            f"profiles resolve ({self.mode}): {plural(self.events, 'event')}{dups} -> "
+            f"{plural(self.profiles, 'profile')}, {plural(self.merges, 'merge')}, "
+            f"{plural(self.refused, 'refused merge')}; wrote {self.out}"
+        )
 
     def warnings(self, most: int = 20) -> list[str]:
         """What the user should look at, one line each, for stderr: skipped lines, values that are
         not identifiers, super-profiles. Names and positions only, never identifier values."""
         lines = [f"{p.file}:{p.line}:{p.column}: {p.code} {p.message}; skipped" for p in self.problems[:most]]
         if self.problems_total > most:
-            lines.append(f"... and {self.problems_total - most:,} more skipped line(s) (--format json lists the first 100)")
-        lines += [f"{f}:{line}: {t} value is not an identifier: {reason}" for reason, t, f, line in self.extract.examples[:10]]
-        lines += [f"profile {sp['profile_id']} holds {sp['identifiers']:,} identifiers (over {self.super_threshold}): "
-                  f"a shared device or placeholder id merging people? `cdp profiles show {sp['profile_id']} --profiles "
-                  f"{self.out}` lists them; block the value or set a limit" for sp in self.super_profiles[:5]]
+            lines.append(
+                f"... and {self.problems_total - most:,} more skipped line(s) (--format json lists the first 100)"
+            )
+        lines += [
+            f"{f}:{line}: {t} value is not an identifier: {reason}" for reason, t, f, line in self.extract.examples[:10]
+        ]
+        lines += [
+            f"profile {sp['profile_id']} holds {sp['identifiers']:,} identifiers (over {self.super_threshold}): "
+            f"a shared device or placeholder id merging people? `cdp profiles show {sp['profile_id']} --profiles "
+            f"{self.out}` lists them; block the value or set a limit"
+            for sp in self.super_profiles[:5]
+        ]
         return lines
 
     def tables(self) -> list:
@@ -156,46 +192,92 @@ class ResolveResult:
 
         r, ex = self.read, self.extract
         tables = [
-            Table("Input", ["files", "lines", "messages", "skipped", "duplicates dropped", "without identifiers"],
-                  [[r.files, r.lines, r.messages, sum(r.skipped.values()), self.duplicates, self.events_without_profile]],
-                  frozenset(range(6))),
-            Table("Identity", ["", "count"], [
-                ["identifiers (joining profiles)", self.identifiers],
-                ["values recorded, never joining (group_id)", self.recorded],
-                ["profiles", self.profiles], ["merges", self.merges], ["refused merges", self.refused],
-                ["blocked values seen", sum(ex.blocked.values())], ["values of a wrong JSON type", sum(ex.wrong_type.values())],
-                ["values too long", sum(ex.too_long.values())], ["numbers read as ids", sum(ex.numbers.values())]],
-                frozenset({1})),
+            Table(
+                "Input",
+                ["files", "lines", "messages", "skipped", "duplicates dropped", "without identifiers"],
+                [[r.files, r.lines, r.messages, sum(r.skipped.values()), self.duplicates, self.events_without_profile]],
+                frozenset(range(6)),
+            ),
+            Table(
+                "Identity",
+                ["", "count"],
+                [
+                    ["identifiers (joining profiles)", self.identifiers],
+                    ["values recorded, never joining (group_id)", self.recorded],
+                    ["profiles", self.profiles],
+                    ["merges", self.merges],
+                    ["refused merges", self.refused],
+                    ["blocked values seen", sum(ex.blocked.values())],
+                    ["values of a wrong JSON type", sum(ex.wrong_type.values())],
+                    ["values too long", sum(ex.too_long.values())],
+                    ["numbers read as ids", sum(ex.numbers.values())],
+                ],
+                frozenset({1}),
+            ),
         ]
         if self.refused_by_type:
-            tables.append(Table("Refused merges by limit", ["identifier type", "refused"],
-                                [list(kv) for kv in self.refused_by_type.items()], frozenset({1})))
+            tables.append(
+                Table(
+                    "Refused merges by limit",
+                    ["identifier type", "refused"],
+                    [list(kv) for kv in self.refused_by_type.items()],
+                    frozenset({1}),
+                )
+            )
         if ex.blocked:
-            tables.append(Table("Blocked values (most frequent)", ["type", "blocked by", "count"],
-                                [[t, v, n] for (t, v), n in ex.blocked_values.most_common(5)], frozenset({2})))
+            tables.append(
+                Table(
+                    "Blocked values (most frequent)",
+                    ["type", "blocked by", "count"],
+                    [[t, v, n] for (t, v), n in ex.blocked_values.most_common(5)],
+                    frozenset({2}),
+                )
+            )
         if self.largest:
             # "identifiers" counts those that join profiles and "by type" breaks that count down; group
             # ids (recorded, never joining) are counted apart
             largest = self.largest[:5]
             recorded = any(p.get("recorded") for p in largest)
-            rows = [[p["profile_id"], p["identifiers"], p["events"], ", ".join(f"{t} {n:,}" for t, n in p["by_type"].items())]
-                    + ([", ".join(f"{t} {n:,}" for t, n in p.get("recorded", {}).items())] if recorded else [])
-                    for p in largest]
-            tables.append(Table("Largest profiles", ["profile", "identifiers (joining)", "events", "by type"]
-                                + (["recorded, not joining"] if recorded else []), rows, frozenset({1, 2})))
+            rows = [
+                [
+                    p["profile_id"],
+                    p["identifiers"],
+                    p["events"],
+                    ", ".join(f"{t} {n:,}" for t, n in p["by_type"].items()),
+                ]
+                + ([", ".join(f"{t} {n:,}" for t, n in p.get("recorded", {}).items())] if recorded else [])
+                for p in largest
+            ]
+            tables.append(
+                Table(
+                    "Largest profiles",
+                    ["profile", "identifiers (joining)", "events", "by type"]
+                    + (["recorded, not joining"] if recorded else []),
+                    rows,
+                    frozenset({1, 2}),
+                )
+            )
         return tables
 
     def summary(self) -> dict[str, Any]:
         return {
-            "out": str(self.out), "mode": self.mode, "seconds": round(self.seconds, 3),
+            "out": str(self.out),
+            "mode": self.mode,
+            "seconds": round(self.seconds, 3),
             "read": self.read.as_dict(),
-            "events": self.events, "duplicates_dropped": self.duplicates,
+            "events": self.events,
+            "duplicates_dropped": self.duplicates,
             "events_without_profile": self.events_without_profile,
-            "identifiers": self.identifiers, "recorded_values": self.recorded, "profiles": self.profiles,
-            "merges": self.merges, "refused_merges": self.refused, "refused_by_type": self.refused_by_type,
+            "identifiers": self.identifiers,
+            "recorded_values": self.recorded,
+            "profiles": self.profiles,
+            "merges": self.merges,
+            "refused_merges": self.refused,
+            "refused_by_type": self.refused_by_type,
             "blocked_values": sum(self.extract.blocked.values()),
             "identifiers_report": self.extract.as_dict(),
-            "largest_profiles": self.largest, "super_profiles": self.super_profiles,
+            "largest_profiles": self.largest,
+            "super_profiles": self.super_profiles,
             "super_profile_threshold": self.super_threshold,
             "skipped_lines": self.problems_total,
             **({"no_input": "no messages were read"} if self.read.messages == 0 else {}),
@@ -203,7 +285,7 @@ class ResolveResult:
 
 
 def resolve(
-    inputs: Iterable[str | Path],
+    inputs: Iterable[str | Path | Source],
     out: str | Path,
     *,
     config: IdentityConfig | None = None,
@@ -230,8 +312,9 @@ def resolve(
     stats = ReadStats()
     extractor = Extractor(config)
     graph = Graph(extractor.types, unrestricted=unrestricted)
-    result = ResolveResult(out, "unrestricted" if unrestricted else "limits", stats, extractor.stats,
-                           super_threshold=config.super_profile)
+    result = ResolveResult(
+        out, "unrestricted" if unrestricted else "limits", stats, extractor.stats, super_threshold=config.super_profile
+    )
     total_bytes = sum(s.size or 0 for s in sources) if all(s.size is not None for s in sources) else None
 
     with atomic_directory(out, kind="profiles", marker=MARKER) as tmp:
@@ -265,8 +348,15 @@ def resolve(
                 eng.register_parquet("stage", str(stage_dir / "stage-*.parquet"))
             else:
                 eng.register_arrow("stage", schemas.stage().empty_table())
-            eng.register_arrow("files", pa.table({"src": pa.array(range(len(sources)), pa.int32()),
-                                                  "file": pa.array([s.name for s in sources], pa.string())}))
+            eng.register_arrow(
+                "files",
+                pa.table(
+                    {
+                        "src": pa.array(range(len(sources)), pa.int32()),
+                        "file": pa.array([s.name for s in sources], pa.string()),
+                    }
+                ),
+            )
             eng.copy_parquet(sql.DUPLICATES.render(dialect), stage_dir / "dups.parquet", compression="lz4")
             eng.register_parquet("dups", stage_dir / "dups.parquet")
             result.duplicates = eng.rows(sql.DUPLICATES_COUNT.render(dialect))[0][0]
@@ -279,9 +369,12 @@ def resolve(
             def flush_assign() -> None:
                 nonlocal assign_files
                 if a_seq:
-                    storage.write_table(pa.table({"seq": pa.array(a_seq, pa.int64()), "profile": pa.array(a_prof, pa.int64())}),
-                                        stage_dir / f"assign-{assign_files:06d}.parquet", schema=schemas.assignments(),
-                                        compression="lz4")
+                    storage.write_table(
+                        pa.table({"seq": pa.array(a_seq, pa.int64()), "profile": pa.array(a_prof, pa.int64())}),
+                        stage_dir / f"assign-{assign_files:06d}.parquet",
+                        schema=schemas.assignments(),
+                        compression="lz4",
+                    )
                     assign_files += 1
                     del a_seq[:], a_prof[:]
 
@@ -289,7 +382,9 @@ def resolve(
             # The engine sorts out of core into a file; reading that file back streams with flat memory
             # (a query result streamed straight from the engine can be materialised whole).
             sorted_path = stage_dir / "sorted.parquet"
-            eng.copy_parquet(sql.RESOLUTION_ORDER.render(dialect), sorted_path, compression="lz4", row_group_size=SORT_ROWS)
+            eng.copy_parquet(
+                sql.RESOLUTION_ORDER.render(dialect), sorted_path, compression="lz4", row_group_size=SORT_ROWS
+            )
             code = graph.code
             user_t = extractor.index.get("user_id", -1)
             anon_t = extractor.index.get("anonymous_id", -1)
@@ -298,12 +393,16 @@ def resolve(
             with gc_paused():
                 for batch in storage.read_batches(sorted_path, SORT_ROWS):
                     cols = batch.to_pydict()
-                    for s, ts, keys, prev, tr, kind in zip(cols["seq"], cols["ts"], cols["ids"], cols["alias"],
-                                                           cols["traits"], cols["kind"]):
+                    for s, ts, keys, prev, tr, kind in zip(
+                        cols["seq"], cols["ts"], cols["ids"], cols["alias"], cols["traits"], cols["kind"]
+                    ):
                         ids = [code_of[k] if k in code_of else code_key(k, type_index) for k in keys] if keys else []
                         alias = None
                         if prev is not None:
-                            alias = (code((user_t, prev)) if user_t >= 0 else -1, code((anon_t, prev)) if anon_t >= 0 else -1)
+                            alias = (
+                                code((user_t, prev)) if user_t >= 0 else -1,
+                                code((anon_t, prev)) if anon_t >= 0 else -1,
+                            )
                         p = process(s, ts, ids, alias=alias, traits=loads(tr) if tr else None, kind=kind)
                         a_seq.append(s)
                         a_prof.append(p)

@@ -16,7 +16,9 @@ from cdp_cli.engine.template import Template
 
 # --- resolve: staging and resolution order -------------------------------------------------------------
 
-DUPLICATES = Template("duplicates", """
+DUPLICATES = Template(
+    "duplicates",
+    """
     -- every copy of a messageId but the first in resolution order. Ties (same time and content) go
     -- by file name, line and batch position, never by the order files were given in, so the copy
     -- kept is the same whatever the file order or --jobs.
@@ -28,11 +30,14 @@ DUPLICATES = Template("duplicates", """
         FROM {stage} s LEFT JOIN {files} f ON f.src = s.src
         WHERE s.mid IS NOT NULL) numbered
     WHERE copy > 1
-""")
+""",
+)
 
 DUPLICATES_COUNT = Template("duplicates_count", "SELECT count(*) FROM {dups}")
 
-RESOLUTION_ORDER = Template("resolution_order", """
+RESOLUTION_ORDER = Template(
+    "resolution_order",
+    """
     -- the order messages go through the identity graph: effective timestamp (computed by the
     -- workers: Segment's timestamp, else receivedAt - (sentAt - originalTimestamp), else
     -- originalTimestamp, else receivedAt; times without a zone are UTC), receivedAt, messageId,
@@ -41,11 +46,14 @@ RESOLUTION_ORDER = Template("resolution_order", """
     FROM {stage}
     WHERE seq NOT IN (SELECT seq FROM {dups})
     ORDER BY ts NULLS LAST, received NULLS LAST, mid NULLS LAST, h, seq
-""")
+""",
+)
 
 # --- resolve: outputs (columns: cdp_cli/schemas.py) ------------------------------------------------------
 
-EVENTS_OUTPUT = Template("events_output", """
+EVENTS_OUTPUT = Template(
+    "events_output",
+    """
     -- events.parquet: every message with its final profile. Row order is not meaningful (a global
     -- sort of the wide rows would cost more memory than everything else).
     SELECT x.message_id, m.profile_id, x.type, x.event,
@@ -56,14 +64,20 @@ EVENTS_OUTPUT = Template("events_output", """
     FROM (SELECT s.*, a.profile FROM {stage} s JOIN {assign} a ON a.seq = s.seq) x
     LEFT JOIN {pmap} m ON m.profile = x.profile
     LEFT JOIN {files} fl ON fl.src = x.src
-""")
+""",
+)
 
-MESSAGES = Template("messages", """
+MESSAGES = Template(
+    "messages",
+    """
     -- message details by seq, for the lineage tables (joined only where they point)
     SELECT seq, src, line, bidx, ts, mid FROM {stage}
-""")
+""",
+)
 
-IDENTITIES_OUTPUT = Template("identities_output", """
+IDENTITIES_OUTPUT = Template(
+    "identities_output",
+    """
     -- identities.parquet: each identifier, its profile, and the message that linked it
     SELECT i.type, i.value, i.profile_id, i.first_seen, i.last_seen, i.event_count,
            s.mid AS linked_message_id,
@@ -75,9 +89,12 @@ IDENTITIES_OUTPUT = Template("identities_output", """
     LEFT JOIN (SELECT * FROM {msg} WHERE seq IN (SELECT linked_seq FROM {ids})) s ON s.seq = i.linked_seq
     LEFT JOIN {files} fl ON fl.src = s.src
     ORDER BY i.profile_id, i.priority, i.type, i.value
-""")
+""",
+)
 
-MERGES_OUTPUT = Template("merges_output", """
+MERGES_OUTPUT = Template(
+    "merges_output",
+    """
     -- merges.parquet: merges and refused merges, in the order they happened, with their message
     SELECT g.step, g.kind, g.profile_id, g.merged_profile_id, g.final_profile_id, g.identifiers, g.profiles,
            g.limit_type, g.limit_value, g.limit_window, g.would_hold, g.dropped_type, g.dropped_value,
@@ -88,62 +105,87 @@ MERGES_OUTPUT = Template("merges_output", """
     LEFT JOIN (SELECT * FROM {msg} WHERE seq IN (SELECT seq FROM {mg})) s ON s.seq = g.seq
     LEFT JOIN {files} fl ON fl.src = s.src
     ORDER BY g.step
-""")
+""",
+)
 
 # --- profiles show / explain (over the output files) -------------------------------------------------------
 
-FIND_IDENTIFIERS = Template("find_identifiers", """
+FIND_IDENTIFIERS = Template(
+    "find_identifiers",
+    """
     SELECT type, value, profile_id FROM {identities}
     WHERE value IN (:values)
     ORDER BY type, value
-""")
+""",
+)
 
-FIND_IDENTIFIERS_OF_TYPE = Template("find_identifiers_of_type", """
+FIND_IDENTIFIERS_OF_TYPE = Template(
+    "find_identifiers_of_type",
+    """
     SELECT type, value, profile_id FROM {identities}
     WHERE value IN (:values) AND type = :type
     ORDER BY type, value
-""")
+""",
+)
 
-FIND_RECORDED = Template("find_recorded", """
+FIND_RECORDED = Template(
+    "find_recorded",
+    """
     -- values of types that never join profiles (group ids) are recorded on profiles only; `wanted`
     -- holds the (type, value) pairs looked for
     SELECT w.type, w.value, p.profile_id
     FROM {profiles} p CROSS JOIN {wanted} w
     WHERE {list_contains(map_value(p.identifiers, w.type), w.value)}
-""")
+""",
+)
 
 PROFILE = Template("profile", "SELECT * FROM {profiles} WHERE profile_id = :profile_id")
 
-RECENT_EVENTS = Template("recent_events", """
+RECENT_EVENTS = Template(
+    "recent_events",
+    """
     SELECT timestamp, type, event, message_id, file, line
     FROM {events}
     WHERE profile_id = :profile_id
     ORDER BY timestamp DESC NULLS LAST, message_id DESC
     LIMIT :recent
-""")
+""",
+)
 
-LINKS_OF_PROFILE = Template("links_of_profile", """
+LINKS_OF_PROFILE = Template(
+    "links_of_profile",
+    """
     SELECT type, value, linked_via_type, linked_via_value, linked_message_id, linked_at, linked_file, linked_line
     FROM {identities}
     WHERE profile_id = :profile_id
     ORDER BY type, value
-""")
+""",
+)
 
-MERGES_INTO_PROFILE = Template("merges_into_profile", """
+MERGES_INTO_PROFILE = Template(
+    "merges_into_profile",
+    """
     SELECT identifiers, message_id, timestamp, file, line
     FROM {merges}
     WHERE kind = 'merge' AND final_profile_id = :profile_id
     ORDER BY step
-""")
+""",
+)
 
-REFUSED_MERGES = Template("refused_merges", """
+REFUSED_MERGES = Template(
+    "refused_merges",
+    """
     SELECT identifiers, limit_type, limit_value, limit_window, would_hold, dropped_type, dropped_value,
            message_id, timestamp, file, line
     FROM {merges}
     WHERE kind = 'refused'
     ORDER BY step
-""")
+""",
+)
 
-IDENTIFIERS_OF_PROFILE = Template("identifiers_of_profile", """
+IDENTIFIERS_OF_PROFILE = Template(
+    "identifiers_of_profile",
+    """
     SELECT type, value, profile_id FROM {identities} WHERE profile_id = :profile_id
-""")
+""",
+)

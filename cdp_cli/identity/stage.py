@@ -9,7 +9,7 @@ messageId, a checksum of the message), identifiers, traits, and the columns even
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zlib import crc32
@@ -17,12 +17,12 @@ from zlib import crc32
 from cdp_cli.events.model import effective_timestamp, parse_timestamp, traits
 from cdp_cli.events.reader import Problem, ReadStats, materialize, parse_chunk
 from cdp_cli.identity.config import IdentityConfig
-from cdp_cli.identity.extract import ExtractStats, Extractor
+from cdp_cli.identity.extract import Extractor, ExtractStats
 from cdp_cli.identity.graph import KIND_INDEX, SEP
 
 STAGE_ROWS = 5_000  # rows per staged row group (more costs memory: ~2 KB a row while it is built)
 CHUNKS_PER_TASK = 5  # reader chunks (2,000 lines each) staged per task and file
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
@@ -60,7 +60,7 @@ class Stager:
         x.stats = ExtractStats()
         extract = x.extract
         dumps = orjson.dumps
-        kinds = KIND_INDEX
+        kinds: dict[Any, int] = KIND_INDEX  # looked up with whatever "type" a message holds
         text = _text
         prefix = [f"{t.name}{SEP}" for t in x.types]
         base = number << 32  # seq: input order (task, then position), unique across workers
@@ -75,23 +75,43 @@ class Stager:
                 ids = extract(msg)
                 if len(prefix) != len(x.types):
                     prefix = [f"{t.name}{SEP}" for t in x.types]
-                t = msg.get("type")
+                raw_type = msg.get("type")
+                t = raw_type if type(raw_type) is str else None  # ["track"] or {} is not a type (nor hashable)
                 tr = _traits(msg, t)
                 mid = msg.get("messageId")
                 get = msg.get
-                rows.append((base + len(rows), rec.source, rec.line, rec.index, [prefix[k] + v for k, v in ids],
-                             x.previous_id(msg) if t == "alias" else None, dumps(tr).decode() if tr else None,
-                             micros(effective_timestamp(msg)), micros(parse_timestamp(get("receivedAt"))),
-                             mid if type(mid) is str else None, kinds.get(t, -1), crc32(rec.raw),  # type: ignore[arg-type]
-                             text(t), text(get("event") if t == "track" else get("name") if t in ("page", "screen") else None),
-                             text(get("userId")), text(get("anonymousId")), text(get("groupId")), text(mid),
-                             text(get("properties")), text(get("traits")), text(get("context"))))
+                rows.append(
+                    (
+                        base + len(rows),
+                        rec.source,
+                        rec.line,
+                        rec.index,
+                        [prefix[k] + v for k, v in ids],
+                        x.previous_id(msg) if t == "alias" else None,
+                        dumps(tr).decode() if tr else None,
+                        micros(effective_timestamp(msg)),
+                        micros(parse_timestamp(get("receivedAt"))),
+                        mid if type(mid) is str else None,
+                        kinds.get(t, -1),
+                        crc32(rec.raw),  # type: ignore[arg-type]
+                        text(raw_type),
+                        text(get("event") if t == "track" else get("name") if t in ("page", "screen") else None),
+                        text(get("userId")),
+                        text(get("anonymousId")),
+                        text(get("groupId")),
+                        text(mid),
+                        text(get("properties")),
+                        text(get("traits")),
+                        text(get("context")),
+                    )
+                )
         if rows:
             schema = schemas.stage()
             cols = list(zip(*rows))
             arrays = [pa.array(col, type=f.type) for col, f in zip(cols, schema)]
-            storage.write_table(pa.Table.from_arrays(arrays, schema=schema), self.dir / f"stage-{number:08d}.parquet",
-                                compression="lz4")
+            storage.write_table(
+                pa.Table.from_arrays(arrays, schema=schema), self.dir / f"stage-{number:08d}.parquet", compression="lz4"
+            )
         return Staged(number, stats, problems, x.stats, len(rows))
 
 
@@ -99,7 +119,7 @@ def micros(dt: datetime | None) -> int | None:
     if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)  # a time without a zone is UTC, as Segment reads it
+        dt = dt.replace(tzinfo=UTC)  # a time without a zone is UTC, as Segment reads it
     return (dt - _EPOCH) // _US
 
 
@@ -133,4 +153,3 @@ def _traits(msg: dict[str, Any], t: Any) -> dict[str, Any] | None:
     ctx = msg.get("context")
     ct = ctx.get("traits") if type(ctx) is dict else None
     return dict(ct) if type(ct) is dict and ct else None
-

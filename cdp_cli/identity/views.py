@@ -28,18 +28,27 @@ class ProfileView:
 
     def verdict(self) -> str:
         p = self.profile
-        return (f"{p['profile_id']}  {plural(p['event_count'], 'event')}, first seen {p['first_seen']}, "
-                f"last seen {p['last_seen']}; {p['merged_profiles']} profile(s) merged into it")
+        return (
+            f"{p['profile_id']}  {plural(p['event_count'], 'event')}, first seen {p['first_seen']}, "
+            f"last seen {p['last_seen']}; {p['merged_profiles']} profile(s) merged into it"
+        )
 
     def tables(self) -> list[Table]:
         p = self.profile
         return [
             Table("Identifiers", ["type", "values"], [[t, ", ".join(v)] for t, v in p["identifiers"].items()]),
-            Table("Traits", ["trait", "value"], [[k, json.dumps(v, ensure_ascii=False)] for k, v in p["traits"].items()]),
+            Table(
+                "Traits", ["trait", "value"], [[k, json.dumps(v, ensure_ascii=False)] for k, v in p["traits"].items()]
+            ),
             Table("Events by type", ["type", "events"], [[k, v] for k, v in p["counts"].items() if v], frozenset({1})),
-            Table("Recent events", ["timestamp", "type", "event", "messageId", "where"],
-                  [[e["timestamp"], e["type"], e["event"] or "", e["message_id"] or "", f"{e['file']}:{e['line']}"]
-                   for e in p["recent_events"]]),
+            Table(
+                "Recent events",
+                ["timestamp", "type", "event", "messageId", "where"],
+                [
+                    [e["timestamp"], e["type"], e["event"] or "", e["message_id"] or "", f"{e['file']}:{e['line']}"]
+                    for e in p["recent_events"]
+                ],
+            ),
         ]
 
 
@@ -51,7 +60,9 @@ def explanation_lines(ex: Any) -> list[str]:
     if ex.recorded:  # a group id: recorded on profiles, never joining them
         for ident, on in ex.recorded.items():
             shown = ", ".join(on[:10]) + (f" and {len(on) - 10:,} more" if len(on) > 10 else "")
-            lines.append(f"{ident} is recorded on {plural(len(on), 'profile')} ({shown}); values of its type never join profiles")
+            lines.append(
+                f"{ident} is recorded on {plural(len(on), 'profile')} ({shown}); values of its type never join profiles"
+            )
         if ex.same_profile:
             lines.append(f"recorded: {a} and {b} are both on {ex.a.profile_id}.")
         else:
@@ -64,14 +75,18 @@ def explanation_lines(ex: Any) -> list[str]:
             if h.how == "linked":
                 lines.append(f"  {i}. {h.a} -> {h.b}: both on {where}")
             else:
-                lines.append(f"  {i}. {h.a} -> {h.b}: {where} merged their profiles (it carried {', '.join(h.identifiers)})")
+                lines.append(
+                    f"  {i}. {h.a} -> {h.b}: {where} merged their profiles (it carried {', '.join(h.identifiers)})"
+                )
         return lines
     lines.append(f"apart: {a} is in {ex.a.profile_id}, {b} is in {ex.b.profile_id}.")
     if not ex.refusals:
         lines.append("  never linked: no message carried identifiers of both profiles.")
         return lines
     for r in ex.refusals:
-        lines.append(f"  refused: message {r['message_id']} at {r['timestamp']} ({r['file']}:{r['line']}) "
-                     f"carried {', '.join(r['identifiers'])}; merging would give {r['would_hold']} {r['limit_type']} "
-                     f"values (limit {r['limit_value']} {r['limit_window']}), so {r['dropped']} was dropped from it")
+        lines.append(
+            f"  refused: message {r['message_id']} at {r['timestamp']} ({r['file']}:{r['line']}) "
+            f"carried {', '.join(r['identifiers'])}; merging would give {r['would_hold']} {r['limit_type']} "
+            f"values (limit {r['limit_value']} {r['limit_window']}), so {r['dropped']} was dropped from it"
+        )
     return lines

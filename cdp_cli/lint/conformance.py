@@ -14,13 +14,17 @@ JSON type was found.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from cdp_cli.errors import PlanError
 from cdp_cli.jsonpath import json_path, json_type
 from cdp_cli.rules.codes import (
-    CONFORMANCE_ADDITIONAL_PROPERTY, CONFORMANCE_DATATYPE_MISMATCH, CONFORMANCE_REQUIRED_MISSING,
-    CONFORMANCE_RULE_VIOLATION, CONFORMANCE_UNKNOWN_EVENT_VERSION, CONFORMANCE_UNPLANNED_EVENT,
+    CONFORMANCE_ADDITIONAL_PROPERTY,
+    CONFORMANCE_DATATYPE_MISMATCH,
+    CONFORMANCE_REQUIRED_MISSING,
+    CONFORMANCE_RULE_VIOLATION,
+    CONFORMANCE_UNKNOWN_EVENT_VERSION,
+    CONFORMANCE_UNPLANNED_EVENT,
 )
 from cdp_cli.rules.event_rules import RUDDERSTACK
 
@@ -30,7 +34,7 @@ _MAX_ERRORS = 20  # per message
 def _pii_keys(schema: dict[str, Any]) -> frozenset[str]:
     """Names of properties the plan classifies as personal data (any x-pii but none), at any depth."""
     out: set[str] = set()
-    stack = [schema]
+    stack: list[Any] = [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
@@ -75,12 +79,13 @@ class Conformance:
         try:
             for c in compile_plan(plan):
                 label = c.key
+                # compile_plan names every track, page and screen schema: c.name is a str in these kinds
                 if c.kind == "track":
-                    self.track.setdefault(c.name, {})[c.version or 1] = Entry(c.schema, label)
+                    self.track.setdefault(cast(str, c.name), {})[c.version or 1] = Entry(c.schema, label)
                 elif c.kind == "page":
-                    self.pages[c.name] = Entry(c.schema, label)
+                    self.pages[cast(str, c.name)] = Entry(c.schema, label)
                 elif c.kind == "screen":
-                    self.screens[c.name] = Entry(c.schema, label)
+                    self.screens[cast(str, c.name)] = Entry(c.schema, label)
                 elif c.kind == "identify":
                     self.identify = Entry(c.schema, label)
                 elif c.kind == "group":
@@ -97,8 +102,14 @@ class Conformance:
             if versions is None:
                 if isinstance(name, str) and name and not self.allow_unplanned:
                     shown = self.safe(name)
-                    emit(CONFORMANCE_UNPLANNED_EVENT, "$.event", f"event {shown if shown != name else repr(name)} is not in the plan {self.plan.display_name!r}",
-                         expected="a planned event", found=shown, violation_type=RUDDERSTACK[CONFORMANCE_UNPLANNED_EVENT])
+                    emit(
+                        CONFORMANCE_UNPLANNED_EVENT,
+                        "$.event",
+                        f"event {shown if shown != name else repr(name)} is not in the plan {self.plan.display_name!r}",
+                        expected="a planned event",
+                        found=shown,
+                        violation_type=RUDDERSTACK[CONFORMANCE_UNPLANNED_EVENT],
+                    )
                 return self.common
             if len(versions) == 1 and not _has_version(msg):
                 return next(iter(versions.values()))
@@ -116,8 +127,14 @@ class Conformance:
                     return entry
                 if table and not self.allow_unplanned:
                     shown = self.safe(name)
-                    emit(CONFORMANCE_UNPLANNED_EVENT, "$.name", f"{t} {shown if shown != name else repr(name)} is not in the plan {self.plan.display_name!r}",
-                         expected=f"a planned {t}", found=shown, violation_type=RUDDERSTACK[CONFORMANCE_UNPLANNED_EVENT])
+                    emit(
+                        CONFORMANCE_UNPLANNED_EVENT,
+                        "$.name",
+                        f"{t} {shown if shown != name else repr(name)} is not in the plan {self.plan.display_name!r}",
+                        expected=f"a planned {t}",
+                        found=shown,
+                        violation_type=RUDDERSTACK[CONFORMANCE_UNPLANNED_EVENT],
+                    )
             return self.common
         return self.common
 
@@ -131,10 +148,15 @@ class Conformance:
             return oldest
         if isinstance(raw, int) and not isinstance(raw, bool) and raw in versions:
             return versions[raw]
-        emit(CONFORMANCE_UNKNOWN_EVENT_VERSION, "$.context.protocols.event_version",
-             f"event {name!r} has no version {raw!r} in the plan (versions {', '.join(map(str, sorted(versions)))}); checked against version {min(versions)}",
-             expected=f"one of {sorted(versions)}", found=repr(raw) if isinstance(raw, (int, str)) else json_type(raw, integers=True),
-             violation_type=RUDDERSTACK[CONFORMANCE_UNKNOWN_EVENT_VERSION])
+        emit(
+            CONFORMANCE_UNKNOWN_EVENT_VERSION,
+            "$.context.protocols.event_version",
+            f"event {name!r} has no version {raw!r} in the plan (versions {', '.join(map(str, sorted(versions)))}); "
+            f"checked against version {min(versions)}",
+            expected=f"one of {sorted(versions)}",
+            found=repr(raw) if isinstance(raw, (int, str)) else json_type(raw, integers=True),
+            violation_type=RUDDERSTACK[CONFORMANCE_UNKNOWN_EVENT_VERSION],
+        )
         return oldest
 
     def check(self, msg: dict[str, Any], t: str, emit) -> Entry | None:
@@ -158,8 +180,15 @@ class Conformance:
                 break
         described.sort(key=lambda d: (d[1], d[0]))  # by JSON path: stable, readable order
         for code, path, message, expected, found, value in described:
-            emit(code, path, f"{message} (plan: {entry.label})", expected=expected, found=found, value=value,
-                 violation_type=RUDDERSTACK[code])
+            emit(
+                code,
+                path,
+                f"{message} (plan: {entry.label})",
+                expected=expected,
+                found=found,
+                value=value,
+                violation_type=RUDDERSTACK[code],
+            )
         return entry
 
 
@@ -186,11 +215,16 @@ def _short(value: Any, limit: int = 120) -> str:
 
 
 _BOUNDS = {
-    "minimum": "is below the minimum {}", "maximum": "is above the maximum {}",
-    "exclusiveMinimum": "must be greater than {}", "exclusiveMaximum": "must be less than {}",
-    "minLength": "is shorter than {} characters", "maxLength": "is longer than {} characters",
-    "minItems": "has fewer than {} items", "maxItems": "has more than {} items",
-    "minProperties": "has fewer than {} properties", "maxProperties": "has more than {} properties",
+    "minimum": "is below the minimum {}",
+    "maximum": "is above the maximum {}",
+    "exclusiveMinimum": "must be greater than {}",
+    "exclusiveMaximum": "must be less than {}",
+    "minLength": "is shorter than {} characters",
+    "maxLength": "is longer than {} characters",
+    "minItems": "has fewer than {} items",
+    "maxItems": "has more than {} items",
+    "minProperties": "has fewer than {} properties",
+    "maxProperties": "has more than {} properties",
     "multipleOf": "is not a multiple of {}",
     "uniqueItems": "has duplicate items (the plan says uniqueItems: {})",
 }
@@ -213,14 +247,28 @@ def _describe(err, schema, safe=lambda name: name):
         prop = getattr(err.kind, "property", None)
         name = prop if isinstance(prop, str) else str(prop)
         p = json_path(ipath + [name])
-        yield CONFORMANCE_REQUIRED_MISSING, p, f"{p}: required {'trait' if 'traits' in ipath else 'property'} {name!r} is missing", "present", "missing", None
+        yield (
+            CONFORMANCE_REQUIRED_MISSING,
+            p,
+            f"{p}: required {'trait' if 'traits' in ipath else 'property'} {name!r} is missing",
+            "present",
+            "missing",
+            None,
+        )
     elif keyword == "additionalProperties" or keyword == "unevaluatedProperties":
         extra = getattr(err.kind, "unexpected", None) or []
         for name in extra:
             shown = _withhold([name], safe)[0]
             p = json_path(ipath + [shown])
             label = repr(name) if shown == name else "a property whose name holds personal data"
-            yield CONFORMANCE_ADDITIONAL_PROPERTY, p, f"{p}: {label} is not in the plan, which forbids unplanned properties here", "no unplanned property", shown, value.get(name) if isinstance(value, dict) else None
+            yield (
+                CONFORMANCE_ADDITIONAL_PROPERTY,
+                p,
+                f"{p}: {label} is not in the plan, which forbids unplanned properties here",
+                "no unplanned property",
+                shown,
+                value.get(name) if isinstance(value, dict) else None,
+            )
     elif keyword == "type":
         expected = parent.get("type") if isinstance(parent, dict) else None
         exp = " or ".join(expected) if isinstance(expected, list) else str(expected)
@@ -228,18 +276,60 @@ def _describe(err, schema, safe=lambda name: name):
         yield CONFORMANCE_DATATYPE_MISMATCH, where, f"{where}: expected {exp}, found {found}", exp, found, value
     elif keyword == "enum":
         allowed = parent.get("enum") if isinstance(parent, dict) else None
-        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: not one of the allowed values {_short(allowed)}", _short(allowed), json_type(value, integers=True), value
+        yield (
+            CONFORMANCE_RULE_VIOLATION,
+            where,
+            f"{where}: not one of the allowed values {_short(allowed)}",
+            _short(allowed),
+            json_type(value, integers=True),
+            value,
+        )
     elif keyword == "const":
         c = parent.get("const") if isinstance(parent, dict) else None
-        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: must be {_short(c)}", _short(c), json_type(value, integers=True), value
+        yield (
+            CONFORMANCE_RULE_VIOLATION,
+            where,
+            f"{where}: must be {_short(c)}",
+            _short(c),
+            json_type(value, integers=True),
+            value,
+        )
     elif keyword == "pattern":
         pat = parent.get("pattern") if isinstance(parent, dict) else None
-        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: does not match the pattern {pat}", f"pattern {pat}", json_type(value, integers=True), value
+        yield (
+            CONFORMANCE_RULE_VIOLATION,
+            where,
+            f"{where}: does not match the pattern {pat}",
+            f"pattern {pat}",
+            json_type(value, integers=True),
+            value,
+        )
     elif keyword == "format":
         fmt = parent.get("format") if isinstance(parent, dict) else None
-        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: is not a valid {fmt}", f"format {fmt}", json_type(value, integers=True), value
+        yield (
+            CONFORMANCE_RULE_VIOLATION,
+            where,
+            f"{where}: is not a valid {fmt}",
+            f"format {fmt}",
+            json_type(value, integers=True),
+            value,
+        )
     elif keyword in _BOUNDS:
         bound = parent.get(keyword) if isinstance(parent, dict) else None
-        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: {_BOUNDS[keyword].format(bound)}", f"{keyword} {bound}", json_type(value, integers=True), value
+        yield (
+            CONFORMANCE_RULE_VIOLATION,
+            where,
+            f"{where}: {_BOUNDS[keyword].format(bound)}",
+            f"{keyword} {bound}",
+            json_type(value, integers=True),
+            value,
+        )
     else:
-        yield CONFORMANCE_RULE_VIOLATION, where, f"{where}: breaks the plan's {keyword!r} rule", keyword, json_type(value, integers=True), value
+        yield (
+            CONFORMANCE_RULE_VIOLATION,
+            where,
+            f"{where}: breaks the plan's {keyword!r} rule",
+            keyword,
+            json_type(value, integers=True),
+            value,
+        )

@@ -8,9 +8,9 @@ only.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Mapping
 
 from cdp_cli.config import Config
 from cdp_cli.findings import Level
@@ -52,8 +52,15 @@ class LintContext:
     safe: Callable[[str], str]  # withholds names holding personal data (see label_guard)
 
     @classmethod
-    def build(cls, config: Config, now: datetime, show_values: bool) -> "LintContext":
+    def build(cls, config: Config, now: datetime, show_values: bool) -> LintContext:
         from cdp_cli.rules.catalog import CATALOG
 
-        return cls(config, now, show_values, {code: config.enabled(code) for code in CATALOG},
-                   {code: config.level(code) for code in CATALOG}, CATALOG, label_guard(show_values))
+        return cls(
+            config,
+            now,
+            show_values,
+            {code: config.enabled(code) for code in CATALOG},
+            {code: config.level(code) for code in CATALOG},
+            CATALOG,
+            label_guard(show_values),
+        )

@@ -16,7 +16,8 @@ import os
 import tempfile
 from array import array
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from cdp_cli.findings import Finding
 from cdp_cli.rules.codes import SPEC_DUPLICATE_MESSAGE_ID
@@ -74,8 +75,13 @@ class DedupIndex:
             return
         n = 1 << BUCKET_BITS
         if self._buckets is None:
-            self._buckets = [(open(os.path.join(self._dir.name, f"b{i:02d}.h"), "wb"),
-                              open(os.path.join(self._dir.name, f"b{i:02d}.o"), "wb")) for i in range(n)]
+            self._buckets = [
+                (
+                    open(os.path.join(self._dir.name, f"b{i:02d}.h"), "wb"),
+                    open(os.path.join(self._dir.name, f"b{i:02d}.o"), "wb"),
+                )
+                for i in range(n)
+            ]
         hs = [array("Q") for _ in range(n)]
         os_ = [array("Q") for _ in range(n)]
         shift = 64 - BUCKET_BITS
@@ -132,8 +138,8 @@ class DedupIndex:
                 if first != o:
                     out.append((o, records[first], rec))
         out.sort(key=lambda x: x[0])
-        for _, first, rec in out:
-            yield first, rec
+        for _, first_rec, rec in out:
+            yield first_rec, rec
 
     def close(self) -> None:
         if not self._side.closed:
@@ -161,6 +167,14 @@ def duplicate_findings(index: DedupIndex, names: list[str], ctx: LintContext) ->
         extra: dict[str, Any] = {"event": label, "message_id": mid, "first_seen": where}
         if index_in_batch is not None:
             extra["batch_index"] = index_in_batch
-        yield Finding(SPEC_DUPLICATE_MESSAGE_ID, rule.name, level, names[src], line, 0,
-                      f"messageId {mid!r} was already used at {where}; downstream this copy is dropped",
-                      "$.messageId", extra)
+        yield Finding(
+            SPEC_DUPLICATE_MESSAGE_ID,
+            rule.name,
+            level,
+            names[src],
+            line,
+            0,
+            f"messageId {mid!r} was already used at {where}; downstream this copy is dropped",
+            "$.messageId",
+            extra,
+        )

@@ -25,16 +25,19 @@ from cdp_cli.naming import Style
 from cdp_cli.rules.codes import SPEC_CLOCK_SKEW, SPEC_TIMESTAMP_IN_FUTURE, SPEC_TIMESTAMP_TOO_OLD
 
 if TYPE_CHECKING:
-    from cdp_cli.lint.conformance import Conformance
+    from cdp_cli.lint.conformance import Conformance, Entry
     from cdp_cli.lint.context import LintContext
     from cdp_cli.lint.payload import PayloadChecks
     from cdp_cli.lint.spec import SpecChecks
 
 # Strings that might hold personal data: any '@', a run of 7+ digits and separators, IPv6-ish colons.
-PII_SUSPECT = r"@|\p{Nd}[\p{Nd} .()-]{5,}\p{Nd}|::|(:[0-9A-Fa-f]*){7}"  # \p{Nd}: Unicode digits, as Python's \d (ECMA \d is ASCII)
+# \p{Nd}: Unicode digits, as Python's \d (ECMA \d is ASCII)
+PII_SUSPECT = r"@|\p{Nd}[\p{Nd} .()-]{5,}\p{Nd}|::|(:[0-9A-Fa-f]*){7}"
 # Timestamps the Python checks accept without a finding (timezone required), ASCII digits only.
-TS_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-              r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+TS_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
 DATE_PATTERN = TS_PATTERN  # reserved date traits: a full date-time passes both checks
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # Keys that certainly match a style (subsets of cdp_cli.naming.matches; no digits: those go the slow way).
@@ -60,7 +63,9 @@ class FastPath:
     """The fast path of one run, built from the run's context and its spec, payload and conformance
     checks (their public settings and :meth:`PayloadChecks.event_verdict`)."""
 
-    def __init__(self, ctx: LintContext, spec: SpecChecks, payload: PayloadChecks, conformance: Conformance | None) -> None:
+    def __init__(
+        self, ctx: LintContext, spec: SpecChecks, payload: PayloadChecks, conformance: Conformance | None
+    ) -> None:
         on = ctx.on
         self.spec = spec
         self.payload = payload
@@ -88,7 +93,7 @@ class FastPath:
             if conf is None:
                 self._validator((t, None), t, None)
                 continue
-            entries = [conf.common] if conf.common is not None else [None]
+            entries: list[Entry | None] = [conf.common] if conf.common is not None else [None]
             if t == "track":
                 entries += [e for versions in conf.track.values() for e in versions.values()]
             elif t == "page":
@@ -118,16 +123,21 @@ class FastPath:
         string: dict[str, Any] = {"type": "string"}
         if self.privacy:
             string["not"] = {"pattern": PII_SUSPECT}
-        return {"v": {"anyOf": [
-            string,
-            {"type": ["boolean", "null"]},
-            {"type": "number", "maximum": 99_999_999} if self.privacy else {"type": "number"},
-            obj,
-            {"type": "array", "items": ref},
-        ]}}
+        return {
+            "v": {
+                "anyOf": [
+                    string,
+                    {"type": ["boolean", "null"]},
+                    {"type": "number", "maximum": 99_999_999} if self.privacy else {"type": "number"},
+                    obj,
+                    {"type": "array", "items": ref},
+                ]
+            }
+        }
 
-    def _payload(self, t: str, style: Style, reserved_checks: dict[str, dict], exempt: list[str],
-                 pii: frozenset) -> dict:
+    def _payload(
+        self, t: str, style: Style, reserved_checks: dict[str, dict], exempt: list[str], pii: frozenset
+    ) -> dict:
         if exempt:  # identify/group: reserved traits are exempt from the privacy scan
             props: dict[str, Any] = dict(reserved_checks)
         else:  # track/page/screen: reserved properties get their check *and* the privacy scan
@@ -140,7 +150,11 @@ class FastPath:
             props[name] = False  # SP018 looks at these: the slow path decides
         if t in ("track", "page", "screen"):
             props["traits"] = False
-        schema: dict[str, Any] = {"type": ["object", "null"], "properties": props, "additionalProperties": {"$ref": "#/$defs/v"}}
+        schema: dict[str, Any] = {
+            "type": ["object", "null"],
+            "properties": props,
+            "additionalProperties": {"$ref": "#/$defs/v"},
+        }
         if self.key_rules:
             schema["propertyNames"] = self._key_ok(style, exempt)
         return schema
@@ -148,19 +162,33 @@ class FastPath:
     def _reserved(self, t: str) -> dict[str, dict]:
         date = {"anyOf": [{"type": "null"}, {"type": "string", "pattern": DATE_PATTERN, "format": "date-time"}]}
         if t == "track":
-            return {"revenue": _NUM_OR_NULL, "value": _NUM_OR_NULL, "price": _NUM_OR_NULL,
-                    "currency": {"type": ["string", "null"], "pattern": "^[A-Za-z]{3}$"}}
+            return {
+                "revenue": _NUM_OR_NULL,
+                "value": _NUM_OR_NULL,
+                "price": _NUM_OR_NULL,
+                "currency": {"type": ["string", "null"], "pattern": "^[A-Za-z]{3}$"},
+            }
         if t == "page":
             return {k: _STR_OR_NULL for k in ("url", "path", "referrer", "title", "search")}
         if t == "identify":
-            return {"email": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": EMAIL_PATTERN}]},
-                    "createdAt": date, "birthday": date, "age": _NUM_OR_NULL,
-                    "address": {"type": ["object", "null"]}, "company": {"type": ["object", "null"]},
-                    "phone": _STR_OR_NULL, "website": _STR_OR_NULL}
+            return {
+                "email": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": EMAIL_PATTERN}]},
+                "createdAt": date,
+                "birthday": date,
+                "age": _NUM_OR_NULL,
+                "address": {"type": ["object", "null"]},
+                "company": {"type": ["object", "null"]},
+                "phone": _STR_OR_NULL,
+                "website": _STR_OR_NULL,
+            }
         if t == "group":
-            return {"email": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": EMAIL_PATTERN}]},
-                    "createdAt": date, "employees": _NUM_OR_NULL, "address": {"type": ["object", "null"]},
-                    "website": _STR_OR_NULL}
+            return {
+                "email": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": EMAIL_PATTERN}]},
+                "createdAt": date,
+                "employees": _NUM_OR_NULL,
+                "address": {"type": ["object", "null"]},
+                "website": _STR_OR_NULL,
+            }
         return {}
 
     def _schema(self, t: str, entry) -> dict:
@@ -169,8 +197,10 @@ class FastPath:
         props: dict[str, Any] = {
             "type": {"const": t},
             "messageId": {"type": "string", "minLength": 1, "maxLength": self.spec.max_id},
-            "userId": _STR_OR_NULL, "anonymousId": _STR_OR_NULL,
-            "groupId": _STR_OR_NULL, "previousId": _STR_OR_NULL,
+            "userId": _STR_OR_NULL,
+            "anonymousId": _STR_OR_NULL,
+            "groupId": _STR_OR_NULL,
+            "previousId": _STR_OR_NULL,
             "context": {"type": ["object", "null"], "properties": {"traits": {"type": ["object", "null"]}}},
             "integrations": {"type": ["object", "null"]},
         }
@@ -223,7 +253,9 @@ class FastPath:
 
             schema = self._schema(t, entry)
             try:  # the regex crate is ~8% faster; fancy-regex (the default) only for lookaround patterns
-                v = jsonschema_rs.validator_for(schema, validate_formats=True, pattern_options=jsonschema_rs.RegexOptions())
+                v = jsonschema_rs.validator_for(
+                    schema, validate_formats=True, pattern_options=jsonschema_rs.RegexOptions()
+                )
             except Exception:  # jsonschema-rs reports an uncompilable pattern as a ValidationError
                 v = jsonschema_rs.validator_for(schema, validate_formats=True)
             self.cache[key] = v
@@ -298,7 +330,7 @@ class FastPath:
                 return False
         if conf is not None:
             if t == "track":
-                planned = conf.track.get(name)
+                planned = conf.track.get(name) if name is not None else None  # no name: not planned
                 if planned is None:
                     if not conf.allow_unplanned:
                         return False

@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING, Any
 from cdp_cli.events.model import RESERVED_GROUP_TRAITS, RESERVED_TRAITS, SDK_TRAITS
 from cdp_cli.naming import Style, convert, matches
 from cdp_cli.rules.codes import (
-    NAMING_DYNAMIC_EVENT_NAME, NAMING_DYNAMIC_PROPERTY_KEY, NAMING_EVENT_NAME, NAMING_PROPERTY_NAME,
-    PRIVACY_CREDIT_CARD_IN_VALUE, PRIVACY_EMAIL_IN_VALUE, PRIVACY_IP_IN_VALUE, PRIVACY_PHONE_IN_VALUE,
+    NAMING_DYNAMIC_EVENT_NAME,
+    NAMING_DYNAMIC_PROPERTY_KEY,
+    NAMING_EVENT_NAME,
+    NAMING_PROPERTY_NAME,
+    PRIVACY_CREDIT_CARD_IN_VALUE,
+    PRIVACY_EMAIL_IN_VALUE,
+    PRIVACY_IP_IN_VALUE,
+    PRIVACY_PHONE_IN_VALUE,
     PRIVACY_SSN_IN_VALUE,
 )
 
@@ -46,7 +52,7 @@ _ALLOWED_NUMBERS = re.compile(r"^(?:\d{1,2}|[a-z]+\d{1,2})$", re.I)
 
 
 def dynamic_reason(name: str, key: bool = False) -> str | None:
-    for pattern, what in (_DYNAMIC_KEY if key else _DYNAMIC):
+    for pattern, what in _DYNAMIC_KEY if key else _DYNAMIC:
         if pattern.search(name):
             return what
     return None
@@ -114,9 +120,13 @@ def detect(text: str) -> list[tuple[str, str, int]]:
     return out
 
 
-_WHAT = {PRIVACY_EMAIL_IN_VALUE: "an email address", PRIVACY_PHONE_IN_VALUE: "a phone number",
-         PRIVACY_CREDIT_CARD_IN_VALUE: "a payment card number", PRIVACY_SSN_IN_VALUE: "a US Social Security number",
-         PRIVACY_IP_IN_VALUE: "an IP address"}
+_WHAT = {
+    PRIVACY_EMAIL_IN_VALUE: "an email address",
+    PRIVACY_PHONE_IN_VALUE: "a phone number",
+    PRIVACY_CREDIT_CARD_IN_VALUE: "a payment card number",
+    PRIVACY_SSN_IN_VALUE: "a US Social Security number",
+    PRIVACY_IP_IN_VALUE: "an IP address",
+}
 #: Keys below the top level that are exempt from the naming convention (the reserved ``address`` trait);
 #: the fast path allows them too.
 EXEMPT_SUBKEYS = frozenset(("postalCode", "street", "city", "state", "country"))
@@ -149,7 +159,7 @@ class PayloadChecks:
         self.privacy = any(self.pi.values())
         self.keys = self.nm_key or self.nm_dyn_key
         self._event_cache: dict[tuple[str, Style], tuple[str | None, str | None]] = {}
-        self._key_cache: dict[tuple[str, Style], tuple[str | None, str | None] | None] = {}
+        self._key_cache: dict[tuple[str, Style, frozenset], tuple[str | None, str | None] | None] = {}
         self._good: dict[Style, set[str]] = {st: set() for st in Style}
 
     # --- names ------------------------------------------------------------------------------------
@@ -163,7 +173,9 @@ class PayloadChecks:
             if name not in self.exceptions and not matches(name, style):
                 bad_style = convert(name, style)
             dyn = dynamic_reason(name)
-            if dyn == "a number" and all(_ALLOWED_NUMBERS.match(w) or not any(c.isdigit() for c in w) for w in name.split()):
+            if dyn == "a number" and all(
+                _ALLOWED_NUMBERS.match(w) or not any(c.isdigit() for c in w) for w in name.split()
+            ):
                 dyn = None
             v = (bad_style, dyn)
             if len(self._event_cache) > CACHE_MAX:
@@ -189,6 +201,7 @@ class PayloadChecks:
         return v
 
     def check(self, msg: dict[str, Any], t: str, emit, pii_keys: frozenset = frozenset()) -> None:
+        reserved: frozenset[str]  # a bare annotation: no run-time cost
         if t == "track" or t == "page" or t == "screen":
             name = msg.get("event") if t == "track" else msg.get("name")
             if isinstance(name, str) and name and (self.nm_event or self.nm_dyn_event):
@@ -199,13 +212,30 @@ class PayloadChecks:
                 if bad is not None and self.nm_event:
                     shown = self.safe(name)
                     if shown == name:
-                        emit(NAMING_EVENT_NAME, where, f"{kind} name {name!r} is not {style.value}; rename it {bad!r}",
-                             expected=bad, found=name)
+                        emit(
+                            NAMING_EVENT_NAME,
+                            where,
+                            f"{kind} name {name!r} is not {style.value}; rename it {bad!r}",
+                            expected=bad,
+                            found=name,
+                        )
                     else:
-                        emit(NAMING_EVENT_NAME, where, f"{kind} name {shown} is not {style.value}", expected=style.value, found=shown)
+                        emit(
+                            NAMING_EVENT_NAME,
+                            where,
+                            f"{kind} name {shown} is not {style.value}",
+                            expected=style.value,
+                            found=shown,
+                        )
                 if dyn is not None and self.nm_dyn_event:
-                    emit(NAMING_DYNAMIC_EVENT_NAME, where, f"{kind} name {_quote(self.safe(name))} looks dynamic (it contains {dyn}); put the value in a property",
-                         expected="a fixed name", found=dyn)
+                    emit(
+                        NAMING_DYNAMIC_EVENT_NAME,
+                        where,
+                        f"{kind} name {_quote(self.safe(name))} looks dynamic (it contains {dyn}); "
+                        "put the value in a property",
+                        expected="a fixed name",
+                        found=dyn,
+                    )
             field, style, reserved = "properties", self.prop_style, frozenset()
         elif t == "identify" or t == "group":
             field, style = "traits", self.trait_style
@@ -220,7 +250,9 @@ class PayloadChecks:
         if strings:
             self._privacy(strings, emit)
 
-    def _walk(self, obj: dict, path: tuple, style: Style, reserved: frozenset, emit, strings, pii_keys, depth: int, seen: list) -> None:
+    def _walk(
+        self, obj: dict, path: tuple, style: Style, reserved: frozenset, emit, strings, pii_keys, depth: int, seen: list
+    ) -> None:
         keys = self.keys
         top = depth == 0
         good = self._good[style]
@@ -236,13 +268,30 @@ class PayloadChecks:
                     where = _jp(path + (key,)) if shown == key else _jp(path) + "[(withheld)]"
                     if bad is not None and self.nm_key:
                         if shown == key:
-                            emit(NAMING_PROPERTY_NAME, where, f"key {key!r} is not {style.value}; rename it {bad!r}",
-                                 expected=bad, found=key)
+                            emit(
+                                NAMING_PROPERTY_NAME,
+                                where,
+                                f"key {key!r} is not {style.value}; rename it {bad!r}",
+                                expected=bad,
+                                found=key,
+                            )
                         else:
-                            emit(NAMING_PROPERTY_NAME, where, f"a key {shown} is not {style.value}", expected=style.value, found=shown)
+                            emit(
+                                NAMING_PROPERTY_NAME,
+                                where,
+                                f"a key {shown} is not {style.value}",
+                                expected=style.value,
+                                found=shown,
+                            )
                     if dyn is not None and self.nm_dyn_key:
-                        emit(NAMING_DYNAMIC_PROPERTY_KEY, where, f"key {_quote(shown)} looks dynamic (it contains {dyn}); use a fixed key and put the value in it",
-                             expected="a fixed key", found=dyn)
+                        emit(
+                            NAMING_DYNAMIC_PROPERTY_KEY,
+                            where,
+                            f"key {_quote(shown)} looks dynamic (it contains {dyn}); "
+                            "use a fixed key and put the value in it",
+                            expected="a fixed key",
+                            found=dyn,
+                        )
             if key in pii_keys or (top and key in reserved):
                 continue  # classified personal data, or a reserved trait: expected here
             tv = type(value)
@@ -286,10 +335,15 @@ class PayloadChecks:
             if (i, code) in done:
                 continue
             done.add((i, code))
-            emit(code, _jp(strings[i][0]), f"value looks like {_WHAT[code]}; personal data does not belong here (classify the field with pii: in the plan if it is intended)",
-                 expected="no personal data", found=_WHAT[code], value=match)
-
-
+            emit(
+                code,
+                _jp(strings[i][0]),
+                f"value looks like {_WHAT[code]}; personal data does not belong here "
+                "(classify the field with pii: in the plan if it is intended)",
+                expected="no personal data",
+                found=_WHAT[code],
+                value=match,
+            )
 
 
 _IDENTIFY_NAMES = RESERVED_TRAITS | SDK_TRAITS  # trait keys exempt from the naming convention

@@ -12,14 +12,23 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, cast
 
 from cdp_cli.config import Config
 from cdp_cli.events.reader import (
-    Chunk, ReadStats, Source, discover, gc_paused, iter_chunks, materialize, parse_chunk,
+    Chunk,
+    ReadStats,
+    Record,
+    Source,
+    discover,
+    gc_paused,
+    iter_chunks,
+    materialize,
+    parse_chunk,
 )
 from cdp_cli.findings import Finding, Level
 from cdp_cli.jsonpath import printable
@@ -72,12 +81,14 @@ class _Emitter:
     def __init__(self, ctx: LintContext, findings: list[Finding]) -> None:
         self.ctx = ctx
         self.findings = findings
-        self.rec = None
+        self.rec: Record | None = None
         self.label = ""
 
-    def emit(self, code: str, path: str, message: str, expected=None, found=None, value=_NO, violation_type=None) -> None:
+    def emit(
+        self, code: str, path: str, message: str, expected=None, found=None, value=_NO, violation_type=None
+    ) -> None:
         c = self.ctx
-        rec = self.rec
+        rec = cast(Record, self.rec)  # set by Checker.check_chunk before any rule can report
         msg = rec.msg
         extra: dict[str, Any] = {"event": printable(self.label)}
         mid = msg.get("messageId")
@@ -94,19 +105,28 @@ class _Emitter:
         if c.show_values and value is not _NO:
             extra["value"] = value
         rule = c.rules[code]
-        self.findings.append(Finding(code, rule.name, c.levels[code], rec.file, rec.line, 0, printable(message), path, extra))
+        self.findings.append(
+            Finding(code, rule.name, c.levels[code], rec.file, rec.line, 0, printable(message), path, extra)
+        )
 
 
 class Checker:
     """Everything needed to check messages, resolved once: rule switches and levels, options, the plan."""
 
-    def __init__(self, config: Config | None = None, plan=None, *, now: datetime | None = None,
-                 show_values: bool = False, fast: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        plan=None,
+        *,
+        now: datetime | None = None,
+        show_values: bool = False,
+        fast: bool = True,
+    ) -> None:
         from cdp_cli.lint.payload import PayloadChecks
         from cdp_cli.lint.spec import SpecChecks
 
         self.config = config or Config()
-        self.now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        self.now = (now or datetime.now(UTC)).astimezone(UTC)
         self.show_values = show_values
         #: What the parts get (never the checker itself): settings, rule switches and levels, the
         #: function that withholds names holding personal data.
@@ -182,11 +202,11 @@ class Checker:
             spec(msg, rec, emit)
             pii_keys: frozenset = _EMPTY
             if conformance is not None and tk in _CHECKED_TYPES:
-                entry = conformance.check(msg, t, emit)
+                entry = conformance.check(msg, tk, emit)  # tk is t here: a checked type is a str
                 if entry is not None:
                     pii_keys = entry.pii
             if tk in _CHECKED_TYPES:
-                payload(msg, t, emit, pii_keys)
+                payload(msg, tk, emit, pii_keys)  # tk is t (a str) here
             if len(findings) > before:
                 violating[label] = violating.get(label, 0) + 1
             if dedup:
@@ -197,7 +217,9 @@ class Checker:
         if problems:
             findings.sort(key=lambda f: f.line)
         side_bytes = b"\n".join(side) + b"\n" if side else b""
-        return ChunkResult(findings, stats, Counter(types), Counter(events), Counter(violating), hashes.tobytes(), side_bytes)
+        return ChunkResult(
+            findings, stats, Counter(types), Counter(events), Counter(violating), hashes.tobytes(), side_bytes
+        )
 
     def _finding(self, code, file, line, column, message, path, extra) -> Finding:
         rule = self.ctx.rules[code]
@@ -233,13 +255,17 @@ class LintResult:
         return self.stats.messages == 0
 
     def failed(self, strict: bool = False) -> bool:
-        return (self.by_level[Level.ERROR] > 0 or (strict and self.by_level[Level.WARNING] > 0)
-                or (strict and self.empty))
+        return (
+            self.by_level[Level.ERROR] > 0 or (strict and self.by_level[Level.WARNING] > 0) or (strict and self.empty)
+        )
 
     def totals(self) -> dict[str, int]:
         """Counts of every finding (the result keeps only the first ``keep``): error, warning, hidden."""
-        return {"error": self.by_level[Level.ERROR], "warning": self.by_level[Level.WARNING],
-                "hidden": self.total_findings - len(self.findings)}
+        return {
+            "error": self.by_level[Level.ERROR],
+            "warning": self.by_level[Level.WARNING],
+            "hidden": self.total_findings - len(self.findings),
+        }
 
     def verdict(self) -> str:
         errors, warnings = self.by_level[Level.ERROR], self.by_level[Level.WARNING]
@@ -255,24 +281,47 @@ class LintResult:
         if s.stream_errors:
             why += f"; {s.stream_errors} unreadable/truncated file(s)"
         tables = [
-            Table("Input", ["files", "lines", "blank", "messages", "skipped", "skipped why"],
-                  [[s.files, s.lines, s.blank, s.messages, sum(s.skipped.values()), why]], frozenset({0, 1, 2, 3, 4})),
+            Table(
+                "Input",
+                ["files", "lines", "blank", "messages", "skipped", "skipped why"],
+                [[s.files, s.lines, s.blank, s.messages, sum(s.skipped.values()), why]],
+                frozenset({0, 1, 2, 3, 4}),
+            ),
             Table("Messages", ["type", "messages"], [[t, n] for t, n in self.types.most_common()], frozenset({1})),
         ]
         if self.events:
-            tables.append(Table(
-                f"Top events (of {len(self.events):,})", ["event", "messages", "with findings"],
-                [[name, n, self.violating.get(name, 0)] for name, n in self.events.most_common(top)], frozenset({1, 2})))
+            tables.append(
+                Table(
+                    f"Top events (of {len(self.events):,})",
+                    ["event", "messages", "with findings"],
+                    [[name, n, self.violating.get(name, 0)] for name, n in self.events.most_common(top)],
+                    frozenset({1, 2}),
+                )
+            )
         if self.by_code:
-            tables.append(Table(
-                "Findings by rule", ["code", "rule", "level", "findings"],
-                [[code, get_rule(code).name, self.levels.get(code, get_rule(code).level.value), n]
-                 for code, n in sorted(self.by_code.items())], frozenset({3})))
+            tables.append(
+                Table(
+                    "Findings by rule",
+                    ["code", "rule", "level", "findings"],
+                    [
+                        [code, get_rule(code).name, self.levels.get(code, get_rule(code).level.value), n]
+                        for code, n in sorted(self.by_code.items())
+                    ],
+                    frozenset({3}),
+                )
+            )
         if self.violating:
-            tables.append(Table(
-                "Events with most violations", ["event", "messages with findings", "share"],
-                [[name, n, f"{100 * n / (self.events.get(name, 0) or 1):.1f}%"] for name, n in self.violating.most_common(5)],
-                frozenset({1, 2})))
+            tables.append(
+                Table(
+                    "Events with most violations",
+                    ["event", "messages with findings", "share"],
+                    [
+                        [name, n, f"{100 * n / (self.events.get(name, 0) or 1):.1f}%"]
+                        for name, n in self.violating.most_common(5)
+                    ],
+                    frozenset({1, 2}),
+                )
+            )
         return tables
 
     def summary(self) -> dict[str, Any]:
@@ -310,7 +359,7 @@ def _work_in(checker: Checker):
 
 
 def lint(
-    inputs: Iterable[str | Path],
+    inputs: Iterable[str | Path | Source],
     *,
     plan_paths: list[Path] | None = None,
     config: Config | None = None,
@@ -347,12 +396,21 @@ def lint(
         if on_finding is not None:
             on_finding(f)
 
-    try:
-        pause = gc_paused()
-        pause.__enter__()
-        chunks = iter_chunks(sources, max_line_bytes=checker.max_line_bytes, progress=progress, stats=result.stats,
-                             by_reference=jobs > 1)
-        results = ordered_map(_work_in(checker), chunks, jobs) if jobs > 1 else map(checker.check_chunk, chunks)
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(gc_paused())
+        if dedup is not None:
+            stack.callback(dedup.close)
+        chunks = iter_chunks(
+            sources, max_line_bytes=checker.max_line_bytes, progress=progress, stats=result.stats, by_reference=jobs > 1
+        )
+        # one process: no by_reference, so iter_chunks yields Chunk objects only
+        results = (
+            ordered_map(_work_in(checker), chunks, jobs)
+            if jobs > 1
+            else map(checker.check_chunk, cast("Iterable[Chunk]", chunks))
+        )
         for res in results:
             result.stats.merge(res.stats)
             result.types.update(res.types)
@@ -367,9 +425,5 @@ def lint(
         if dedup is not None:
             for f in duplicate_findings(dedup, [s.name for s in sources], checker.ctx):
                 sink(f)
-    finally:
-        pause.__exit__(None, None, None)
-        if dedup is not None:
-            dedup.close()
     result.seconds = time.perf_counter() - started
     return result

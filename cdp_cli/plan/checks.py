@@ -9,8 +9,9 @@ definition (for example a local ``maxLength`` below a shared ``minLength``).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, TypeGuard, cast
 
 from cdp_cli.findings import Finding
 from cdp_cli.naming import DESCRIPTIONS, Style, convert, matches, normalize
@@ -24,15 +25,30 @@ from cdp_cli.rules import plan_rules as R
 from cdp_cli.rules.rule import Rule
 
 _FORMAT_ALIASES = {
-    "timestamp": "date-time", "datetime": "date-time", "iso8601": "date-time", "rfc3339": "date-time",
-    "url": "uri", "link": "uri", "guid": "uuid", "ip": "ipv4", "ipaddress": "ipv4", "mail": "email",
-    "emailaddress": "email", "host": "hostname", "domain": "hostname",
+    "timestamp": "date-time",
+    "datetime": "date-time",
+    "iso8601": "date-time",
+    "rfc3339": "date-time",
+    "url": "uri",
+    "link": "uri",
+    "guid": "uuid",
+    "ip": "ipv4",
+    "ipaddress": "ipv4",
+    "mail": "email",
+    "emailaddress": "email",
+    "host": "hostname",
+    "domain": "hostname",
 }
 
 _BOUNDS = (
-    ("minimum", "maximum"), ("exclusiveMinimum", "exclusiveMaximum"), ("minimum", "exclusiveMaximum"),
-    ("exclusiveMinimum", "maximum"), ("minLength", "maxLength"), ("minItems", "maxItems"),
-    ("minProperties", "maxProperties"), ("minContains", "maxContains"),
+    ("minimum", "maximum"),
+    ("exclusiveMinimum", "exclusiveMaximum"),
+    ("minimum", "exclusiveMaximum"),
+    ("exclusiveMinimum", "maximum"),
+    ("minLength", "maxLength"),
+    ("minItems", "maxItems"),
+    ("minProperties", "maxProperties"),
+    ("minContains", "maxContains"),
 )
 
 
@@ -48,7 +64,9 @@ class Node:
     covered: bool = False  # inside an object or array already classified with `pii:`
 
 
-def walk(spec: dict[str, Any], origin: Origin, name: str | None, area: str, top: bool, covered: bool = False) -> Iterator[Node]:
+def walk(
+    spec: dict[str, Any], origin: Origin, name: str | None, area: str, top: bool, covered: bool = False
+) -> Iterator[Node]:
     yield Node(spec, origin, name, area, top, covered)
     covered = covered or "pii" in spec
     for key in fmt.SUB_ONE:
@@ -119,7 +137,7 @@ def _show(value: Any) -> str:
         return repr(value)
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: Any) -> TypeGuard[int | float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -129,7 +147,7 @@ class PlanChecker:
         self.resolver = Resolver(plan.shared)
         self.findings: list[Finding] = []
 
-    def report(self, rule: Rule, origin: Origin, message: str, *, key: bool = False, **extra: object) -> None:
+    def report(self, rule: Rule, origin: Origin, message: str, *, key: bool = False, **extra: Any) -> None:
         line, col = origin.position(key=key)
         self.findings.append(rule.finding(origin.file, line, col, message, path=origin.json_path, **extra))
 
@@ -160,7 +178,9 @@ class PlanChecker:
 
     def check_cycles(self) -> None:
         shared = self.plan.shared
-        graph = {name: [(r, o) for r, o in self._refs_in(p.spec, p.origin) if r in shared] for name, p in shared.items()}
+        graph = {
+            name: [(r, o) for r, o in self._refs_in(p.spec, p.origin) if r in shared] for name, p in shared.items()
+        }
         reported: set[frozenset[str]] = set()
         state: dict[str, int] = {}  # 1 visiting, 2 done
 
@@ -169,11 +189,15 @@ class PlanChecker:
             path.append(name)
             for ref, origin in graph[name]:
                 if state.get(ref) == 1:
-                    cycle = path[path.index(ref):] + [ref]
+                    cycle = path[path.index(ref) :] + [ref]
                     members = frozenset(cycle)
                     if members not in reported:
                         reported.add(members)
-                        self.report(R.CIRCULAR_REF, origin, "circular reference: " + " -> ".join(cycle) + "; break the cycle with a plain definition")
+                        self.report(
+                            R.CIRCULAR_REF,
+                            origin,
+                            "circular reference: " + " -> ".join(cycle) + "; break the cycle with a plain definition",
+                        )
                 elif state.get(ref) is None:
                     visit(ref, path)
             path.pop()
@@ -202,18 +226,41 @@ class PlanChecker:
                 self.report(rule, origin.child("pattern"), f"pattern {pattern!r}: {problem.message}")
         fmt_name = spec.get("format")
         if isinstance(fmt_name, str) and fmt_name not in fmt.FORMATS:
-            hint = _FORMAT_ALIASES.get(fmt_name.lower().replace("_", "").replace("-", "")) or suggest(fmt_name, fmt.FORMATS)
-            self.report(R.UNKNOWN_FORMAT, origin.child("format"), f"unknown format {fmt_name!r}" + (f"; did you mean {hint!r}?" if hint else f"; JSON Schema defines {', '.join(fmt.FORMATS)}"))
+            hint = _FORMAT_ALIASES.get(fmt_name.lower().replace("_", "").replace("-", "")) or suggest(
+                fmt_name, fmt.FORMATS
+            )
+            self.report(
+                R.UNKNOWN_FORMAT,
+                origin.child("format"),
+                f"unknown format {fmt_name!r}"
+                + (f"; did you mean {hint!r}?" if hint else f"; JSON Schema defines {', '.join(fmt.FORMATS)}"),
+            )
         view = self.resolver.merged(spec) if isinstance(ref, str) else spec
         local = set(spec) - {"ref"}
         self.check_contradictions(view, local, origin, is_ref=isinstance(ref, str))
-        if node.name is not None and not node.covered and node.area in ("properties", "traits", "shared") and "pii" not in view:
+        if (
+            node.name is not None
+            and not node.covered
+            and node.area in ("properties", "traits", "shared")
+            and "pii" not in view
+        ):
             cls = classify_key(node.name)
             if cls is not None:
-                self.report(R.UNCLASSIFIED_PII, origin, f"{node.name!r} looks like personal data ({cls}) but has no 'pii:' classification; add 'pii: {cls}' (or 'pii: none' if it is not)", key=True)
+                self.report(
+                    R.UNCLASSIFIED_PII,
+                    origin,
+                    f"{node.name!r} looks like personal data ({cls}) but has no 'pii:' classification; "
+                    f"add 'pii: {cls}' (or 'pii: none' if it is not)",
+                    key=True,
+                )
         if node.top and node.area != "context" and not view.get("description"):
             what = "shared property" if node.area == "shared" else "property"
-            self.report(R.MISSING_DESCRIPTION, origin, f"{what} {node.name!r} has no description; say what it means and when it is set", key=True)
+            self.report(
+                R.MISSING_DESCRIPTION,
+                origin,
+                f"{what} {node.name!r} has no description; say what it means and when it is set",
+                key=True,
+            )
         children = spec.get("properties")  # as written here; a ref'd object is checked at its definition
         if isinstance(children, dict):
             self.check_similar(list(children), origin.child("properties"))
@@ -252,7 +299,9 @@ class PlanChecker:
             where = origin.child(*path) if path else origin
             if path and path[-1] == "items" and isinstance(instance, list):
                 message = "items must be one definition (every item); for a definition per position use prefixItems"
-            self.report(R.INVALID_SCHEMA, where, f"invalid JSON Schema at '{'.'.join(map(str, path)) or '(root)'}': {message}")
+            self.report(
+                R.INVALID_SCHEMA, where, f"invalid JSON Schema at '{'.'.join(map(str, path)) or '(root)'}': {message}"
+            )
 
     def check_contradictions(self, view: dict[str, Any], local: set[str], origin: Origin, *, is_ref: bool) -> None:
         def concerns(*keys: str) -> bool:
@@ -261,10 +310,25 @@ class PlanChecker:
         for lo, hi in _BOUNDS:
             a, b = view.get(lo), view.get(hi)
             if _is_number(a) and _is_number(b) and concerns(lo, hi):
-                bad = a > b if (lo, hi) in (("minimum", "maximum"), ("minLength", "maxLength"), ("minItems", "maxItems"), ("minProperties", "maxProperties"), ("minContains", "maxContains")) else a >= b
+                bad = (
+                    a > b
+                    if (lo, hi)
+                    in (
+                        ("minimum", "maximum"),
+                        ("minLength", "maxLength"),
+                        ("minItems", "maxItems"),
+                        ("minProperties", "maxProperties"),
+                        ("minContains", "maxContains"),
+                    )
+                    else a >= b
+                )
                 if bad:
                     where = origin.child(lo if lo in local else hi)
-                    self.report(R.MIN_MAX, where, f"{lo} ({a}) {'>' if a > b else '>='} {hi} ({b}): no value can pass; swap or fix the bounds")
+                    self.report(
+                        R.MIN_MAX,
+                        where,
+                        f"{lo} ({a}) {'>' if a > b else '>='} {hi} ({b}): no value can pass; swap or fix the bounds",
+                    )
         types = _types(view)
         enum = view.get("enum")
         if isinstance(enum, list) and concerns("enum", "type"):
@@ -274,22 +338,41 @@ class PlanChecker:
             elif types:
                 for i, value in enumerate(enum):
                     if not any(_matches_type(value, t) for t in types):
-                        self.report(R.ENUM_TYPE, origin.child("enum", i) if "enum" in local else where, self._mismatch("enum value", value, types))
+                        self.report(
+                            R.ENUM_TYPE,
+                            origin.child("enum", i) if "enum" in local else where,
+                            self._mismatch("enum value", value, types),
+                        )
         for key in ("const", "default"):
             if key in view and types and concerns(key, "type"):
                 value = view[key]
                 if not any(_matches_type(value, t) for t in types):
-                    self.report(R.ENUM_TYPE, origin.child(key if key in local else "type"), self._mismatch(key, value, types))
+                    self.report(
+                        R.ENUM_TYPE, origin.child(key if key in local else "type"), self._mismatch(key, value, types)
+                    )
         if "const" in view and isinstance(enum, list) and enum and concerns("const", "enum"):
             if not any(_json_equal(view["const"], e) for e in enum):
-                self.report(R.CONST_NOT_IN_ENUM, origin.child("const" if "const" in local else "enum"), f"const {_show(view['const'])} is not one of enum {_show(enum)}: no value can pass")
+                self.report(
+                    R.CONST_NOT_IN_ENUM,
+                    origin.child("const" if "const" in local else "enum"),
+                    f"const {_show(view['const'])} is not one of enum {_show(enum)}: no value can pass",
+                )
         required = view.get("required")
-        children = view.get("properties") if isinstance(view.get("properties"), dict) else {}
-        if isinstance(required, list) and view.get("additionalProperties") is False and concerns("required", "additionalProperties", "properties"):
+        children = cast("dict[str, Any]", view.get("properties")) if isinstance(view.get("properties"), dict) else {}
+        if (
+            isinstance(required, list)
+            and view.get("additionalProperties") is False
+            and concerns("required", "additionalProperties", "properties")
+        ):
             for i, name in enumerate(required):
                 if isinstance(name, str) and name not in children:
                     where = origin.child("required", i) if "required" in local else origin.child("required")
-                    self.report(R.REQUIRED_UNDEFINED, where, f"{name!r} is required but not defined, and additionalProperties is false: no value can pass; define it under 'properties'")
+                    self.report(
+                        R.REQUIRED_UNDEFINED,
+                        where,
+                        f"{name!r} is required but not defined, and additionalProperties is false: no value can pass; "
+                        "define it under 'properties'",
+                    )
 
     @staticmethod
     def _mismatch(what: str, value: Any, types: list[str]) -> str:
@@ -305,7 +388,12 @@ class PlanChecker:
         plan = self.plan
         for event in plan.events.values():
             if not event.description and not any(b.description for b in event.versions.values()):
-                self.report(R.MISSING_DESCRIPTION, event.origin, f"event {event.name!r} has no description; say when it is sent", key=True)
+                self.report(
+                    R.MISSING_DESCRIPTION,
+                    event.origin,
+                    f"event {event.name!r} has no description; say when it is sent",
+                    key=True,
+                )
         for table, kind in ((plan.pages, "page"), (plan.screens, "screen")):
             for name, body in table.items():
                 if not body.description:
@@ -319,12 +407,28 @@ class PlanChecker:
                 for name, prop in body.props.items():
                     if name in common_props:
                         line, _ = common_props[name].origin.position(key=True)
-                        self.report(R.CONFLICT, prop.origin, f"property {name!r} is already defined in common.properties ({common_props[name].origin.file}:{line}), which applies to every message; remove it here, or move it out of common", key=True)
+                        self.report(
+                            R.CONFLICT,
+                            prop.origin,
+                            f"property {name!r} is already defined in common.properties "
+                            f"({common_props[name].origin.file}:{line}), which applies to every message; "
+                            "remove it here, or move it out of common",
+                            key=True,
+                        )
                 props.update(common_props)
-            add = body.additional_properties if body.additional_properties is not None else plan.settings.additional_properties
+            add = (
+                body.additional_properties
+                if body.additional_properties is not None
+                else plan.settings.additional_properties
+            )
             for i, name in enumerate(body.required):
                 if name not in props and add is False:
-                    self.report(R.REQUIRED_UNDEFINED, body.origin.child("required", i), f"{name!r} is required but not defined, and additionalProperties is false: no message can pass; define it under '{body.main_field}'")
+                    self.report(
+                        R.REQUIRED_UNDEFINED,
+                        body.origin.child("required", i),
+                        f"{name!r} is required but not defined, and additionalProperties is false: "
+                        f"no message can pass; define it under '{body.main_field}'",
+                    )
             self.check_similar(list(body.props), body.origin.child(body.main_field))
 
     def check_similar(self, names: list[str], origin: Origin) -> None:
@@ -335,7 +439,12 @@ class PlanChecker:
         for name, where in items:
             key = normalize(name)
             if key in seen and key:
-                self.report(R.SIMILAR_PROPERTY_NAMES, where, f"property {name!r} differs from {seen[key]!r} only in case or separators; keep one name", key=True)
+                self.report(
+                    R.SIMILAR_PROPERTY_NAMES,
+                    where,
+                    f"property {name!r} differs from {seen[key]!r} only in case or separators; keep one name",
+                    key=True,
+                )
             else:
                 seen[key] = name
 
@@ -349,11 +458,22 @@ class PlanChecker:
             for name, item in table.items():
                 key = normalize(name)
                 if key in seen:
-                    self.report(R.SIMILAR_EVENT_NAMES, item.origin, f"{what} {name!r} differs from {seen[key]!r} only in case, spacing or separators; they would split one {what}'s data", key=True)
+                    self.report(
+                        R.SIMILAR_EVENT_NAMES,
+                        item.origin,
+                        f"{what} {name!r} differs from {seen[key]!r} only in case, spacing or separators; "
+                        f"they would split one {what}'s data",
+                        key=True,
+                    )
                 else:
                     seen[key] = name
         self._style(conv.events, [(n, e.origin) for n, e in plan.events.items()], R.EVENT_NAMING, "event name")
-        self._style(conv.pages, [(n, b.origin) for t in (plan.pages, plan.screens) for n, b in t.items()], R.EVENT_NAMING, "page/screen name")
+        self._style(
+            conv.pages,
+            [(n, b.origin) for t in (plan.pages, plan.screens) for n, b in t.items()],
+            R.EVENT_NAMING,
+            "page/screen name",
+        )
         prop_style = conv.properties
         trait_style = conv.traits or conv.properties
         for node in self.nodes():
@@ -374,7 +494,13 @@ class PlanChecker:
                 continue
             fixed = convert(name, style)
             hint = f"; rename it to {fixed!r}" if fixed != name and matches(fixed, style) else ""
-            self.report(rule, origin, f"{what} {name!r} is not {DESCRIPTIONS[style]}{hint} (or list it under conventions.exceptions)", key=True, suggestion=fixed if hint else None)
+            self.report(
+                rule,
+                origin,
+                f"{what} {name!r} is not {DESCRIPTIONS[style]}{hint} (or list it under conventions.exceptions)",
+                key=True,
+                suggestion=fixed if hint else None,
+            )
 
 
 _META_CACHE: dict[str, list[tuple[tuple, Any, str]]] = {}

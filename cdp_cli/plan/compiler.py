@@ -162,7 +162,11 @@ def compile_plan(plan: Plan) -> list[CompiledSchema]:
             top_props["context"] = ctx
             if ctx.get("required"):
                 required.append("context")
-        ident = f"urn:cdp:plan:{plan_id}:{kind}" + (f":{_slug(body.name)}" if body.name else "") + (f":v{version}" if version else "")
+        ident = (
+            f"urn:cdp:plan:{plan_id}:{kind}"
+            + (f":{_slug(body.name)}" if body.name else "")
+            + (f":v{version}" if version else "")
+        )
         schema: dict[str, Any] = {"$schema": DIALECT, "$id": ident}
         title = body.name or kind
         schema["title"] = title if kind != "page" or not body.name else f"Page Viewed: {body.name}"
@@ -173,8 +177,10 @@ def compile_plan(plan: Plan) -> list[CompiledSchema]:
         return schema
 
     if common is not None:
-        schema = {
-            "$schema": DIALECT, "$id": f"urn:cdp:plan:{plan_id}:common", "title": "common",
+        schema: dict[str, Any] = {
+            "$schema": DIALECT,
+            "$id": f"urn:cdp:plan:{plan_id}:common",
+            "title": "common",
             "type": "object",
             "properties": {"context": object_schema(common_context, [], True, resolver)},
         }
@@ -186,9 +192,9 @@ def compile_plan(plan: Plan) -> list[CompiledSchema]:
     for name, event in plan.events.items():
         for version, body in sorted(event.versions.items()):
             out.append(CompiledSchema("track", name, version, message(body, version), body.origin))
-    for body in (plan.identify, plan.group):
-        if body is not None:
-            out.append(CompiledSchema(body.kind, None, None, message(body, None), body.origin))
+    for single in (plan.identify, plan.group):
+        if single is not None:
+            out.append(CompiledSchema(single.kind, None, None, message(single, None), single.origin))
     for table in (plan.pages, plan.screens):
         for name, body in table.items():
             out.append(CompiledSchema(body.kind, name, None, message(body, None), body.origin))

@@ -40,8 +40,22 @@ def write_jsonschema(plan: Plan, directory: Path) -> dict[str, Any]:
         with open(directory / name, "w", encoding="utf-8") as fh:
             json.dump(compiled.schema, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
-        entries.append({"kind": compiled.kind, "name": compiled.name, "version": compiled.version, "file": name, "$id": compiled.schema["$id"]})
-    manifest = {"generator": f"cdp {__version__}", "plan": plan.name, "source": plan.root, "dialect": "https://json-schema.org/draft/2020-12/schema", "schemas": entries}
+        entries.append(
+            {
+                "kind": compiled.kind,
+                "name": compiled.name,
+                "version": compiled.version,
+                "file": name,
+                "$id": compiled.schema["$id"],
+            }
+        )
+    manifest = {
+        "generator": f"cdp {__version__}",
+        "plan": plan.name,
+        "source": plan.root,
+        "dialect": "https://json-schema.org/draft/2020-12/schema",
+        "schemas": entries,
+    }
     with open(directory / MANIFEST, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=2, ensure_ascii=False)
         fh.write("\n")

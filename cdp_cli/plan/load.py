@@ -32,6 +32,9 @@ def load_valid_plan(paths: list[Path]) -> Plan:
     errors = [f for f in report.findings if f.level is Level.ERROR]
     if errors:
         first = errors[0]
-        raise PlanError(f"plan {report.plan.display_name} has {plural(len(errors), 'error')}, first: {first.file}:{first.line}:{first.column}: "
-                        f"{first.code} {first.message} (run `cdp plan validate`)")
+        raise PlanError(
+            f"plan {report.plan.display_name} has {plural(len(errors), 'error')}, "
+            f"first: {first.file}:{first.line}:{first.column}: "
+            f"{first.code} {first.message} (run `cdp plan validate`)"
+        )
     return report.plan

@@ -85,7 +85,9 @@ def discover(paths: list[str | Path]) -> list[PlanSource]:
             # a file or folder inside a plan: validate that whole plan, so refs to its shared
             # library resolve (an editor or a partial CI run validating one file wants this)
             target = _real(path)
-            found = [s for s in _discover_dir(root) if any(_real(f) == target or target in _real(f).parents for f in s.files)]
+            found = [
+                s for s in _discover_dir(root) if any(_real(f) == target or target in _real(f).parents for f in s.files)
+            ]
             if not found:
                 raise InputError(f"{raw}: no plan files (*.yaml, *.yml) here")
         elif path.is_file():
@@ -204,7 +206,7 @@ class PlanBuilder:
         self._singletons: dict[str, Origin] = {}
 
     # findings ---------------------------------------------------------------------------------
-    def report(self, rule: Rule, origin: Origin, message: str, *, key: bool = False, **extra: object) -> None:
+    def report(self, rule: Rule, origin: Origin, message: str, *, key: bool = False, **extra: Any) -> None:
         line, col = origin.position(key=key)
         self.findings.append(rule.finding(origin.file, line, col, message, path=origin.json_path, **extra))
 
@@ -250,14 +252,23 @@ class PlanBuilder:
         root = Origin(doc, ())
         data = doc.data
         if not isinstance(data, dict):
-            self.report(R.NOT_A_PLAN, root, f"not a plan: the top level is {_type_name(data)}, expected a mapping with events, properties, ...")
+            self.report(
+                R.NOT_A_PLAN,
+                root,
+                f"not a plan: the top level is {_type_name(data)}, expected a mapping with events, properties, ...",
+            )
             return
         if not data:
             self.report(R.EMPTY_FILE, root, "file holds an empty mapping; add definitions or delete it")
             return
         if not _looks_like_plan(data):
             found = ", ".join(repr(k) for k in list(data)[:5])
-            self.report(R.NOT_A_PLAN, root, f"not a plan: none of its keys ({found}) is a plan section (events, properties, identify, group, pages, screens, common, ...)")
+            self.report(
+                R.NOT_A_PLAN,
+                root,
+                f"not a plan: none of its keys ({found}) is a plan section "
+                "(events, properties, identify, group, pages, screens, common, ...)",
+            )
             return
         self.check_keys(data, root, fmt.TOP_KEYS, "the plan")
         self._top(data, root)
@@ -266,7 +277,12 @@ class PlanBuilder:
         first = self._singletons.get(key)
         if first is not None:
             line, _ = first.position(key=True)
-            self.report(R.CONFLICT, origin, f"'{key}' is already defined in {first.file}:{line}; define it in one file of the plan", key=True)
+            self.report(
+                R.CONFLICT,
+                origin,
+                f"'{key}' is already defined in {first.file}:{line}; define it in one file of the plan",
+                key=True,
+            )
             return False
         self._singletons[key] = origin
         return True
@@ -276,7 +292,12 @@ class PlanBuilder:
         if "version" in data:
             v = data["version"]
             if not (isinstance(v, int) and not isinstance(v, bool)) or v not in fmt.SUPPORTED_VERSIONS:
-                self.report(R.INVALID_VALUE, root.child("version"), f"plan-format version {v!r} is not supported; this cdp reads version {', '.join(map(str, fmt.SUPPORTED_VERSIONS))}")
+                self.report(
+                    R.INVALID_VALUE,
+                    root.child("version"),
+                    f"plan-format version {v!r} is not supported; "
+                    f"this cdp reads version {', '.join(map(str, fmt.SUPPORTED_VERSIONS))}",
+                )
         once = {k for k in fmt.SINGLETON_KEYS if k in data and self._singleton(k, root.child(k))}
         for key in ("name", "description", "owner"):
             if key in once:
@@ -310,7 +331,9 @@ class PlanBuilder:
         if name in table:
             first = table[name].origin
             line, _ = first.position(key=True)
-            self.report(R.DUPLICATE_EVENT, origin, f"{what} {name!r} is already defined at {first.file}:{line}", key=True)
+            self.report(
+                R.DUPLICATE_EVENT, origin, f"{what} {name!r} is already defined at {first.file}:{line}", key=True
+            )
             return
         table[name] = value
 
@@ -326,7 +349,12 @@ class PlanBuilder:
                 continue
             if value not in styles:
                 hint = suggest(value, styles)
-                self.report(R.INVALID_VALUE, origin.child(key), f"unknown naming style {value!r}" + (f"; did you mean {hint!r}?" if hint else f"; use one of {', '.join(styles)}"))
+                self.report(
+                    R.INVALID_VALUE,
+                    origin.child(key),
+                    f"unknown naming style {value!r}"
+                    + (f"; did you mean {hint!r}?" if hint else f"; use one of {', '.join(styles)}"),
+                )
                 continue
             setattr(conv, key, Style(value))
         exceptions = self.opt(spec, "exceptions", list, origin, "conventions")
@@ -365,33 +393,71 @@ class PlanBuilder:
         body_keys = [k for k in ("properties", "required", "additionalProperties") if k in spec]
         if "versions" in spec:
             if body_keys:
-                self.report(R.CONFLICT, origin.child(body_keys[0]), f"event {name!r} has both 'versions' and '{body_keys[0]}'; move it into each version", key=True)
+                self.report(
+                    R.CONFLICT,
+                    origin.child(body_keys[0]),
+                    f"event {name!r} has both 'versions' and '{body_keys[0]}'; move it into each version",
+                    key=True,
+                )
             versions = spec["versions"]
             if self.expect(versions, dict, origin.child("versions"), f"'versions' of event {name!r}"):
                 if not versions:
-                    self.report(R.INVALID_VALUE, origin.child("versions"), f"event {name!r} has an empty 'versions' mapping")
+                    self.report(
+                        R.INVALID_VALUE, origin.child("versions"), f"event {name!r} has an empty 'versions' mapping"
+                    )
                 for vkey, vspec in versions.items():
                     vorigin = origin.child("versions", vkey)
                     if not re.fullmatch(r"[0-9]+", vkey) or int(vkey) < 1:
-                        self.report(R.INVALID_VALUE, vorigin, f"event version {vkey!r} must be a positive integer (Segment's context.protocols.event_version)", key=True)
+                        self.report(
+                            R.INVALID_VALUE,
+                            vorigin,
+                            f"event version {vkey!r} must be a positive integer "
+                            "(Segment's context.protocols.event_version)",
+                            key=True,
+                        )
                         continue
                     if int(vkey) in event.versions:
-                        self.report(R.DUPLICATE_EVENT, vorigin, f"version {int(vkey)} of event {name!r} is defined twice", key=True)
+                        self.report(
+                            R.DUPLICATE_EVENT,
+                            vorigin,
+                            f"version {int(vkey)} of event {name!r} is defined twice",
+                            key=True,
+                        )
                         continue
-                    body = self._body("track", name, vspec, vorigin, keys=fmt.VERSION_KEYS, label=f"version {int(vkey)} of event {name!r}")
+                    body = self._body(
+                        "track",
+                        name,
+                        vspec,
+                        vorigin,
+                        keys=fmt.VERSION_KEYS,
+                        label=f"version {int(vkey)} of event {name!r}",
+                    )
                     if body is not None:
                         if body.description is None:
                             body.description = event.description
                         event.versions[int(vkey)] = body
         else:
-            body = self._body("track", name, {k: spec[k] for k in body_keys}, origin, keys=fmt.VERSION_KEYS, check=False)
+            body = self._body(
+                "track", name, {k: spec[k] for k in body_keys}, origin, keys=fmt.VERSION_KEYS, check=False
+            )
+            assert body is not None  # the name is not blank (checked above) and the spec is a mapping
             body.description = event.description
             event.versions[1] = body
         if not event.versions:
             return None
         return event
 
-    def _body(self, kind: str, name: str | None, spec: Any, origin: Origin, *, keys: tuple[str, ...] | None = None, check: bool = True, label: str | None = None) -> Body | None:
+    def _body(
+        self,
+        kind: str,
+        name: str | None,
+        spec: Any,
+        origin: Origin,
+        *,
+        keys: tuple[str, ...] | None = None,
+        check: bool = True,
+        label: str | None = None,
+    ) -> Body | None:
         what = label or (f"{'event' if kind == 'track' else kind} {name!r}" if name else kind)
         if name is not None and not name.strip():
             self.report(R.INVALID_VALUE, origin, f"a {kind} name cannot be empty", key=True)
@@ -432,7 +498,11 @@ class PlanBuilder:
                 pspec = {}
             if not isinstance(pspec, dict):
                 hint = f" (write {{type: {pspec}}})" if isinstance(pspec, str) and pspec in fmt.JSON_TYPES else ""
-                self.report(R.WRONG_TYPE, porigin, f"property {name!r} must be a mapping (a property definition), not {_type_name(pspec)}{hint}")
+                self.report(
+                    R.WRONG_TYPE,
+                    porigin,
+                    f"property {name!r} must be a mapping (a property definition), not {_type_name(pspec)}{hint}",
+                )
                 continue
             self.check_prop(pspec, porigin, named=True)
             out[name] = Prop(name=name, spec=pspec, origin=porigin)
@@ -450,14 +520,29 @@ class PlanBuilder:
                 pii = "none"
             if not isinstance(pii, str) or pii not in PII_CLASSES:
                 hint = suggest(str(pii), PII_CLASSES)
-                self.report(R.INVALID_VALUE, origin.child("pii"), f"unknown PII class {pii!r}" + (f"; did you mean {hint!r}?" if hint else f"; use one of {', '.join(PII_CLASSES)}"))
+                self.report(
+                    R.INVALID_VALUE,
+                    origin.child("pii"),
+                    f"unknown PII class {pii!r}"
+                    + (f"; did you mean {hint!r}?" if hint else f"; use one of {', '.join(PII_CLASSES)}"),
+                )
         if "required" in spec:
             req = spec["required"]
             if isinstance(req, bool):
                 if not named:
-                    self.report(R.INVALID_VALUE, origin.child("required"), "'required: true/false' applies to a named property; inside items/anyOf/... list the required names instead ('required: [a, b]')")
+                    self.report(
+                        R.INVALID_VALUE,
+                        origin.child("required"),
+                        "'required: true/false' applies to a named property; "
+                        "inside items/anyOf/... list the required names instead ('required: [a, b]')",
+                    )
             elif not (isinstance(req, list) and all(isinstance(r, str) for r in req)):
-                self.report(R.WRONG_TYPE, origin.child("required"), f"'required' must be true/false (this property) or a list of child property names, not {_type_name(req)}")
+                self.report(
+                    R.WRONG_TYPE,
+                    origin.child("required"),
+                    f"'required' must be true/false (this property) "
+                    f"or a list of child property names, not {_type_name(req)}",
+                )
         for key in fmt.SUB_ONE:
             sub = spec.get(key)
             if isinstance(sub, dict):
@@ -474,7 +559,11 @@ class PlanBuilder:
                 if isinstance(cspec, dict):
                     self.check_prop(cspec, origin.child("properties", cname), named=True)
                 elif cspec is not None:
-                    self.report(R.WRONG_TYPE, origin.child("properties", cname), f"property {cname!r} must be a mapping (a property definition), not {_type_name(cspec)}")
+                    self.report(
+                        R.WRONG_TYPE,
+                        origin.child("properties", cname),
+                        f"property {cname!r} must be a mapping (a property definition), not {_type_name(cspec)}",
+                    )
 
 
 def load_plan(source: PlanSource) -> tuple[Plan, list[Finding]]:

@@ -14,6 +14,7 @@ from cdp_cli.jsonpath import json_path
 from cdp_cli.naming import Style
 from cdp_cli.yamlsrc import YamlDocument
 
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """A place in a plan file: the document and the path of a value inside it."""
@@ -25,7 +26,7 @@ class Origin:
     def file(self) -> str:
         return self.doc.file
 
-    def child(self, *parts: str | int) -> "Origin":
+    def child(self, *parts: str | int) -> Origin:
         return Origin(self.doc, self.path + parts)
 
     def position(self, *, key: bool = False) -> tuple[int, int]:

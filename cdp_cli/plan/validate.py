@@ -33,8 +33,10 @@ class ValidationResult:
 
     def verdict(self) -> str:
         counts = count_levels(self.findings)
-        return (f"{plural(counts['error'], 'error')}, {plural(counts['warning'], 'warning')} "
-                f"in {plural(len(self.files), 'file')}")
+        return (
+            f"{plural(counts['error'], 'error')}, {plural(counts['warning'], 'warning')} "
+            f"in {plural(len(self.files), 'file')}"
+        )
 
     def tables(self) -> list[Table]:
         """One row per plan: its files, events, versions, pages, screens, shared properties, findings."""
@@ -42,11 +44,27 @@ class ValidationResult:
         for r in self.reports:
             c = r.plan.counts()
             mine = self.config.apply(r.findings) if self.config is not None else r.findings
-            rows.append([r.plan.display_name, len(r.plan.files), c["events"], c["event_versions"], c["pages"],
-                         c["screens"], c["shared_properties"], sum(1 for f in mine if f.level.value == "error"),
-                         sum(1 for f in mine if f.level.value == "warning")])
-        return [Table("Plans", ["plan", "files", "events", "versions", "pages", "screens", "props", "errors", "warnings"],
-                      rows, frozenset(range(1, 9)))]
+            rows.append(
+                [
+                    r.plan.display_name,
+                    len(r.plan.files),
+                    c["events"],
+                    c["event_versions"],
+                    c["pages"],
+                    c["screens"],
+                    c["shared_properties"],
+                    sum(1 for f in mine if f.level.value == "error"),
+                    sum(1 for f in mine if f.level.value == "warning"),
+                ]
+            )
+        return [
+            Table(
+                "Plans",
+                ["plan", "files", "events", "versions", "pages", "screens", "props", "errors", "warnings"],
+                rows,
+                frozenset(range(1, 9)),
+            )
+        ]
 
     @property
     def files(self) -> list[str]:
@@ -67,8 +85,10 @@ class ValidationResult:
             "errors": counts["error"],
             "warnings": counts["warning"],
             **totals,
-            "plans_detail": [{"plan": r.plan.display_name, "root": r.plan.root, "files": r.plan.files, **r.plan.counts()}
-                             for r in self.reports],
+            "plans_detail": [
+                {"plan": r.plan.display_name, "root": r.plan.root, "files": r.plan.files, **r.plan.counts()}
+                for r in self.reports
+            ],
         }
 
 

@@ -18,8 +18,15 @@ from typing import Any
 
 __all__ = ["CATALOG", "REGISTRY", "Coverage", "Rule", "Status", "all_rules", "get_rule"]
 
-_FROM = {"CATALOG": "catalog", "REGISTRY": "catalog", "all_rules": "catalog", "get_rule": "catalog",
-         "Rule": "rule", "Status": "rule", "Coverage": "rule"}
+_FROM = {
+    "CATALOG": "catalog",
+    "REGISTRY": "catalog",
+    "all_rules": "catalog",
+    "get_rule": "catalog",
+    "Rule": "rule",
+    "Status": "rule",
+    "Coverage": "rule",
+}
 
 
 def __getattr__(name: str) -> Any:

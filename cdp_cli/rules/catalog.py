@@ -7,8 +7,8 @@ is no registration and no import cycle: ``catalog`` imports the rule modules, ne
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Iterable, Mapping
 
 from cdp_cli.rules import codes
 from cdp_cli.rules.event_rules import EVENT_RULES

@@ -48,10 +48,20 @@ def rules_markdown(family: str | None = None) -> str:
 
 def rule_record(rule: Rule) -> dict[str, Any]:
     """One rule as JSON-ready data."""
-    return {"code": rule.code, "name": rule.name, "family": rule.family, "level": rule.level.value,
-            "summary": rule.summary, "why": rule.why, "bad": rule.bad, "good": rule.good,
-            "options": dict(rule.options), "status": rule.status.value, "checked_in": list(rule.checked_in),
-            "fast_path": rule.fast_path.value}
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "family": rule.family,
+        "level": rule.level.value,
+        "summary": rule.summary,
+        "why": rule.why,
+        "bad": rule.bad,
+        "good": rule.good,
+        "options": dict(rule.options),
+        "status": rule.status.value,
+        "checked_in": list(rule.checked_in),
+        "fast_path": rule.fast_path.value,
+    }
 
 
 def module_path(module: str) -> str:
@@ -109,8 +119,10 @@ def _rule_section(rule: Rule) -> list[str]:
         k, v = next(iter(rule.options.items()))
         out += ["", f"Set them in `.cdp.yaml`, for example `rules: {{{rule.code}: {{{k}: {json.dumps(v)}}}}}`."]
     else:
-        out.append(f"None. Like every rule it can be switched off or re-levelled in `.cdp.yaml` "
-                   f"(`rules: {{{rule.code}: off}}`); `{command}` reads it.")
+        out.append(
+            f"None. Like every rule it can be switched off or re-levelled in `.cdp.yaml` "
+            f"(`rules: {{{rule.code}: off}}`); `{command}` reads it."
+        )
     out.append("")
     return out
 
@@ -141,10 +153,16 @@ def rules_reference() -> str:
     out += ["", "## Index", ""]
     for family in FAMILIES:
         members = [r for r in rules if r.family == family]
-        out += [f"**{FAMILY_TITLES[family]}**", "", "| code | name | level | status | what it catches |",
-                "| --- | --- | --- | --- | --- |"]
-        out += [f"| [{r.code}](#{_anchor(r)}) | `{r.name}` | {r.level.value} | {r.status.value} | {_cell(r.summary)} |"
-                for r in members]
+        out += [
+            f"**{FAMILY_TITLES[family]}**",
+            "",
+            "| code | name | level | status | what it catches |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        out += [
+            f"| [{r.code}](#{_anchor(r)}) | `{r.name}` | {r.level.value} | {r.status.value} | {_cell(r.summary)} |"
+            for r in members
+        ]
         out.append("")
     for family in FAMILIES:
         out += [f"## {FAMILY_TITLES[family]}", ""]

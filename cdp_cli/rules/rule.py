@@ -25,10 +25,11 @@ Where a rule is checked and how the fast path covers it are part of the record, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from cdp_cli.findings import Finding, Level
 
@@ -52,22 +53,26 @@ class Coverage(str, Enum):
 
 
 #: What each status means (the rules reference prints this).
-STATUS_TEXT: Mapping[Status, str] = MappingProxyType({
-    Status.STABLE: "its code, name and meaning will not change.",
-    Status.PREVIEW: "new; what it reports may still be tuned. Its code will not change.",
-    Status.DEPRECATED: "will be removed in a later release; its code will never be reused.",
-})
+STATUS_TEXT: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.STABLE: "its code, name and meaning will not change.",
+        Status.PREVIEW: "new; what it reports may still be tuned. Its code will not change.",
+        Status.DEPRECATED: "will be removed in a later release; its code will never be reused.",
+    }
+)
 
 #: What each fast-path coverage means (the rules reference prints this).
-COVERAGE_TEXT: Mapping[Coverage, str] = MappingProxyType({
-    Coverage.FULL: "the fast path checks the rule itself (in the compiled JSON Schema, or in Python on plain "
-                   "strings); only messages that may break it take the slow way.",
-    Coverage.PARTIAL: "the fast path checks a stricter approximation, so some messages that are fine also take "
-                      "the slow way (any `@` in a value, keys with digits, timestamps with an offset, ...).",
-    Coverage.NONE: "the fast path does not check the rule: every message it could apply to takes the slow way.",
-    Coverage.NOT_APPLICABLE: "not checked per message (input problems found by the reader, duplicates found "
-                             "across the whole input, plan rules), so the fast path does not apply.",
-})
+COVERAGE_TEXT: Mapping[Coverage, str] = MappingProxyType(
+    {
+        Coverage.FULL: "the fast path checks the rule itself (in the compiled JSON Schema, or in Python on plain "
+        "strings); only messages that may break it take the slow way.",
+        Coverage.PARTIAL: "the fast path checks a stricter approximation, so some messages that are fine also take "
+        "the slow way (any `@` in a value, keys with digits, timestamps with an offset, ...).",
+        Coverage.NONE: "the fast path does not check the rule: every message it could apply to takes the slow way.",
+        Coverage.NOT_APPLICABLE: "not checked per message (input problems found by the reader, duplicates found "
+        "across the whole input, plan rules), so the fast path does not apply.",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import jsonschema
 
@@ -88,7 +87,9 @@ def test_sarif_github_and_junit(tmp_path):
 
 def test_findings_out_gets_every_finding_and_max_findings_caps_only_the_report(tmp_path):
     out = tmp_path / "findings.ndjson"
-    r = run_cdp("events", "lint", MESSY, *PLAN, *NOW, "--format", "json", "--max-findings", "3", "--findings-out", str(out))
+    r = run_cdp(
+        "events", "lint", MESSY, *PLAN, *NOW, "--format", "json", "--max-findings", "3", "--findings-out", str(out)
+    )
     doc = json.loads(r.stdout)
     assert len(doc["findings"]) == 3 and doc["summary"]["findings"] == 51
     rows = [json.loads(x) for x in out.read_text().splitlines()]
@@ -105,7 +106,9 @@ def test_stdin_gzip_and_exit_codes(tmp_path):
     assert json.loads(r.stdout)["summary"]["messages"] == 396
 
     clean = tmp_path / "clean.ndjson"
-    clean.write_text(json.dumps({"type": "track", "event": "Order Completed", "userId": "u1", "messageId": "m1"}) + "\n")
+    clean.write_text(
+        json.dumps({"type": "track", "event": "Order Completed", "userId": "u1", "messageId": "m1"}) + "\n"
+    )
     assert run_cdp("events", "lint", str(clean)).returncode == 0
     warn = tmp_path / "warn.ndjson"
     warn.write_text(json.dumps({"type": "track", "event": "Order Completed", "userId": "u1"}) + "\n")  # SP006 warning
@@ -147,7 +150,18 @@ def test_outputs_never_overwrite_an_input_a_plan_or_the_config(tmp_path):
         ("-o", str(tmp_path / "logs" / "." / "a.ndjson")),  # the same file spelled differently
     ]
     for flag, target in cases:
-        r = run_cdp("events", "lint", str(logs), "--plan", str(tmp_path / "plan"), "--config", str(cfg), flag, target, cwd=tmp_path)
+        r = run_cdp(
+            "events",
+            "lint",
+            str(logs),
+            "--plan",
+            str(tmp_path / "plan"),
+            "--config",
+            str(cfg),
+            flag,
+            target,
+            cwd=tmp_path,
+        )
         assert r.returncode == 2 and "refusing to overwrite" in r.stderr, (flag, target, r.stderr)
     r = run_cdp("events", "lint", str(logs), "-o", "same.txt", "--findings-out", "same.txt", cwd=tmp_path)
     assert r.returncode == 2 and "name two different files" in r.stderr
@@ -156,7 +170,17 @@ def test_outputs_never_overwrite_an_input_a_plan_or_the_config(tmp_path):
 
 def test_cdp_yaml_disables_and_relevels(tmp_path):
     (tmp_path / ".cdp.yaml").write_text("rules:\n  TP001: warning\n  PI001: off\n  SP011: error\n")
-    r = run_cdp("events", "lint", str(ROOT / MESSY), "--plan", str(ROOT / "plans" / "ecommerce"), *NOW, "--format", "json", cwd=tmp_path)
+    r = run_cdp(
+        "events",
+        "lint",
+        str(ROOT / MESSY),
+        "--plan",
+        str(ROOT / "plans" / "ecommerce"),
+        *NOW,
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
     doc = json.loads(r.stdout)
     assert "PI001" not in doc["summary"]["findings_by_rule"]
     levels = {f["code"]: f["level"] for f in doc["findings"]}
@@ -174,7 +198,9 @@ def test_samples_generate_is_deterministic(tmp_path):
     r = run_cdp("samples", "generate", "--events", "20", "--plan", "plans/saas")
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 20
     z = tmp_path / "c.ndjson.zst"  # zstandard when the name says so; read back the same messages
-    r = run_cdp("samples", "generate", "--events", "500", "--seed", "3", "--violations", "0.1", "-o", str(z), cwd=tmp_path)
+    r = run_cdp(
+        "samples", "generate", "--events", "500", "--seed", "3", "--violations", "0.1", "-o", str(z), cwd=tmp_path
+    )
     assert r.returncode == 0 and z.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"
     assert z.stat().st_size < a.stat().st_size * 1.5
     from cdp_cli.events.reader import iter_records
@@ -185,8 +211,21 @@ def test_samples_generate_is_deterministic(tmp_path):
 def test_help_explains_every_option_with_an_example():
     r = run_cdp("events", "lint", "--help")
     assert r.returncode == 0
-    for opt in ("--plan", "--config", "--no-config", "--now", "--strict", "--jobs", "--format", "--output",
-                "--findings-out", "--max-findings", "--show-values", "--color", "--quiet"):
+    for opt in (
+        "--plan",
+        "--config",
+        "--no-config",
+        "--now",
+        "--strict",
+        "--jobs",
+        "--format",
+        "--output",
+        "--findings-out",
+        "--max-findings",
+        "--show-values",
+        "--color",
+        "--quiet",
+    ):
         assert opt in r.stdout, opt
     assert r.stdout.count("Example") >= 12
 
@@ -240,10 +279,20 @@ def test_names_from_the_data_are_shown_literally_and_cannot_inject_ci_commands(t
     rows = [
         {"type": "track", "event": "[bold red]Boom[/] [/unclosed", "userId": "u1", "messageId": "m1"},
         {"type": "track", "event": "x\n::error file=evil.py,line=1::owned", "userId": "u1", "messageId": "m2"},
-        {"type": "track", "event": "Order Completed", "userId": "u1", "messageId": "m3",
-         "properties": {"bad\n::warning::key": 1, "\u2028line": 2}},
-        {"type": "track", "event": "Order Updated", "userId": "u1", "messageId": "m4",  # a closed event: TP004 names the key
-         "properties": {"order_id": "o1", "k\n::error file=evil.py,line=1::owned": 1}},
+        {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": "u1",
+            "messageId": "m3",
+            "properties": {"bad\n::warning::key": 1, "\u2028line": 2},
+        },
+        {
+            "type": "track",
+            "event": "Order Updated",
+            "userId": "u1",
+            "messageId": "m4",  # a closed event: TP004 names the key
+            "properties": {"order_id": "o1", "k\n::error file=evil.py,line=1::owned": 1},
+        },
     ]
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     r = run_cdp("events", "lint", str(log), "--color", "never", "--format", "text")

@@ -30,7 +30,15 @@ def test_export_of_several_plans_uses_a_subdirectory_each(tmp_path: Path) -> Non
 
 
 def test_export_refuses_a_broken_plan_and_leaves_nothing(tmp_path: Path) -> None:
-    r = run_cdp("plan", "export", "--to", "jsonschema", str(tmp_path / "x"), "--plan", "tests/fixtures/plans/invalid/broken.yaml")
+    r = run_cdp(
+        "plan",
+        "export",
+        "--to",
+        "jsonschema",
+        str(tmp_path / "x"),
+        "--plan",
+        "tests/fixtures/plans/invalid/broken.yaml",
+    )
     assert r.returncode == 1
     assert "PL010" in r.stderr and r.stdout == ""
     assert not (tmp_path / "x").exists()

@@ -19,13 +19,24 @@ events:
     properties:
       order_id: {type: string, required: true, description: The order's id.}
 """
-BAD = GOOD.replace("description: A customer", "descripton: A customer").replace("type: string, required", "type: strng, required")
-WARN_ONLY = GOOD.replace(" description: The order's id.", "").replace("{type: string, required: true,}", "{type: string, required: true}")
+BAD = GOOD.replace("description: A customer", "descripton: A customer").replace(
+    "type: string, required", "type: strng, required"
+)
+WARN_ONLY = GOOD.replace(" description: The order's id.", "").replace(
+    "{type: string, required: true,}", "{type: string, required: true}"
+)
 
 
 @pytest.fixture
 def plans(tmp_path: Path) -> Path:
-    write_files(tmp_path, {"good/plan.yaml": GOOD, "bad/plan.yaml": BAD, "warn/plan.yaml": WARN_ONLY.replace("required: true,", "required: true")})
+    write_files(
+        tmp_path,
+        {
+            "good/plan.yaml": GOOD,
+            "bad/plan.yaml": BAD,
+            "warn/plan.yaml": WARN_ONLY.replace("required: true,", "required: true"),
+        },
+    )
     return tmp_path
 
 
@@ -39,10 +50,14 @@ def test_clean_plan_exits_0_with_summary_on_stdout(plans: Path) -> None:
 def test_errors_exit_1_and_name_file_line_column(plans: Path) -> None:
     r = run_cdp("plan", "validate", str(plans / "bad"), "--format", "text")
     assert r.returncode == 1
-    path = os.path.relpath(plans / "bad" / "plan.yaml", ROOT) if str(plans).startswith(str(ROOT)) else str(plans / "bad" / "plan.yaml")
+    path = (
+        os.path.relpath(plans / "bad" / "plan.yaml", ROOT)
+        if str(plans).startswith(str(ROOT))
+        else str(plans / "bad" / "plan.yaml")
+    )
     assert f"{path}:5:5: error PL010 unknown key 'descripton'" in r.stdout
     assert "did you mean 'description'?" in r.stdout
-    assert f"{path}:7:24: error PL020 type \"strng\" is not a JSON Schema type" in r.stdout
+    assert f'{path}:7:24: error PL020 type "strng" is not a JSON Schema type' in r.stdout
     assert "did you mean 'string'" in r.stdout
 
 
@@ -76,21 +91,29 @@ def test_unknown_format_is_usage_error(plans: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("content,code", [
-    ({"hex": "89504e470d0a1a0a0000000d49484452"}, "PL001"),
-    ({"hex": "6576656e74733a20ff0a"}, "PL001"),
-    ("", "PL005"),
-    ("- a\n- b\n", "PL006"),
-    ("services:\n  web:\n    image: nginx\n", "PL006"),
-    ({"text": "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-              "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-              "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-              "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-              "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-              "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"}, "PL004"),
-    ({"text": "[", "times": 20000}, "PL004"),
-    ("events: [unclosed\n", "PL002"),
-])
+@pytest.mark.parametrize(
+    "content,code",
+    [
+        ({"hex": "89504e470d0a1a0a0000000d49484452"}, "PL001"),
+        ({"hex": "6576656e74733a20ff0a"}, "PL001"),
+        ("", "PL005"),
+        ("- a\n- b\n", "PL006"),
+        ("services:\n  web:\n    image: nginx\n", "PL006"),
+        (
+            {
+                "text": "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+            },
+            "PL004",
+        ),
+        ({"text": "[", "times": 20000}, "PL004"),
+        ("events: [unclosed\n", "PL002"),
+    ],
+)
 def test_bad_files_are_findings_not_tracebacks(tmp_path: Path, content, code: str) -> None:
     write_files(tmp_path, {"plan.yaml": content})
     r = run_cdp("plan", "validate", str(tmp_path / "plan.yaml"), "--format", "json")
@@ -101,7 +124,9 @@ def test_bad_files_are_findings_not_tracebacks(tmp_path: Path, content, code: st
 
 
 def test_huge_file_is_refused_without_reading_it_all(tmp_path: Path) -> None:
-    write_files(tmp_path, {"plan.yaml": {"text": "# padding padding padding padding padding padding\n", "times": 230_000}})
+    write_files(
+        tmp_path, {"plan.yaml": {"text": "# padding padding padding padding padding padding\n", "times": 230_000}}
+    )
     r = run_cdp("plan", "validate", str(tmp_path / "plan.yaml"), "--format", "json")
     assert r.returncode == 1
     (finding,) = json.loads(r.stdout)["findings"]
@@ -124,7 +149,9 @@ def test_json_format_is_the_library_records(plans: Path) -> None:
     assert data["ok"] is False
     assert data["summary"]["errors"] == 2
     lib = [f.to_dict() for f in validate_paths([plans / "bad"]).findings]
-    assert [(f["code"], f["line"], f["column"]) for f in data["findings"]] == [(f["code"], f["line"], f["column"]) for f in lib]
+    assert [(f["code"], f["line"], f["column"]) for f in data["findings"]] == [
+        (f["code"], f["line"], f["column"]) for f in lib
+    ]
     assert {"code", "rule", "level", "file", "line", "column", "path", "message"} <= set(data["findings"][0])
 
 
@@ -141,8 +168,10 @@ def test_auto_format_is_github_under_actions(plans: Path) -> None:
     r = run_cdp("plan", "validate", str(plans / "bad"), env={"GITHUB_ACTIONS": "true"})
     assert r.returncode == 1
     lines = r.stdout.splitlines()
-    assert any(l.startswith("::error file=") and ",line=5,col=5,title=PL010 plan.unknown-key::" in l for l in lines), lines
-    assert any(l.startswith("::warning file=") for l in lines)
+    assert any(
+        line.startswith("::error file=") and ",line=5,col=5,title=PL010 plan.unknown-key::" in line for line in lines
+    ), lines
+    assert any(line.startswith("::warning file=") for line in lines)
 
 
 def test_color_never_and_no_color(plans: Path) -> None:
@@ -168,7 +197,13 @@ def test_shipped_plans_validate_clean_and_strict() -> None:
 
 
 def test_help_explains_every_option_with_an_example() -> None:
-    for cmd in (["--help"], ["plan", "--help"], ["plan", "validate", "--help"], ["plan", "export", "--help"], ["rules", "--help"]):
+    for cmd in (
+        ["--help"],
+        ["plan", "--help"],
+        ["plan", "validate", "--help"],
+        ["plan", "export", "--help"],
+        ["rules", "--help"],
+    ):
         r = run_cdp(*cmd, env={"COLUMNS": "300"})
         assert r.returncode == 0
         assert "Example" in r.stdout, cmd

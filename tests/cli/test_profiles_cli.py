@@ -35,11 +35,15 @@ def test_resolve_show_and_explain_the_identity_sample(tmp_path):
     doc = json.loads(run_cdp("profiles", "explain", "u-grace", "u-linus", "-P", str(out), "--format", "json").stdout)
     assert doc["verdict"] == "refused" and not doc["same_profile"]
     assert {(x["limit_type"], x["limit_value"], x["dropped"]) for x in doc["refusals"]} == {
-        ("user_id", 1, "ios.id:IPAD-STORE-1"), ("user_id", 1, "anonymous_id:a-ipad-store")}
+        ("user_id", 1, "ios.id:IPAD-STORE-1"),
+        ("user_id", 1, "anonymous_id:a-ipad-store"),
+    }
     assert all(x["file"].endswith("journeys.ndjson") and x["line"] in (11, 12) for x in doc["refusals"])
     doc = json.loads(run_cdp("profiles", "explain", "u-bob", "a-web-kim", "-P", str(out), "--format", "json").stdout)
     assert doc["verdict"] == "never linked"
-    doc = json.loads(run_cdp("profiles", "explain", "u-bob", "anonymous_id:a-web-bob", "-P", str(out), "--format", "json").stdout)
+    doc = json.loads(
+        run_cdp("profiles", "explain", "u-bob", "anonymous_id:a-web-bob", "-P", str(out), "--format", "json").stdout
+    )
     assert doc["verdict"] == "linked" and doc["hops"][0]["message_id"] == "j-018"  # the alias call
 
 
@@ -47,19 +51,31 @@ def test_json_summary_strict_and_unrestricted_mode(tmp_path):
     r = run_cdp("profiles", "resolve", JOURNEYS, "--out", str(tmp_path / "a"), "--format", "json")
     assert r.returncode == 0
     doc = json.loads(r.stdout)
-    assert (doc["events"], doc["profiles"], doc["merges"], doc["refused_merges"], doc["blocked_values"]) == (22, 8, 1, 5, 4)
+    assert (doc["events"], doc["profiles"], doc["merges"], doc["refused_merges"], doc["blocked_values"]) == (
+        22,
+        8,
+        1,
+        5,
+        4,
+    )
     assert doc["refused_by_type"] == {"user_id": 5} and doc["problems"][0]["line"] == 21
     assert run_cdp("profiles", "resolve", JOURNEYS, "--out", str(tmp_path / "b"), "--strict", "-q").returncode == 1
-    doc = json.loads(run_cdp("profiles", "resolve", JOURNEYS, "--out", str(tmp_path / "c"), "--mode", "unrestricted",
-                             "--format", "json").stdout)
+    doc = json.loads(
+        run_cdp(
+            "profiles", "resolve", JOURNEYS, "--out", str(tmp_path / "c"), "--mode", "unrestricted", "--format", "json"
+        ).stdout
+    )
     assert doc["mode"] == "unrestricted" and doc["refused_merges"] == 0 and doc["profiles"] == 6
 
 
 def test_identity_file_and_errors(tmp_path):
     cfg = tmp_path / "identity.yaml"
     cfg.write_text("identifiers:\n  anonymous_id: {enabled: false}\n  ios.id: {enabled: false}\n")
-    doc = json.loads(run_cdp("profiles", "resolve", JOURNEYS, "--out", str(tmp_path / "o"), "--identity", str(cfg),
-                             "--format", "json").stdout)
+    doc = json.loads(
+        run_cdp(
+            "profiles", "resolve", JOURNEYS, "--out", str(tmp_path / "o"), "--identity", str(cfg), "--format", "json"
+        ).stdout
+    )
     assert doc["identifiers_report"]["blocked"] == {"email": 1, "user_id": 2}  # anonymous ids are no longer read
     cfg.write_text("identifiers:\n  user_id: {limit: many}\n")
     r = run_cdp("profiles", "resolve", JOURNEYS, "--out", str(tmp_path / "o2"), "--identity", str(cfg))

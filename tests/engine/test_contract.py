@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -28,6 +28,7 @@ def one(engine, expr: str):
 
 
 # --- identity and capabilities ------------------------------------------------------------------------
+
 
 def test_an_engine_declares_its_name_dialect_and_capabilities(engine, engine_name):
     assert isinstance(engine, Engine)
@@ -57,8 +58,9 @@ def test_register_arrow_then_query_to_arrow_and_rows(engine):
 
 
 def test_register_a_record_batch_reader(engine):
-    reader = pa.RecordBatchReader.from_batches(pa.schema([("x", pa.int64())]),
-                                               [pa.record_batch([pa.array([i, i + 1])], names=["x"]) for i in (0, 2)])
+    reader = pa.RecordBatchReader.from_batches(
+        pa.schema([("x", pa.int64())]), [pa.record_batch([pa.array([i, i + 1])], names=["x"]) for i in (0, 2)]
+    )
     engine.register_arrow("stream", reader)
     assert engine.rows("SELECT sum(x) FROM stream") == [(6,)]
 
@@ -98,16 +100,19 @@ def test_parameters_are_bound_not_spliced(engine):
 
 def test_templates_name_relations_call_dialect_functions_and_skip_text(engine):
     engine.register_arrow("odd table", pa.table({"us": pa.array([0, 1_000_000], pa.int64()), "l": [["a"], ["b"]]}))
-    q = Template("t", """
+    q = Template(
+        "t",
+        """
         -- a comment's apostrophe and a :colon are text
         SELECT {timestamp_from_epoch_us(us)} AS at, ':text' AS s, {list_contains(l, :v)} AS has
         FROM {t}
         ORDER BY us
-    """)
+    """,
+    )
     assert q.params == ("v",)
     rows = engine.rows(q.render(engine.dialect, relations={"t": "odd table"}, v="b"))
     assert [r[1:] for r in rows] == [(":text", False), (":text", True)]
-    assert rows[1][0] == datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)
+    assert rows[1][0] == datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
     with pytest.raises(TypeError, match="missing values \\['v'\\]"):
         q.render(engine.dialect)
     with pytest.raises(ValueError, match="not a dialect function"):
@@ -125,6 +130,7 @@ def test_every_identity_template_renders_for_the_engine(engine):
 
 
 # --- streaming ------------------------------------------------------------------------------------
+
 
 def _rss() -> int:
     with open("/proc/self/statm") as f:
@@ -149,7 +155,9 @@ def test_batches_stream_a_large_result_with_bounded_memory(engine, tmp_path):
     engine.register_parquet("big", tmp_path / "big.parquet")
     base = peak = _rss()
     rows = biggest = 0
-    for batch in engine.batches("SELECT id, concat(repeat('x', 200), CAST(id AS STRING)) AS s FROM big", batch_size=10_000):
+    for batch in engine.batches(
+        "SELECT id, concat(repeat('x', 200), CAST(id AS STRING)) AS s FROM big", batch_size=10_000
+    ):
         rows += batch.num_rows
         biggest = max(biggest, batch.num_rows)
         peak = max(peak, _rss())
@@ -159,11 +167,16 @@ def test_batches_stream_a_large_result_with_bounded_memory(engine, tmp_path):
 
 # --- Parquet copies ------------------------------------------------------------------------------------
 
+
 def test_copy_parquet_writes_a_file_read_back_as_written(engine, tmp_path):
     engine.register_arrow("people", pa.table(PEOPLE))
     out = tmp_path / "people.parquet"
-    engine.copy_parquet(Template("c", "SELECT id, name, tags FROM {people} WHERE id <= :most ORDER BY id")
-                        .render(engine.dialect, most=2), out)
+    engine.copy_parquet(
+        Template("c", "SELECT id, name, tags FROM {people} WHERE id <= :most ORDER BY id").render(
+            engine.dialect, most=2
+        ),
+        out,
+    )
     assert pq.read_table(out).to_pydict() == {"id": [1, 2], "name": ["ada", "grace"], "tags": [["a", "b"], []]}
     many = tmp_path / "many.parquet"
     engine.register_arrow("numbers", pa.table({"n": pa.array(range(10_000), pa.int64())}))
@@ -177,20 +190,26 @@ def test_copy_parquet_writes_a_file_read_back_as_written(engine, tmp_path):
 
 def test_copy_parquet_of_a_timestamp_keeps_microseconds_in_utc(engine, tmp_path):
     out = tmp_path / "t.parquet"
-    engine.copy_parquet(f"SELECT {engine.dialect.timestamp_from_epoch_us('CAST(1700000000123456 AS BIGINT)')} AS at", out)
+    engine.copy_parquet(
+        f"SELECT {engine.dialect.timestamp_from_epoch_us('CAST(1700000000123456 AS BIGINT)')} AS at", out
+    )
     t = pq.read_table(out)
     assert t.schema.field("at").type == pa.timestamp("us", tz="UTC")
-    assert t.column("at")[0].as_py() == datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=timezone.utc)
+    assert t.column("at")[0].as_py() == datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)
 
 
 # --- the dialect, evaluated by the engine ------------------------------------------------------------
 
-@pytest.mark.parametrize("us, expected", [
-    (0, datetime(1970, 1, 1, tzinfo=timezone.utc)),
-    (1_700_000_000_123_456, datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=timezone.utc)),
-    (-1, datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)),
-    (253_402_300_799_999_999, datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)),
-])
+
+@pytest.mark.parametrize(
+    "us, expected",
+    [
+        (0, datetime(1970, 1, 1, tzinfo=UTC)),
+        (1_700_000_000_123_456, datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)),
+        (-1, datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        (253_402_300_799_999_999, datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+    ],
+)
 def test_timestamp_from_epoch_us(engine, us, expected):
     d = engine.dialect
     got = one(engine, d.timestamp_from_epoch_us(f"CAST({d.literal(us)} AS BIGINT)"))
@@ -198,13 +217,25 @@ def test_timestamp_from_epoch_us(engine, us, expected):
     assert one(engine, d.timestamp_from_epoch_us("CAST(NULL AS BIGINT)")) is None
 
 
-DOC = '{"a": {"b": "x"}, "n": 1.5, "i": 42, "t": true, "q": "it\'s \\"q\\"", "u": "\\u00e9t\\u00e9", "l": [1, 2], "z": null}'
+DOC = (
+    '{"a": {"b": "x"}, "n": 1.5, "i": 42, "t": true, "q": "it\'s \\"q\\"", '
+    '"u": "\\u00e9t\\u00e9", "l": [1, 2], "z": null}'
+)
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("$.a.b", "x"), ("$.n", "1.5"), ("$.i", "42"), ("$.t", "true"), ("$.q", "it's \"q\""), ("$.u", "été"),
-    ("$.missing", None), ("$.a.missing", None),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("$.a.b", "x"),
+        ("$.n", "1.5"),
+        ("$.i", "42"),
+        ("$.t", "true"),
+        ("$.q", 'it\'s "q"'),
+        ("$.u", "été"),
+        ("$.missing", None),
+        ("$.a.missing", None),
+    ],
+)
 def test_json_extract_string(engine, path, expected):
     d = engine.dialect
     assert one(engine, d.json_extract_string(d.literal(DOC), path)) == expected
@@ -228,8 +259,32 @@ def test_quote_ident_refuses_what_no_engine_can_name(engine):
             engine.dialect.quote_ident(bad)
 
 
-LITERALS = [None, True, False, 0, -7, 2**62, 1.5, -0.25, 1e300, "", "plain", "it's", "''", 'say "hi"', "back\\slash",
-            "line\nbreak", "tab\t", "ünïcødé ✓", "%_ wildcards", "?", ":name", "$1", "-- not a comment", "/* nor this */"]
+LITERALS = [
+    None,
+    True,
+    False,
+    0,
+    -7,
+    2**62,
+    1.5,
+    -0.25,
+    1e300,
+    "",
+    "plain",
+    "it's",
+    "''",
+    'say "hi"',
+    "back\\slash",
+    "line\nbreak",
+    "tab\t",
+    "ünïcødé ✓",
+    "%_ wildcards",
+    "?",
+    ":name",
+    "$1",
+    "-- not a comment",
+    "/* nor this */",
+]
 
 
 @pytest.mark.parametrize("value", LITERALS, ids=repr)
@@ -251,24 +306,38 @@ def test_literal_of_special_floats_and_refusals(engine):
 
 def test_list_functions(engine):
     d = engine.dialect
-    engine.register_arrow("l", pa.table({"k": [1, 1, 1, 1, 2, 2], "v": ["b", "a", None, "b", None, None],
-                                         "xs": [["a", "b"], [], None, ["b"], ["c"], None]}))
+    engine.register_arrow(
+        "l",
+        pa.table(
+            {
+                "k": [1, 1, 1, 1, 2, 2],
+                "v": ["b", "a", None, "b", None, None],
+                "xs": [["a", "b"], [], None, ["b"], ["c"], None],
+            }
+        ),
+    )
     rows = engine.rows(f"SELECT k, {d.array_agg_distinct_sorted('v')} FROM l GROUP BY k ORDER BY k")
     assert [(k, list(v) if v is not None else None) for k, v in rows] in (
-        [(1, ["a", "b"]), (2, [])], [(1, ["a", "b"]), (2, None)])  # all-NULL groups: empty or NULL
+        [(1, ["a", "b"]), (2, [])],
+        [(1, ["a", "b"]), (2, None)],
+    )  # all-NULL groups: empty or NULL
     got = engine.rows(f"SELECT {d.list_contains('xs', d.literal('b'))} FROM l")
     assert [bool(r[0]) for r in got] == [True, False, False, True, False, False]  # NULL list: false or NULL
 
 
 def test_map_value(engine):
     d = engine.dialect
-    m = pa.array([[("email", ["a@x.io", "b@x.io"]), ("user_id", ["u1"])], []],
-                 pa.map_(pa.string(), pa.list_(pa.string())))
+    m = pa.array(
+        [[("email", ["a@x.io", "b@x.io"]), ("user_id", ["u1"])], []], pa.map_(pa.string(), pa.list_(pa.string()))
+    )
     engine.register_arrow("p", pa.table({"id": [1, 2], "m": m}))
-    rows = engine.rows(f"SELECT id, {d.map_value('m', d.literal('email'))}, {d.map_value('m', d.literal('phone'))} "
-                       "FROM p ORDER BY id")
-    assert [(i, list(a) if a is not None else None, b) for i, a, b in rows] == [(1, ["a@x.io", "b@x.io"], None),
-                                                                               (2, None, None)]
+    rows = engine.rows(
+        f"SELECT id, {d.map_value('m', d.literal('email'))}, {d.map_value('m', d.literal('phone'))} FROM p ORDER BY id"
+    )
+    assert [(i, list(a) if a is not None else None, b) for i, a, b in rows] == [
+        (1, ["a@x.io", "b@x.io"], None),
+        (2, None, None),
+    ]
     engine.register_arrow("w", pa.table({"t": ["user_id"], "v": ["u1"]}))
     found = engine.rows(f"SELECT p.id FROM p CROSS JOIN w WHERE {d.list_contains(d.map_value('p.m', 'w.t'), 'w.v')}")
     assert found == [(1,)]
@@ -276,15 +345,20 @@ def test_map_value(engine):
 
 # --- errors ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call", [
-    lambda e, tmp: e.rows("SELEC 1"),
-    lambda e, tmp: e.arrow("SELECT * FROM no_such_table"),
-    lambda e, tmp: e.execute("SELECT CAST('x' AS INTEGER)"),
-    lambda e, tmp: list(e.batches("SELECT CAST('x' AS INTEGER) AS v")),
-    lambda e, tmp: e.copy_parquet("SELECT 1 AS one", tmp / "no" / "such" / "dir" / "x.parquet"),
-    lambda e, tmp: e.register_parquet("gone", tmp / "missing.parquet") or e.rows("SELECT * FROM gone"),
-    lambda e, tmp: e.create_view("v", "SELECT * FROM nowhere"),
-], ids=["syntax", "missing-table", "conversion", "stream", "copy-to-missing-dir", "missing-parquet", "view"])
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda e, tmp: e.rows("SELEC 1"),
+        lambda e, tmp: e.arrow("SELECT * FROM no_such_table"),
+        lambda e, tmp: e.execute("SELECT CAST('x' AS INTEGER)"),
+        lambda e, tmp: list(e.batches("SELECT CAST('x' AS INTEGER) AS v")),
+        lambda e, tmp: e.copy_parquet("SELECT 1 AS one", tmp / "no" / "such" / "dir" / "x.parquet"),
+        lambda e, tmp: e.register_parquet("gone", tmp / "missing.parquet") or e.rows("SELECT * FROM gone"),
+        lambda e, tmp: e.create_view("v", "SELECT * FROM nowhere"),
+    ],
+    ids=["syntax", "missing-table", "conversion", "stream", "copy-to-missing-dir", "missing-parquet", "view"],
+)
 def test_driver_errors_are_engine_errors(engine, tmp_path, call):
     with pytest.raises(EngineError):
         call(engine, tmp_path)

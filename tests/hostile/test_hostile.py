@@ -27,9 +27,8 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -47,10 +46,16 @@ TMP_LEFTOVER = re.compile(r"\.cdp-\d+\.[A-Za-z0-9_]+\.(tmp|old)$")
 
 # --- the corpus ---------------------------------------------------------------------------------------
 def _message(i: int, **extra) -> dict:
-    msg = {"type": "track", "event": "Order Completed", "messageId": f"m-{i}", "userId": f"u-{i % 7}",
-           "anonymousId": f"a-{i % 11}", "timestamp": f"2026-11-01T00:{i % 60:02d}:00Z",
-           "properties": {"order_id": f"o-{i}", "total": 10.5, "note": f"call {PHONE} or {EMAIL}"},
-           "context": {"traits": {"email": EMAIL}}}
+    msg = {
+        "type": "track",
+        "event": "Order Completed",
+        "messageId": f"m-{i}",
+        "userId": f"u-{i % 7}",
+        "anonymousId": f"a-{i % 11}",
+        "timestamp": f"2026-11-01T00:{i % 60:02d}:00Z",
+        "properties": {"order_id": f"o-{i}", "total": 10.5, "note": f"call {PHONE} or {EMAIL}"},
+        "context": {"traits": {"email": EMAIL}},
+    }
     msg.update(extra)
     return msg
 
@@ -61,16 +66,25 @@ def build_corpus(root: Path) -> None:
     logs.mkdir(parents=True)
     good = [_message(i) for i in range(40)]
     good.append(_message(40, messageId=EMAIL, properties={f"card_{CARD}": 1}))
-    good.append({"type": "identify", "userId": "u-1", "messageId": "m-id", "traits": {"email": EMAIL, "phone": PHONE},
-                 "timestamp": "2026-11-01T01:00:00Z", "context": {"externalIds": [
-                     {"id": "h-1", "type": "hubspot", "collection": "users", "encoding": "none"}]}})
+    good.append(
+        {
+            "type": "identify",
+            "userId": "u-1",
+            "messageId": "m-id",
+            "traits": {"email": EMAIL, "phone": PHONE},
+            "timestamp": "2026-11-01T01:00:00Z",
+            "context": {"externalIds": [{"id": "h-1", "type": "hubspot", "collection": "users", "encoding": "none"}]},
+        }
+    )
     (logs / "good.ndjson").write_text("".join(json.dumps(m) + "\n" for m in good))
     (logs / "binary.ndjson").write_bytes(bytes(range(256)) * 800)  # 200 KB of binary
     (logs / "empty.ndjson").write_bytes(b"")
     (logs / "huge.ndjson").write_bytes(b'{"type": "track", "event": "' + b"x" * (2 * 2**20) + b'"}\n')
     (logs / "latin1.ndjson").write_bytes(json.dumps(_message(99)).replace("Order", "Ordér").encode("latin-1") + b"\n")
     (logs / "array.json").write_text(json.dumps([_message(i) for i in range(50)], indent=2))
-    (logs / "trunc.ndjson.gz").write_bytes(gzip.compress(b"".join(json.dumps(_message(i)).encode() + b"\n" for i in range(200)))[:300])
+    (logs / "trunc.ndjson.gz").write_bytes(
+        gzip.compress(b"".join(json.dumps(_message(i)).encode() + b"\n" for i in range(200)))[:300]
+    )
     os.symlink("loop.ndjson", logs / "loop.ndjson")
     os.symlink("b.ndjson", logs / "a.ndjson")
     os.symlink("a.ndjson", logs / "b.ndjson")
@@ -130,11 +144,28 @@ def big_log(tmp_path_factory) -> Path:
 COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "plan validate": lambda c: ["plan", "validate", "plans/"],
     "plan export": lambda c: ["plan", "export", "--to", "jsonschema", "build/schemas", "--plan", "plans/ecommerce"],
-    "events lint": lambda c: ["events", "lint", "logs/", "--plan", "plans/ecommerce", "--findings-out", "build/f.ndjson"],
+    "events lint": lambda c: [
+        "events",
+        "lint",
+        "logs/",
+        "--plan",
+        "plans/ecommerce",
+        "--findings-out",
+        "build/f.ndjson",
+    ],
     "profiles resolve": lambda c: ["profiles", "resolve", "logs/", "--out", "build/profiles"],
     "profiles show": lambda c: ["profiles", "show", "user_id:u-1", "--profiles", "profiles"],
     "profiles explain": lambda c: ["profiles", "explain", "user_id:u-1", "anonymous_id:a-1", "--profiles", "profiles"],
-    "samples generate": lambda c: ["samples", "generate", "--events", "50", "--plan", "plans/ecommerce", "-o", "build/s.ndjson"],
+    "samples generate": lambda c: [
+        "samples",
+        "generate",
+        "--events",
+        "50",
+        "--plan",
+        "plans/ecommerce",
+        "-o",
+        "build/s.ndjson",
+    ],
     "rules": lambda c: ["rules", "SP008"],
 }
 #: commands whose output legitimately shows values the user asked for by name
@@ -147,15 +178,31 @@ OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
     ("events lint -o", "file"): lambda t: ["events", "lint", "logs/good.ndjson", "-o", t],
     ("events lint --findings-out", "file"): lambda t: ["events", "lint", "logs/good.ndjson", "--findings-out", t],
     ("profiles resolve --out", "dir"): lambda t: ["profiles", "resolve", "logs/good.ndjson", "--out", t],
-    ("samples generate -o", "file"): lambda t: ["samples", "generate", "--events", "20", "--plan", "plans/ecommerce", "-o", t],
+    ("samples generate -o", "file"): lambda t: [
+        "samples",
+        "generate",
+        "--events",
+        "20",
+        "--plan",
+        "plans/ecommerce",
+        "-o",
+        t,
+    ],
 }
 
 
 # --- running and the contract ---------------------------------------------------------------------
 def _run(args: list[str], cwd: Path, *, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "cdp_cli", *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "cdp_cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _snapshot(root: Path) -> dict[str, str]:
@@ -181,8 +228,16 @@ def _leftovers(root: Path) -> list[str]:
     return found
 
 
-def check_contract(r: subprocess.CompletedProcess, *, before: dict, root: Path, outputs: tuple[str, ...] = (),
-                   codes: set[int] = DOCUMENTED, mention: tuple[str, ...] = (), values_ok: bool = False) -> None:
+def check_contract(
+    r: subprocess.CompletedProcess,
+    *,
+    before: dict,
+    root: Path,
+    outputs: tuple[str, ...] = (),
+    codes: set[int] = DOCUMENTED,
+    mention: tuple[str, ...] = (),
+    values_ok: bool = False,
+) -> None:
     both = (r.stdout or "") + (r.stderr or "")
     where = f"exit {r.returncode}\nstdout:\n{(r.stdout or '')[-1500:]}\nstderr:\n{(r.stderr or '')[-1500:]}"
     assert r.returncode in codes, where
@@ -256,7 +311,9 @@ def test_output_to_a_full_disk_is_a_clear_error(key, corpus: Path) -> None:
         pytest.skip("no /dev/full here")
     before = _snapshot(corpus)
     r = _run(OUTPUTS[key]("/dev/full"), corpus)
-    check_contract(r, before=before, root=corpus, codes={2}, mention=("cannot write /dev/full: no space left on device",))
+    check_contract(
+        r, before=before, root=corpus, codes={2}, mention=("cannot write /dev/full: no space left on device",)
+    )
 
 
 @pytest.fixture()
@@ -290,9 +347,28 @@ def test_output_in_a_read_only_place_is_a_clear_error(key, corpus: Path, read_on
 
 # --- signals and pipes ------------------------------------------------------------------------------
 STOPPABLE = {
-    "events lint": lambda log: ["events", "lint", str(log), "--jobs", "2", "--findings-out", "build/f.ndjson", "-o", "build/r.json"],
+    "events lint": lambda log: [
+        "events",
+        "lint",
+        str(log),
+        "--jobs",
+        "2",
+        "--findings-out",
+        "build/f.ndjson",
+        "-o",
+        "build/r.json",
+    ],
     "profiles resolve": lambda log: ["profiles", "resolve", str(log), "--jobs", "2", "--out", "build/p"],
-    "samples generate": lambda log: ["samples", "generate", "--events", "300000", "--plan", "plans/ecommerce", "-o", "build/s.ndjson.gz"],
+    "samples generate": lambda log: [
+        "samples",
+        "generate",
+        "--events",
+        "300000",
+        "--plan",
+        "plans/ecommerce",
+        "-o",
+        "build/s.ndjson.gz",
+    ],
 }
 
 
@@ -313,21 +389,35 @@ def _wait_until_working(proc: subprocess.Popen, corpus: Path) -> None:
 def test_stopped_midway_cleans_up_quietly(name: str, sig: int, corpus: Path, big_log: Path) -> None:
     before = _snapshot(corpus)
     env = {**os.environ, "NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "cdp_cli", *STOPPABLE[name](big_log)], cwd=corpus, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cdp_cli", *STOPPABLE[name](big_log)],
+        cwd=corpus,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     _wait_until_working(proc, corpus)
     os.killpg(proc.pid, sig)  # the whole group, as a terminal's Ctrl-C or a CI cancel does
     out, err = proc.communicate(timeout=60)
     r = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    check_contract(r, before=before, root=corpus, codes={128 + sig}, mention=(f"Stopped by {signal.Signals(sig).name}",))
+    check_contract(
+        r, before=before, root=corpus, codes={128 + sig}, mention=(f"Stopped by {signal.Signals(sig).name}",)
+    )
     assert not (corpus / "build").exists() or not any((corpus / "build").iterdir()), "a half output was left"
 
 
 def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(corpus: Path, big_log: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "cdp_cli", *STOPPABLE["profiles resolve"](big_log)], cwd=corpus,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cdp_cli", *STOPPABLE["profiles resolve"](big_log)],
+        cwd=corpus,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     _wait_until_working(proc, corpus)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
@@ -352,8 +442,14 @@ PIPED = {
 def test_closed_stdout_ends_quietly(name: str, corpus: Path) -> None:
     before = _snapshot(corpus)
     env = {**os.environ, "NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "cdp_cli", *PIPED[name]], cwd=corpus, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cdp_cli", *PIPED[name]],
+        cwd=corpus,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None
     proc.stdout.read(10)  # `| head -c 10`
     proc.stdout.close()

@@ -6,20 +6,20 @@ must give exactly the expected findings."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
 from cdp_cli.config import parse_config
-from cdp_cli.lint.runner import Checker, load_plan_for_lint
 from cdp_cli.events.reader import discover, iter_chunks
+from cdp_cli.lint.runner import Checker, load_plan_for_lint
 from cdp_cli.rules import all_rules
 from tests.conftest import write_files
 
 CASES_DIR = Path(__file__).parent / "cases" / "events"
-NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def _load_cases():
@@ -27,7 +27,9 @@ def _load_cases():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for case in data["cases"]:
             for fast in (True, False):
-                yield pytest.param(data["rule"], case, fast, id=f"{path.stem}-{case['name']}-{'fast' if fast else 'full'}")
+                yield pytest.param(
+                    data["rule"], case, fast, id=f"{path.stem}-{case['name']}-{'fast' if fast else 'full'}"
+                )
 
 
 def _lines(case) -> list[bytes]:

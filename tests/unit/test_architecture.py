@@ -34,7 +34,9 @@ def test_only_the_cli_package_imports_typer_and_nobody_imports_click() -> None:
 def test_only_the_engine_package_imports_an_sql_engine() -> None:
     for path in PKG.rglob("*.py"):
         if path.relative_to(PKG).parts[0] != "engine":
-            assert not _imports(path) & {"duckdb", "pyspark", "psycopg", "sqlalchemy"}, f"{path}: go through cdp_cli.engine"
+            assert not _imports(path) & {"duckdb", "pyspark", "psycopg", "sqlalchemy"}, (
+                f"{path}: go through cdp_cli.engine"
+            )
 
 
 def test_startup_stays_light() -> None:
@@ -89,8 +91,12 @@ def _cdp_imports(path: Path, *, top_level_only: bool) -> set[str]:
 
 
 def _graph(top_level_only: bool) -> dict[str, set[str]]:
-    return {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): _cdp_imports(p, top_level_only=top_level_only)
-            for p in PKG.rglob("*.py")}
+    return {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): _cdp_imports(
+            p, top_level_only=top_level_only
+        )
+        for p in PKG.rglob("*.py")
+    }
 
 
 def test_no_import_cycles_in_cdp_cli() -> None:
@@ -106,7 +112,7 @@ def test_no_import_cycles_in_cdp_cli() -> None:
         for nxt in sorted(graph.get(node, ())):
             # importing a submodule imports its package first: not an edge back to the importer
             if state.get(nxt) == 1 and not node.startswith(nxt + "."):
-                cycle = stack[stack.index(nxt):] + [nxt]
+                cycle = stack[stack.index(nxt) :] + [nxt]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt)
@@ -125,8 +131,9 @@ def test_the_cli_talks_only_to_the_api_reporters_and_errors() -> None:
     allowed = ("cdp_cli.api", "cdp_cli.reporters", "cdp_cli.errors", "cdp_cli.results", "cdp_cli.cli", "cdp_cli")
     for path in (PKG / "cli").glob("*.py"):
         for mod in _cdp_imports(path, top_level_only=False):
-            assert mod == "cdp_cli" or any(mod == a or mod.startswith(a + ".") for a in allowed if a != "cdp_cli"), \
+            assert mod == "cdp_cli" or any(mod == a or mod.startswith(a + ".") for a in allowed if a != "cdp_cli"), (
                 f"{path.name} imports {mod}; go through cdp_cli.api"
+            )
 
 
 def test_commands_are_thin() -> None:
@@ -135,7 +142,8 @@ def test_commands_are_thin() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and any(
-                    isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command" for d in node.decorator_list):
+                isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command" for d in node.decorator_list
+            ):
                 body = node.body[1:] if ast.get_docstring(node) else node.body
                 lines = body[-1].end_lineno - body[0].lineno + 1  # type: ignore[operator]
                 assert lines <= 40, f"{path.name}:{node.name} has {lines} lines of body; move the work into the library"

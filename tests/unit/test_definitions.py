@@ -15,7 +15,15 @@ from typing import Literal
 import pytest
 
 from cdp_cli.definitions import (
-    Definition, Duration, field, given, invalid, load_definition, one_of, parse_definition, parse_duration,
+    Definition,
+    Duration,
+    field,
+    given,
+    invalid,
+    load_definition,
+    one_of,
+    parse_definition,
+    parse_duration,
 )
 from cdp_cli.errors import ConfigError
 
@@ -98,27 +106,34 @@ def test_a_valid_file_becomes_typed_objects_with_positions(tmp_path):
 def test_unknown_key_suggests_the_closest_and_points_at_the_key(tmp_path):
     text = GOOD.replace("    limit: 5", "    limt: 5")
     assert error(tmp_path, text) == (
-        "traits.yaml:11:5: unknown key 'limt'; known keys: compute, limit, name; did you mean 'limit'?")
+        "traits.yaml:11:5: unknown key 'limt'; known keys: compute, limit, name; did you mean 'limit'?"
+    )
 
 
 def test_discriminated_union_names_the_allowed_types_at_the_value(tmp_path):
     assert error(tmp_path, GOOD.replace("type: aggregation", "type: agregation")) == (
         "traits.yaml:8:13: unknown type 'agregation'; use one of event_counter, aggregation; "
-        "did you mean 'aggregation'?")
+        "did you mean 'aggregation'?"
+    )
     assert error(tmp_path, GOOD.replace("      type: aggregation\n", "")) == (
-        "traits.yaml:8:7: compute: missing key 'type' (one of event_counter, aggregation)")
+        "traits.yaml:8:7: compute: missing key 'type' (one of event_counter, aggregation)"
+    )
     # the chosen model's own fields are then checked
     assert error(tmp_path, GOOD.replace("property: revenue", "property: [revenue]")) == (
-        "traits.yaml:10:17: property must be a string, not a list")
+        "traits.yaml:10:17: property must be a string, not a list"
+    )
 
 
 def test_wrong_types_and_values_point_at_the_value_in_plain_words(tmp_path):
     assert error(tmp_path, GOOD.replace("limit: 5", "limit: '5'")) == (
-        "traits.yaml:11:12: limit must be an integer of at least 1, not '5'")
+        "traits.yaml:11:12: limit must be an integer of at least 1, not '5'"
+    )
     assert error(tmp_path, GOOD.replace("limit: 5", "limit: 0")) == (
-        "traits.yaml:11:12: limit must be an integer of at least 1, not 0")
-    assert error(tmp_path, GOOD.replace("      property: revenue\n", "      property: revenue\n      function: summ\n")) == (
-        "traits.yaml:11:17: function must be one of sum, min, max, avg, not 'summ'; did you mean 'sum'?")
+        "traits.yaml:11:12: limit must be an integer of at least 1, not 0"
+    )
+    assert error(
+        tmp_path, GOOD.replace("      property: revenue\n", "      property: revenue\n      function: summ\n")
+    ) == ("traits.yaml:11:17: function must be one of sum, min, max, avg, not 'summ'; did you mean 'sum'?")
     assert error(tmp_path, "traits: {}\n") == "traits.yaml:1:9: traits must be a non-empty list, not a mapping"
     assert error(tmp_path, "traits: []\n") == "traits.yaml:1:9: traits must be a non-empty list, not a list"
     assert error(tmp_path, "- 1\n") == "traits.yaml:1:1: a traits file holds a mapping with the key 'traits'"
@@ -130,9 +145,11 @@ def test_nested_list_positions_and_durations(tmp_path):
     text = GOOD.replace("[{property: currency, equals: EUR}]", "[{property: currency}, {property: 7}]")
     assert error(tmp_path, text) == "traits.yaml:5:56: property must be a string, not 7"
     assert error(tmp_path, GOOD.replace("window: 30d", "window: 30 days")) == (
-        "traits.yaml:4:68: window: '30 days' is not a duration such as 30s, 5m, 1h, 7d or 2w")
+        "traits.yaml:4:68: window: '30 days' is not a duration such as 30s, 5m, 1h, 7d or 2w"
+    )
     assert error(tmp_path, GOOD.replace("window: 30d", "window: 30")) == (
-        "traits.yaml:4:68: window: 30 is not a duration such as 30s, 5m, 1h, 7d or 2w")
+        "traits.yaml:4:68: window: 30 is not a duration such as 30s, 5m, 1h, 7d or 2w"
+    )
     spec, _ = load(tmp_path, GOOD.replace("window: 30d", "window: 4w"))
     assert spec.traits[0].compute.window == timedelta(weeks=4) == parse_duration("4w")
     spec, _ = load(tmp_path, GOOD.replace("window: 30d", "window: 12h"))
@@ -141,7 +158,8 @@ def test_nested_list_positions_and_durations(tmp_path):
 
 def test_a_check_across_fields_points_at_its_path(tmp_path):
     assert error(tmp_path, GOOD.replace("name: revenue", "name: orders_30d")) == (
-        "traits.yaml:6:11: trait 'orders_30d' is defined twice")
+        "traits.yaml:6:11: trait 'orders_30d' is defined twice"
+    )
 
 
 def test_every_problem_of_a_file_is_reported_at_once_in_file_order(tmp_path):
@@ -161,9 +179,13 @@ def test_every_problem_of_a_file_is_reported_at_once_in_file_order(tmp_path):
 def test_strict_types_and_plain_data_without_positions():
     assert parse_definition({"property": "p", "equals": True}, Filter).equals is True
     with pytest.raises(ConfigError, match=r"^<definition>: version: version must be 1, not true$"):
-        parse_definition({"version": True, "traits": [{"name": "n", "compute": {"type": "aggregation",
-                                                                                  "event": "e", "property": "p"}}]},
-                         TraitsFile)
+        parse_definition(
+            {
+                "version": True,
+                "traits": [{"name": "n", "compute": {"type": "aggregation", "event": "e", "property": "p"}}],
+            },
+            TraitsFile,
+        )
     with pytest.raises(ConfigError, match=r"^t\.yaml: traits\.0\.compute: compute: missing key 'event'$"):
         parse_definition({"traits": [{"name": "n", "compute": {"type": "event_counter"}}]}, TraitsFile, "t.yaml")
 
@@ -177,7 +199,10 @@ def test_point_at_keys_for_loaders_that_always_did(tmp_path):
 
 
 def test_reading_definitions_imports_nothing_heavy():
-    code = ("import sys\nimport cdp_cli.definitions, cdp_cli.config, cdp_cli.identity.config\n"
-            "print(sorted(m for m in ('pydantic', 'yaml', 'pyarrow', 'duckdb', 'jsonschema', 'orjson') if m in sys.modules))")
+    code = (
+        "import sys\nimport cdp_cli.definitions, cdp_cli.config, cdp_cli.identity.config\n"
+        "print(sorted(m for m in ('pydantic', 'yaml', 'pyarrow', 'duckdb', 'jsonschema', 'orjson') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

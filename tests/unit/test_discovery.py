@@ -10,18 +10,21 @@ from tests.conftest import write_files
 
 
 def test_plan_roots_split_a_tree_into_plans(tmp_path: Path) -> None:
-    write_files(tmp_path, {
-        "shop/plan.yaml": "name: shop\n",
-        "shop/events/a.yaml": "events: {}\n",
-        "shop/events/b.yml": "events: {}\n",
-        "saas/plan.yml": "name: saas\n",
-        "saas/nested/plan.yaml": "name: nested\n",
-        "saas/nested/x.yaml": "events: {}\n",
-        "loose.yaml": "events: {}\n",
-        ".hidden/plan.yaml": "name: hidden\n",
-        "shop/.draft.yaml": "events: {}\n",
-        "shop/notes.txt": "not yaml",
-    })
+    write_files(
+        tmp_path,
+        {
+            "shop/plan.yaml": "name: shop\n",
+            "shop/events/a.yaml": "events: {}\n",
+            "shop/events/b.yml": "events: {}\n",
+            "saas/plan.yml": "name: saas\n",
+            "saas/nested/plan.yaml": "name: nested\n",
+            "saas/nested/x.yaml": "events: {}\n",
+            "loose.yaml": "events: {}\n",
+            ".hidden/plan.yaml": "name: hidden\n",
+            "shop/.draft.yaml": "events: {}\n",
+            "shop/notes.txt": "not yaml",
+        },
+    )
     sources = discover([tmp_path])
     got = {Path(s.root).name: sorted(p.relative_to(tmp_path).as_posix() for p in s.files) for s in sources}
     assert got == {
@@ -49,11 +52,16 @@ def test_missing_path_raises_input_error(tmp_path: Path) -> None:
 
 
 def test_a_path_inside_a_plan_validates_the_whole_plan(tmp_path: Path) -> None:
-    write_files(tmp_path, {
-        ".git/HEAD": "ref: refs/heads/main\n",
-        "plans/shop/plan.yaml": "name: shop\nproperties:\n  order_id: {type: string, description: d}\n",
-        "plans/shop/events/orders.yaml": "events:\n  Order Completed:\n    description: d\n    properties:\n      order_id: {ref: order_id}\n",
-    })
+    write_files(
+        tmp_path,
+        {
+            ".git/HEAD": "ref: refs/heads/main\n",
+            "plans/shop/plan.yaml": "name: shop\nproperties:\n  order_id: {type: string, description: d}\n",
+            "plans/shop/events/orders.yaml": (
+                "events:\n  Order Completed:\n    description: d\n    properties:\n      order_id: {ref: order_id}\n"
+            ),
+        },
+    )
     for target in (tmp_path / "plans/shop/events/orders.yaml", tmp_path / "plans/shop/events"):
         (source,) = discover([target])
         assert Path(source.root).name == "shop"

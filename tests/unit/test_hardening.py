@@ -23,10 +23,13 @@ def _finding(file="logs/a.ndjson", line=100, column=0, message="m", path="", **e
 
 
 # --- 1. data loss: the output-directory guard -------------------------------------------------------
-@pytest.mark.parametrize("command", [
-    ["profiles", "resolve", "samples/identity", "--out", "{out}"],
-    ["plan", "export", "--to", "jsonschema", "{out}", "--plan", "plans/ecommerce"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["profiles", "resolve", "samples/identity", "--out", "{out}"],
+        ["plan", "export", "--to", "jsonschema", "{out}", "--plan", "plans/ecommerce"],
+    ],
+)
 def test_a_foreign_manifest_json_does_not_make_a_directory_cdps(command, tmp_path: Path) -> None:
     webapp = tmp_path / "webapp"
     webapp.mkdir()
@@ -114,8 +117,17 @@ def test_leftovers_of_dead_runs_are_removed_and_look_alikes_reported(tmp_path: P
 # --- 3. data prints literally --------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["text", "github", "json", "sarif", "junit"])
 def test_emoji_codes_and_markup_print_literally(fmt: str) -> None:
-    f = Finding("NM001", "naming.event-name", Level.WARNING, "file:100:", 1234, 0,
-                "event name 'Launch :rocket: Clicked' [bold]x[/]", "$.event", {"event": "Launch :rocket: Clicked"})
+    f = Finding(
+        "NM001",
+        "naming.event-name",
+        Level.WARNING,
+        "file:100:",
+        1234,
+        0,
+        "event name 'Launch :rocket: Clicked' [bold]x[/]",
+        "$.event",
+        {"event": "Launch :rocket: Clicked"},
+    )
     out = io.StringIO()
     render(Report("events lint", [f], files=["file:100:"]), fmt, out, Options(color=True))
     text = out.getvalue()
@@ -125,8 +137,19 @@ def test_emoji_codes_and_markup_print_literally(fmt: str) -> None:
 
 # --- 12. text findings name the JSON path ------------------------------------------------------------
 def test_text_findings_show_the_json_path() -> None:
-    fs = [Finding("PI001", "privacy.email-in-value", Level.WARNING, "a.ndjson", 3, 0, "value looks like an email address",
-                  f"$.properties.{k}") for k in ("a", "b", "c")]
+    fs = [
+        Finding(
+            "PI001",
+            "privacy.email-in-value",
+            Level.WARNING,
+            "a.ndjson",
+            3,
+            0,
+            "value looks like an email address",
+            f"$.properties.{k}",
+        )
+        for k in ("a", "b", "c")
+    ]
     out = io.StringIO()
     render(Report("events lint", fs, files=["a.ndjson"]), Format.TEXT, out, Options(color=False, quiet=True))
     lines = out.getvalue().splitlines()
@@ -137,11 +160,30 @@ def test_text_findings_show_the_json_path() -> None:
 def test_personal_data_in_message_ids_and_keys_is_withheld_in_every_format(tmp_path: Path) -> None:
     log = tmp_path / "pii.ndjson"
     msgs = [
-        {"type": "track", "event": "Clicked", "messageId": "ada@example.com", "userId": "u1", "timestamp": "2026-11-01T00:00:00Z",
-         "properties": {"card_4111111111111111": 1}},
-        {"type": "track", "event": "Clicked", "messageId": "ada@example.com", "userId": "u1", "timestamp": "2026-11-01T00:00:00Z"},
-        {"type": "track", "event": "Clicked", "messageId": "m+14155550123", "anonymousId": "a", "timestamp": "2026-11-01T00:00:00Z",
-         "properties": {"x": 1}, "userId": 5},
+        {
+            "type": "track",
+            "event": "Clicked",
+            "messageId": "ada@example.com",
+            "userId": "u1",
+            "timestamp": "2026-11-01T00:00:00Z",
+            "properties": {"card_4111111111111111": 1},
+        },
+        {
+            "type": "track",
+            "event": "Clicked",
+            "messageId": "ada@example.com",
+            "userId": "u1",
+            "timestamp": "2026-11-01T00:00:00Z",
+        },
+        {
+            "type": "track",
+            "event": "Clicked",
+            "messageId": "m+14155550123",
+            "anonymousId": "a",
+            "timestamp": "2026-11-01T00:00:00Z",
+            "properties": {"x": 1},
+            "userId": 5,
+        },
     ]
     log.write_text("".join(json.dumps(m) + "\n" for m in msgs))
     for fmt in ("text", "json", "github", "sarif", "junit"):
@@ -223,3 +265,52 @@ def test_os_errors_name_the_users_path_not_a_temporary_file(tmp_path: Path) -> N
     with pytest.raises(OutputError, match=r"^cannot write /dev/full: no space left on device$"):
         with atomic_open("/dev/full") as fh:
             fh.write("x" * 100000)
+
+
+@pytest.mark.parametrize("bad_type", [["track"], {"t": 1}, 7, None, True])
+def test_a_type_that_is_not_a_string_is_a_finding_not_a_crash(bad_type, tmp_path: Path) -> None:
+    """Found by mypy: resolve hashed the type of every message, so ["track"] crashed it."""
+    log = tmp_path / "t.ndjson"
+    msgs = [
+        {
+            "type": bad_type,
+            "userId": "u1",
+            "messageId": "m1",
+            "timestamp": "2026-11-01T00:00:00Z",
+            "properties": {"a": 1},
+            "traits": {"b": 2},
+        },
+        {"type": "identify", "userId": "u1", "messageId": "m2", "timestamp": "2026-11-01T00:01:00Z"},
+    ]
+    log.write_text("".join(json.dumps(m) + "\n" for m in msgs))
+    r = run_cdp("profiles", "resolve", str(log), "--out", str(tmp_path / "p"))
+    assert r.returncode == 0 and "internal error" not in r.stderr, r.stderr
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "p" / "events.parquet").num_rows == 2
+    r = run_cdp("events", "lint", str(log), "--now", "2026-11-02T00:00:00Z")
+    assert r.returncode == 1 and "SP001" in r.stdout and "internal error" not in r.stderr, r.stderr
+
+
+def _unpicklable(x: int):
+    if x == 3:
+        return lambda: x  # a result that cannot be pickled back to the parent
+    if x == 5:
+        raise _Unpicklable()
+    return x
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("cannot pickle this exception")
+
+
+@pytest.mark.parametrize("bad", [3, 5])
+def test_a_worker_whose_answer_cannot_be_sent_reports_it(bad: int) -> None:
+    """Found by mypy: the fallback for an unpicklable answer unpacked a result as an error and the
+    worker died silently instead of saying what went wrong."""
+    from cdp_cli.workers import WorkerError, ordered_map
+
+    items = [i for i in range(8) if i in (bad, 0, 1, 2, 7)]
+    with pytest.raises(WorkerError):
+        list(ordered_map(_unpicklable, items, 2))

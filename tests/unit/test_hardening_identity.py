@@ -52,6 +52,7 @@ def ext(type_name: str, value: str, collection: str = "users") -> dict:
 
 # --- 1. context.externalIds types that appear at run time ----------------------------------------
 
+
 def test_graph_gives_a_type_added_at_run_time_its_per_type_state():
     extractor = Extractor(build_config({}))
     g = Graph(extractor.types)
@@ -69,12 +70,19 @@ def _external_log(tmp_path: Path, n: int) -> Path:
     (so in different worker tasks with --jobs 2: a task is 10,000 lines)."""
     msgs = []
     for i in range(n):
-        m: dict = {"type": "track", "event": "E", "messageId": f"m-{i}", "anonymousId": f"a-{i % 500}",
-                   "timestamp": f"2024-01-01T00:{(i // 60) % 60:02d}:{i % 60:02d}Z"}
+        m: dict = {
+            "type": "track",
+            "event": "E",
+            "messageId": f"m-{i}",
+            "anonymousId": f"a-{i % 500}",
+            "timestamp": f"2024-01-01T00:{(i // 60) % 60:02d}:{i % 60:02d}Z",
+        }
         if i == 3:
             m["context"] = {"externalIds": [ext("hubspot", "h-1")]}
         elif i == n // 2:
-            m["context"] = {"externalIds": [ext("zendesk", "z-1"), ext("hubspot", "h-1"), ext("salesforce", "acct", "accounts")]}
+            m["context"] = {
+                "externalIds": [ext("zendesk", "z-1"), ext("hubspot", "h-1"), ext("salesforce", "acct", "accounts")]
+            }
         elif i == n - 5:
             m["context"] = {"externalIds": [ext("stripe", "cus_1"), ext("intercom", "ic-9")]}
             m["userId"] = "u-late"
@@ -102,7 +110,12 @@ def test_external_ids_of_new_types_resolve(tmp_path, jobs, identity):
         assert key in ids, key
     assert ("salesforce", "acct") not in ids  # an account, not a person
     # h-1 first came with a-3, then with a-(n/2 % 500) and z-1: one profile holds them all
-    assert ids[("hubspot", "h-1")] == ids[("zendesk", "z-1")] == ids[("anonymous_id", "a-3")] == ids[("anonymous_id", "a-0")]
+    assert (
+        ids[("hubspot", "h-1")]
+        == ids[("zendesk", "z-1")]
+        == ids[("anonymous_id", "a-3")]
+        == ids[("anonymous_id", "a-0")]
+    )
     assert ids[("stripe", "cus_1")] == ids[("user_id", "u-late")] == ids[("intercom", "ic-9")]
     profiles = {p["profile_id"]: dict(p["identifiers"]) for p in rows(out, "profiles")}
     assert profiles[ids[("hubspot", "h-1")]]["zendesk"] == ["z-1"]
@@ -113,8 +126,18 @@ def test_external_ids_of_new_types_resolve(tmp_path, jobs, identity):
 
 
 def test_external_types_have_a_limit_only_when_limits_apply(tmp_path):
-    log = ndjson(tmp_path / "e.ndjson", [{"type": "track", "event": "E", "messageId": "m", "userId": "u",
-                                          "context": {"externalIds": [ext("hubspot", "h")]}}])
+    log = ndjson(
+        tmp_path / "e.ndjson",
+        [
+            {
+                "type": "track",
+                "event": "E",
+                "messageId": "m",
+                "userId": "u",
+                "context": {"externalIds": [ext("hubspot", "h")]},
+            }
+        ],
+    )
     resolve([log], tmp_path / "u", unrestricted=True)
     types = {t["name"]: t for t in json.loads((tmp_path / "u" / "manifest.json").read_text())["identity"]["types"]}
     assert types["hubspot"]["limit"] is None  # not "0": unrestricted mode has no limits
@@ -122,21 +145,38 @@ def test_external_types_have_a_limit_only_when_limits_apply(tmp_path):
 
 # --- 2. duplicate messageIds ---------------------------------------------------------------------
 
+
 def _dup_files(tmp_path: Path) -> tuple[Path, Path]:
-    a = ndjson(tmp_path / "a.ndjson", [
-        {"type": "track", "event": "A", "messageId": "m1", "userId": "u1", "timestamp": "2024-01-01T00:00:00Z"},
-        {"type": "track", "event": "B", "messageId": "m2", "userId": "u2", "timestamp": "2024-01-01T00:01:00Z"},
-        {"type": "track", "event": "C", "messageId": "m3", "userId": "u3", "timestamp": "2024-01-01T00:02:00Z"},
-        {"type": "track", "event": "NoId", "userId": "u1", "timestamp": "2024-01-01T00:03:00Z"},
-    ])
-    b = ndjson(tmp_path / "b.ndjson", [
-        # the same messageIds: copies of m1 and m3; m2 later (a retry) carrying an email that would merge u1 and u2
-        {"type": "track", "event": "A", "messageId": "m1", "userId": "u1", "timestamp": "2024-01-01T00:00:00Z"},
-        {"type": "identify", "messageId": "m2", "userId": "u1", "timestamp": "2024-01-01T00:05:00Z",
-         "traits": {"email": "x@example.com"}},
-        {"type": "track", "event": "C", "messageId": "m3", "userId": "u3", "timestamp": "2024-01-01T00:02:00Z"},
-        {"type": "track", "event": "NoId", "userId": "u1", "timestamp": "2024-01-01T00:03:00Z"},  # never deduplicated
-    ])
+    a = ndjson(
+        tmp_path / "a.ndjson",
+        [
+            {"type": "track", "event": "A", "messageId": "m1", "userId": "u1", "timestamp": "2024-01-01T00:00:00Z"},
+            {"type": "track", "event": "B", "messageId": "m2", "userId": "u2", "timestamp": "2024-01-01T00:01:00Z"},
+            {"type": "track", "event": "C", "messageId": "m3", "userId": "u3", "timestamp": "2024-01-01T00:02:00Z"},
+            {"type": "track", "event": "NoId", "userId": "u1", "timestamp": "2024-01-01T00:03:00Z"},
+        ],
+    )
+    b = ndjson(
+        tmp_path / "b.ndjson",
+        [
+            # the same messageIds: copies of m1 and m3; m2 later (a retry) carrying an email that would merge u1 and u2
+            {"type": "track", "event": "A", "messageId": "m1", "userId": "u1", "timestamp": "2024-01-01T00:00:00Z"},
+            {
+                "type": "identify",
+                "messageId": "m2",
+                "userId": "u1",
+                "timestamp": "2024-01-01T00:05:00Z",
+                "traits": {"email": "x@example.com"},
+            },
+            {"type": "track", "event": "C", "messageId": "m3", "userId": "u3", "timestamp": "2024-01-01T00:02:00Z"},
+            {
+                "type": "track",
+                "event": "NoId",
+                "userId": "u1",
+                "timestamp": "2024-01-01T00:03:00Z",
+            },  # never deduplicated
+        ],
+    )
     return a, b
 
 
@@ -156,7 +196,9 @@ def test_duplicate_message_ids_count_once(tmp_path):
     assert sum(p["event_count"] for p in rows(out, "profiles")) == 5
     assert json.loads((out / "manifest.json").read_text())["counts"]["duplicates_dropped"] == 3
 
-    doc = json.loads(run_cdp("profiles", "resolve", str(a), str(b), "--out", str(tmp_path / "j"), "--format", "json").stdout)
+    doc = json.loads(
+        run_cdp("profiles", "resolve", str(a), str(b), "--out", str(tmp_path / "j"), "--format", "json").stdout
+    )
     assert (doc["events"], doc["duplicates_dropped"]) == (5, 3)
     r = run_cdp("profiles", "show", "user_id:u1", "--profiles", str(out))
     assert r.returncode == 0 and "3 events," in r.stdout  # m1 once, and both messages without a messageId
@@ -175,7 +217,9 @@ def test_duplicate_dropping_is_deterministic(tmp_path):
         out = tmp_path / f"o{len(list(tmp_path.iterdir()))}"
         r = run_cdp("profiles", "resolve", *args, "--out", str(out), "-q")
         assert r.returncode == 0, r.stderr
-        ev = sorted((e["message_id"] or "", e["profile_id"], e["file"], e["line"], e["type"]) for e in rows(out, "events"))
+        ev = sorted(
+            (e["message_id"] or "", e["profile_id"], e["file"], e["line"], e["type"]) for e in rows(out, "events")
+        )
         prof = sorted((p["profile_id"], p["event_count"], p["traits"]) for p in rows(out, "profiles"))
         return ev, prof
 
@@ -188,9 +232,20 @@ def test_duplicate_dropping_is_deterministic(tmp_path):
 
 # --- 3. --memory-limit ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,bytes_", [("512MB", 512 * 10**6), ("2GB", 2 * 10**9), ("1.5GiB", 3 * 2**29),
-                                         ("800MiB", 800 * 2**20), ("2gb", 2 * 10**9), ("128MB", 128 * 10**6),
-                                         (" 1TB ", 10**12), ("131072KiB", 2**27)])
+
+@pytest.mark.parametrize(
+    "text,bytes_",
+    [
+        ("512MB", 512 * 10**6),
+        ("2GB", 2 * 10**9),
+        ("1.5GiB", 3 * 2**29),
+        ("800MiB", 800 * 2**20),
+        ("2gb", 2 * 10**9),
+        ("128MB", 128 * 10**6),
+        (" 1TB ", 10**12),
+        ("131072KiB", 2**27),
+    ],
+)
 def test_memory_limit_forms(text, bytes_):
     assert parse_memory_limit(text) == bytes_
 
@@ -204,7 +259,9 @@ def test_memory_limit_refused(text):
 @pytest.mark.parametrize("text", ["lots", "-1GB", "1KB", "0"])
 def test_memory_limit_checked_before_any_work(tmp_path, text):
     # the input does not exist: the option error must come first, before anything is read
-    r = run_cdp("profiles", "resolve", str(tmp_path / "missing.ndjson"), "--out", str(tmp_path / "o"), f"--memory-limit={text}")
+    r = run_cdp(
+        "profiles", "resolve", str(tmp_path / "missing.ndjson"), "--out", str(tmp_path / "o"), f"--memory-limit={text}"
+    )
     assert r.returncode == 2
     assert r.stderr.startswith(f"Error: --memory-limit '{text}': "), r.stderr
     assert "SET threads" not in r.stderr and "Parser Error" not in r.stderr
@@ -212,14 +269,24 @@ def test_memory_limit_checked_before_any_work(tmp_path, text):
 
 
 def test_memory_limit_minimum_works(tmp_path):
-    r = run_cdp("profiles", "resolve", str(ROOT / "samples" / "ecommerce"), "--out", str(tmp_path / "o"),
-                "--memory-limit", "128MB", "--format", "json")
+    r = run_cdp(
+        "profiles",
+        "resolve",
+        str(ROOT / "samples" / "ecommerce"),
+        "--out",
+        str(tmp_path / "o"),
+        "--memory-limit",
+        "128MB",
+        "--format",
+        "json",
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["read"]["messages"] == 3000 and doc["events"] + doc["duplicates_dropped"] == 3000
 
 
 # --- 4. small contradictions ----------------------------------------------------------------------
+
 
 def test_strict_quiet_prints_nothing_on_stdout(tmp_path):
     r = run_cdp("profiles", "resolve", JOURNEYS, "--out", str(tmp_path / "o"), "--strict", "-q", cwd=ROOT)
@@ -229,13 +296,39 @@ def test_strict_quiet_prints_nothing_on_stdout(tmp_path):
 
 
 def _groups_log(tmp_path: Path) -> Path:
-    return ndjson(tmp_path / "g.ndjson", [
-        {"type": "group", "messageId": "g1", "userId": "u1", "groupId": "acme", "timestamp": "2024-01-01T00:00:00Z"},
-        {"type": "group", "messageId": "g2", "userId": "u2", "groupId": "acme", "timestamp": "2024-01-01T00:01:00Z"},
-        {"type": "group", "messageId": "g3", "userId": "u3", "groupId": "solo", "timestamp": "2024-01-01T00:01:30Z"},
-        {"type": "identify", "messageId": "g4", "userId": "u4", "timestamp": "2024-01-01T00:02:00Z",
-         "traits": {"email": "u1"}},
-    ])
+    return ndjson(
+        tmp_path / "g.ndjson",
+        [
+            {
+                "type": "group",
+                "messageId": "g1",
+                "userId": "u1",
+                "groupId": "acme",
+                "timestamp": "2024-01-01T00:00:00Z",
+            },
+            {
+                "type": "group",
+                "messageId": "g2",
+                "userId": "u2",
+                "groupId": "acme",
+                "timestamp": "2024-01-01T00:01:00Z",
+            },
+            {
+                "type": "group",
+                "messageId": "g3",
+                "userId": "u3",
+                "groupId": "solo",
+                "timestamp": "2024-01-01T00:01:30Z",
+            },
+            {
+                "type": "identify",
+                "messageId": "g4",
+                "userId": "u4",
+                "timestamp": "2024-01-01T00:02:00Z",
+                "traits": {"email": "u1"},
+            },
+        ],
+    )
 
 
 def test_group_ids_listed_by_show_are_found_by_show_and_explain(tmp_path):
@@ -275,11 +368,19 @@ def test_summary_identifier_count_agrees_with_its_breakdown(tmp_path):
 
 
 def test_a_value_on_several_profiles_is_not_picked_silently(tmp_path):
-    log = ndjson(tmp_path / "s.ndjson", [
-        {"type": "identify", "messageId": "s1", "userId": "same", "timestamp": "2024-01-01T00:00:00Z"},
-        {"type": "identify", "messageId": "s2", "userId": "other", "timestamp": "2024-01-01T00:01:00Z",
-         "traits": {"email": "same"}},
-    ])
+    log = ndjson(
+        tmp_path / "s.ndjson",
+        [
+            {"type": "identify", "messageId": "s1", "userId": "same", "timestamp": "2024-01-01T00:00:00Z"},
+            {
+                "type": "identify",
+                "messageId": "s2",
+                "userId": "other",
+                "timestamp": "2024-01-01T00:01:00Z",
+                "traits": {"email": "same"},
+            },
+        ],
+    )
     out = tmp_path / "o"
     assert run_cdp("profiles", "resolve", str(log), "--out", str(out), "-q").returncode == 0
     for cmd in (["show", "same"], ["explain", "same", "user_id:other"]):
@@ -294,8 +395,10 @@ def test_a_value_on_several_profiles_is_not_picked_silently(tmp_path):
 
 
 def test_summary_line_is_pluralised(tmp_path):
-    one = ndjson(tmp_path / "one.ndjson", [{"type": "track", "event": "E", "messageId": "m", "userId": "u",
-                                             "timestamp": "2024-01-01T00:00:00Z"}])
+    one = ndjson(
+        tmp_path / "one.ndjson",
+        [{"type": "track", "event": "E", "messageId": "m", "userId": "u", "timestamp": "2024-01-01T00:00:00Z"}],
+    )
     r = run_cdp("profiles", "resolve", str(one), "--out", str(tmp_path / "a"))
     assert "1 event -> 1 profile, 0 merges, 0 refused merges; wrote" in r.stdout
     none = ndjson(tmp_path / "none.ndjson", [{"type": "track", "event": "E", "messageId": "m"}])
@@ -303,24 +406,55 @@ def test_summary_line_is_pluralised(tmp_path):
     assert "1 event -> 0 profiles, 0 merges, 0 refused merges" in r.stdout
     r = run_cdp("profiles", "resolve", JOURNEYS, "--out", str(tmp_path / "c"), cwd=ROOT)
     assert "22 events -> 8 profiles, 1 merge, 5 refused merges; wrote" in r.stdout
-    refused = ndjson(tmp_path / "r.ndjson", [
-        {"type": "identify", "messageId": "r1", "userId": "u1", "traits": {"email": "e@x.io"}, "timestamp": "2024-01-01T00:00:00Z"},
-        {"type": "identify", "messageId": "r2", "userId": "u2", "traits": {"email": "e@x.io"}, "timestamp": "2024-01-01T00:01:00Z"},
-    ])
+    refused = ndjson(
+        tmp_path / "r.ndjson",
+        [
+            {
+                "type": "identify",
+                "messageId": "r1",
+                "userId": "u1",
+                "traits": {"email": "e@x.io"},
+                "timestamp": "2024-01-01T00:00:00Z",
+            },
+            {
+                "type": "identify",
+                "messageId": "r2",
+                "userId": "u2",
+                "traits": {"email": "e@x.io"},
+                "timestamp": "2024-01-01T00:01:00Z",
+            },
+        ],
+    )
     r = run_cdp("profiles", "resolve", str(refused), "--out", str(tmp_path / "d"))
     assert "2 events -> 2 profiles, 0 merges, 1 refused merge; wrote" in r.stdout
 
 
 # --- 5. data is never read as emoji codes or markup -------------------------------------------------
 
+
 def test_emoji_codes_and_markup_in_data_print_literally(tmp_path):
     weird = tmp_path / "file:100:[bold].ndjson"
-    ndjson(weird, [
-        {"type": "identify", "messageId": "id:100:", "userId": "u:100:", "anonymousId": "a:rocket:[bold]x[/bold]",
-         "timestamp": "2024-01-01T00:00:00Z", "traits": {"note:100:": ":rocket: [red]hi[/red]"}},
-        {"type": "track", "event": "E:100:", "messageId": "t:rocket:", "userId": "u:100:", "anonymousId": {"x": 1},
-         "timestamp": "2024-01-01T00:01:00Z"},
-    ])
+    ndjson(
+        weird,
+        [
+            {
+                "type": "identify",
+                "messageId": "id:100:",
+                "userId": "u:100:",
+                "anonymousId": "a:rocket:[bold]x[/bold]",
+                "timestamp": "2024-01-01T00:00:00Z",
+                "traits": {"note:100:": ":rocket: [red]hi[/red]"},
+            },
+            {
+                "type": "track",
+                "event": "E:100:",
+                "messageId": "t:rocket:",
+                "userId": "u:100:",
+                "anonymousId": {"x": 1},
+                "timestamp": "2024-01-01T00:01:00Z",
+            },
+        ],
+    )
     out = tmp_path / "o"
     r = run_cdp("profiles", "resolve", str(weird), "--out", str(out), "--color", "always")
     assert r.returncode == 0, r.stderr
@@ -329,8 +463,15 @@ def test_emoji_codes_and_markup_in_data_print_literally(tmp_path):
 
     r = run_cdp("profiles", "show", "user_id:u:100:", "-P", str(out))
     assert r.returncode == 0, r.stderr
-    for text in ("u:100:", "a:rocket:[bold]x[/bold]", "note:100:", ":rocket: [red]hi[/red]", "file:100:[bold].ndjson:1",
-                 "E:100:", "t:rocket:"):
+    for text in (
+        "u:100:",
+        "a:rocket:[bold]x[/bold]",
+        "note:100:",
+        ":rocket: [red]hi[/red]",
+        "file:100:[bold].ndjson:1",
+        "E:100:",
+        "t:rocket:",
+    ):
         assert text in r.stdout, text
     assert "💯" not in r.stdout and "🚀" not in r.stdout
 

@@ -41,7 +41,9 @@ def _loops(d: Path, suffix: str) -> None:
 
 
 def test_plan_validate_reports_file_link_loops_and_checks_the_other_files(tmp_path: Path) -> None:
-    write_files(tmp_path / "plans" / "shop", {"plan.yaml": PLAN, "events.yaml": "events:\n  Bad:\n    descripton: typo\n"})
+    write_files(
+        tmp_path / "plans" / "shop", {"plan.yaml": PLAN, "events.yaml": "events:\n  Bad:\n    descripton: typo\n"}
+    )
     _loops(tmp_path / "plans" / "shop", ".yaml")
     r = run_cdp("plan", "validate", "plans/", "--format", "json", cwd=tmp_path)
     assert r.returncode == 1, r.stderr
@@ -79,7 +81,10 @@ def test_events_lint_reports_file_link_loops_and_reads_the_other_files(tmp_path:
     _loops(logs, ".ndjson")
     result = lint([logs], keep=None)
     assert [(Path(f.file).name, f.code) for f in result.findings] == [
-        ("a.ndjson", "EV007"), ("b.ndjson", "EV007"), ("self.ndjson", "EV007")]
+        ("a.ndjson", "EV007"),
+        ("b.ndjson", "EV007"),
+        ("self.ndjson", "EV007"),
+    ]
     assert all(f.message.startswith("symbolic link loop") for f in result.findings)
     assert result.stats.messages == 3
 
@@ -94,7 +99,10 @@ def test_events_lint_and_profiles_resolve_cli_go_on_past_link_loops(tmp_path: Pa
     assert r.returncode == 1 and "internal error" not in r.stderr, r.stderr
     data = json.loads(r.stdout)
     assert [(Path(f["file"]).name, f["code"]) for f in data["findings"]] == [
-        ("a.ndjson", "EV007"), ("b.ndjson", "EV007"), ("self.ndjson", "EV007")]
+        ("a.ndjson", "EV007"),
+        ("b.ndjson", "EV007"),
+        ("self.ndjson", "EV007"),
+    ]
     assert data["summary"]["messages"] == 3
     r = run_cdp("events", "lint", "logs", "-o", "report.txt", cwd=tmp_path)
     assert r.returncode == 1 and "symbolic link loop" in (tmp_path / "report.txt").read_text(), r.stderr
@@ -129,10 +137,14 @@ def test_directory_link_loops_neither_recurse_nor_abort(tmp_path: Path) -> None:
     (tmp_path / "logs" / "down").symlink_to("day1")
     assert [Path(s.name).name for s in discover([tmp_path / "logs"])] == ["events.ndjson"]
     # glob's '**' follows links to directories: two loops made it exponential; it must end, fast
-    code = ("import sys; from cdp_cli.events.reader import discover\n"
-            "print(len(discover([sys.argv[1]])))")
-    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "logs" / "**" / "*.ndjson")],
-                       capture_output=True, text=True, cwd=ROOT, timeout=30)
+    code = "import sys; from cdp_cli.events.reader import discover\nprint(len(discover([sys.argv[1]])))"
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "logs" / "**" / "*.ndjson")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
     assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
 
 
@@ -141,10 +153,14 @@ def test_recursive_globs_still_match_like_glob(tmp_path: Path) -> None:
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(gzip.compress(ndjson(1)) if rel.endswith(".gz") else ndjson(1))
-    names = lambda pattern: sorted(os.path.relpath(s.name, tmp_path) for s in discover([str(tmp_path / pattern)]))  # noqa: E731
+    names = lambda pattern: sorted(os.path.relpath(s.name, tmp_path) for s in discover([str(tmp_path / pattern)]))
     assert names("**/*.ndjson") == ["a.ndjson", "x/b.ndjson"]
     assert names("**/*.gz") == ["x/y/c.ndjson.gz"]
-    assert names("x/**") == ["x/b.ndjson", "x/f.txt", "x/y/c.ndjson.gz"]  # a file a pattern names is read whatever its name
+    assert names("x/**") == [
+        "x/b.ndjson",
+        "x/f.txt",
+        "x/y/c.ndjson.gz",
+    ]  # a file a pattern names is read whatever its name
     assert names(".hidden/**/*.ndjson") == [".hidden/d.ndjson"]
     with pytest.raises(InputError, match="no file matches"):
         discover([str(tmp_path / "**" / "*.zst")])
@@ -167,7 +183,9 @@ def messy(tmp_path: Path) -> Path:
     (logs / "d-image.json").write_bytes(PNG)
     (logs / "e-export.json").write_bytes(ZIP)
     (logs / "f-table.log").write_bytes(PARQUET)
-    (logs / "g-pretty.jsonl").write_text("".join(json.dumps({**MSG, "messageId": f"p{i}"}, indent=2) + "\n" for i in range(4)))
+    (logs / "g-pretty.jsonl").write_text(
+        "".join(json.dumps({**MSG, "messageId": f"p{i}"}, indent=2) + "\n" for i in range(4))
+    )
     return logs
 
 
@@ -175,17 +193,24 @@ def messy(tmp_path: Path) -> Path:
 def test_each_file_that_is_not_ndjson_is_one_finding_and_counted(messy: Path, jobs: int) -> None:
     result = lint([messy], keep=None, jobs=jobs)
     got = [(Path(f.file).name, f.line, f.code) for f in result.findings]
-    assert got == [(n, 1, "EV008") for n in ("a-random.ndjson", "b-array.json", "d-image.json", "e-export.json",
-                                             "f-table.log", "g-pretty.jsonl")]
+    assert got == [
+        (n, 1, "EV008")
+        for n in ("a-random.ndjson", "b-array.json", "d-image.json", "e-export.json", "f-table.log", "g-pretty.jsonl")
+    ]
     text = {Path(f.file).name: f.message for f in result.findings}
     assert text["a-random.ndjson"].startswith("a binary file (")
-    assert text["b-array.json"] == ("a JSON array, not NDJSON (one message per line); "
-                                    "convert it with `jq -c '.[]' b-array.json > b-array.ndjson`")
+    assert text["b-array.json"] == (
+        "a JSON array, not NDJSON (one message per line); convert it with `jq -c '.[]' b-array.json > b-array.ndjson`"
+    )
     assert "looks like PNG" in text["d-image.json"] and "looks like zip" in text["e-export.json"]
     assert "looks like Parquet" in text["f-table.log"]
-    assert text["g-pretty.jsonl"].startswith("pretty-printed JSON") and "`jq -c . g-pretty.jsonl > g-pretty.ndjson`" in text["g-pretty.jsonl"]
+    assert (
+        text["g-pretty.jsonl"].startswith("pretty-printed JSON")
+        and "`jq -c . g-pretty.jsonl > g-pretty.ndjson`" in text["g-pretty.jsonl"]
+    )
     s = result.stats
     assert s.messages == 5 and s.files == 7 and balanced(s)
+
     def lines(data: bytes) -> int:
         return data.count(b"\n") + (not data.endswith(b"\n"))
 
@@ -208,7 +233,9 @@ def test_profiles_resolve_skips_junk_files_with_one_problem_each(messy: Path, tm
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert [p["code"] for p in data["problems"]] == ["EV008"] * 6
-    assert data["read"]["messages"] == 5 and data["read"]["skipped_by_reason"] == {"not NDJSON": data["read"]["lines"] - 5}
+    assert data["read"]["messages"] == 5 and data["read"]["skipped_by_reason"] == {
+        "not NDJSON": data["read"]["lines"] - 5
+    }
 
 
 def test_compressed_files_are_sniffed_after_decompression(tmp_path: Path) -> None:
@@ -226,7 +253,7 @@ def test_compressed_files_are_sniffed_after_decompression(tmp_path: Path) -> Non
     assert "`gzip -dc a.json.gz | jq -c '.[]' > a.ndjson`" in text["a.json.gz"]
     assert text["b.ndjson.zst"].startswith("its zstd-decompressed content is a binary file (looks like PNG)")
     assert "rename it to end in .gz" in text["d.ndjson"]
-    lines = lambda data: data.count(b"\n") + (not data.endswith(b"\n"))  # noqa: E731
+    lines = lambda data: data.count(b"\n") + (not data.endswith(b"\n"))
     assert result.stats.skipped["EV008"] == lines(array) + lines(PNG) + lines((tmp_path / "d.ndjson").read_bytes())
     assert result.stats.messages == 4 and balanced(result.stats)
 
@@ -240,12 +267,14 @@ def test_standard_input_is_sniffed_too() -> None:
 
 
 def test_ndjson_with_broken_lines_is_still_read_line_by_line(tmp_path: Path) -> None:
-    body = (b'{"type":"track","event":"Order Completed",}\n'  # a broken first line
-            + ndjson(3)
-            + b"\xff\xfe not json\n"
-            + b"[1, 2]\n"
-            + ndjson(2, start=3)
-            + b"\x00" * 3000)  # a crash's NUL padding at the end
+    body = (
+        b'{"type":"track","event":"Order Completed",}\n'  # a broken first line
+        + ndjson(3)
+        + b"\xff\xfe not json\n"
+        + b"[1, 2]\n"
+        + ndjson(2, start=3)
+        + b"\x00" * 3000
+    )  # a crash's NUL padding at the end
     (tmp_path / "x.ndjson").write_bytes(body)
     result = lint([tmp_path / "x.ndjson"], keep=None)
     assert [(f.line, f.code) for f in result.findings] == [(1, "EV002"), (5, "EV001"), (6, "EV003"), (9, "EV002")]
@@ -257,23 +286,57 @@ def test_ndjson_with_broken_lines_is_still_read_line_by_line(tmp_path: Path) -> 
 
 
 # --- YAML syntax errors: where the problem starts ---------------------------------------------------
-@pytest.mark.parametrize("text,line,column,message", [
-    ('events:\n  A:\n    description: "never closed\n    owner: x\n\n\n\n\n\n',
-     3, 18, "invalid YAML: unterminated quoted string started here (found end of stream at 10:1)"),
-    ("events:\n  A:\n    description: 'never closed\n  B: {}\n",
-     3, 18, "invalid YAML: unterminated quoted string started here (found end of stream at 5:1)"),
-    ("events:\n  A:\n    labels: [a, b\n    owner: x\n",
-     3, 13, "invalid YAML: flow sequence '[' started here is not closed with ']' (expected ',' or ']', but got ':' at 4:10)"),
-    ("events:\n  A:\n    labels: [a, b,\n      c\n",
-     3, 13, "invalid YAML: flow sequence '[' started here is never closed with ']' (found end of stream at 5:1)"),
-    ("events:\n  A: {description: x\n  B: {}\n",
-     2, 6, "invalid YAML: flow mapping '{' started here is not closed with '}' (expected ',' or '}', but got ':' at 3:4)"),
-    ("events:\n  A:\n    description: x\n   owner: y\n",
-     4, 4, "invalid YAML: while parsing a block mapping expected <block end>, but found '<block mapping start>' (check the indentation"),
-    ("events:\n  A:\n\tdescription: x\n",
-     3, 1, "found character '\\t' that cannot start any token (YAML indentation must use spaces, not tabs)"),
-    ("events:\n  A: b: c\n", 2, 7, "invalid YAML: mapping values are not allowed here"),
-])
+@pytest.mark.parametrize(
+    "text,line,column,message",
+    [
+        (
+            'events:\n  A:\n    description: "never closed\n    owner: x\n\n\n\n\n\n',
+            3,
+            18,
+            "invalid YAML: unterminated quoted string started here (found end of stream at 10:1)",
+        ),
+        (
+            "events:\n  A:\n    description: 'never closed\n  B: {}\n",
+            3,
+            18,
+            "invalid YAML: unterminated quoted string started here (found end of stream at 5:1)",
+        ),
+        (
+            "events:\n  A:\n    labels: [a, b\n    owner: x\n",
+            3,
+            13,
+            "invalid YAML: flow sequence '[' started here is not closed with ']' "
+            "(expected ',' or ']', but got ':' at 4:10)",
+        ),
+        (
+            "events:\n  A:\n    labels: [a, b,\n      c\n",
+            3,
+            13,
+            "invalid YAML: flow sequence '[' started here is never closed with ']' (found end of stream at 5:1)",
+        ),
+        (
+            "events:\n  A: {description: x\n  B: {}\n",
+            2,
+            6,
+            "invalid YAML: flow mapping '{' started here is not closed with '}' "
+            "(expected ',' or '}', but got ':' at 3:4)",
+        ),
+        (
+            "events:\n  A:\n    description: x\n   owner: y\n",
+            4,
+            4,
+            "invalid YAML: while parsing a block mapping expected <block end>, "
+            "but found '<block mapping start>' (check the indentation",
+        ),
+        (
+            "events:\n  A:\n\tdescription: x\n",
+            3,
+            1,
+            "found character '\\t' that cannot start any token (YAML indentation must use spaces, not tabs)",
+        ),
+        ("events:\n  A: b: c\n", 2, 7, "invalid YAML: mapping values are not allowed here"),
+    ],
+)
 def test_yaml_syntax_errors_point_where_the_problem_starts(text: str, line: int, column: int, message: str) -> None:
     doc, problems = parse_yaml(text, "plan.yaml")
     assert doc is None and len(problems) == 1
@@ -283,11 +346,16 @@ def test_yaml_syntax_errors_point_where_the_problem_starts(text: str, line: int,
 
 
 def test_plan_validate_shows_the_opening_quote(tmp_path: Path) -> None:
-    write_files(tmp_path, {"plan.yaml": 'events:\n  Order Completed:\n    description: "never closed\n    owner: growth\n' + "\n" * 5})
+    write_files(
+        tmp_path,
+        {"plan.yaml": 'events:\n  Order Completed:\n    description: "never closed\n    owner: growth\n' + "\n" * 5},
+    )
     r = run_cdp("plan", "validate", "plan.yaml", cwd=tmp_path)
     assert r.returncode == 1
-    assert ("plan.yaml:3:18: error PL002 invalid YAML: unterminated quoted string started here "
-            "(found end of stream at 10:1)") in r.stdout, r.stdout
+    assert (
+        "plan.yaml:3:18: error PL002 invalid YAML: unterminated quoted string started here "
+        "(found end of stream at 10:1)"
+    ) in r.stdout, r.stdout
 
 
 def test_config_and_identity_files_report_the_same_position(tmp_path: Path) -> None:
@@ -295,7 +363,10 @@ def test_config_and_identity_files_report_the_same_position(tmp_path: Path) -> N
     cfg.write_text("rules:\n  EV005:\n    max_bytes: 'oops\n\n\n")
     with pytest.raises(ConfigError) as e:
         load_config(cfg)
-    assert str(e.value) == f"{cfg}:3:16: invalid YAML: unterminated quoted string started here (found end of stream at 6:1)"
+    assert (
+        str(e.value)
+        == f"{cfg}:3:16: invalid YAML: unterminated quoted string started here (found end of stream at 6:1)"
+    )
     ident = tmp_path / "identity.yaml"
     ident.write_text("identifiers: [email, user_id\nlimits: {}\n")
     (tmp_path / "events.ndjson").write_bytes(ndjson(1))

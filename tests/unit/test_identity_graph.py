@@ -97,7 +97,9 @@ def test_cross_device_journey_merges_and_the_oldest_profile_survives():
     w.send({"type": "identify", "anonymousId": "a-web", "userId": "u1", "traits": {"email": "Ada@Example.COM "}})
     s = w.send({"type": "identify", "anonymousId": "a-app", "userId": "u1"})
     assert s == web != app
-    assert w.groups() == [{"anonymous_id:a-web", "anonymous_id:a-app", "user_id:u1", "email:ada@example.com", "android.id:PHONE"}]
+    assert w.groups() == [
+        {"anonymous_id:a-web", "anonymous_id:a-app", "user_id:u1", "email:ada@example.com", "android.id:PHONE"}
+    ]
     [m] = w.g.merges
     assert (m.survivor, m.absorbed) == (web, app)
     assert w.profile_of("android.id", "PHONE") == profile_id("anonymous_id", "a-web")
@@ -136,11 +138,21 @@ def test_alias_links_previous_id_and_can_be_ignored():
 
 def test_wrong_types_numbers_long_values_and_external_ids():
     w = World({"numbers": "normalize", "max_length": 20})
-    ids = w.x.extract({"type": "track", "userId": 42.0, "anonymousId": {"a": 1}, "context": {
-        "traits": {"email": True}, "externalIds": [
-            {"id": "C-1", "type": "crm_id", "collection": "users", "encoding": "none"},
-            {"id": "ACME", "type": "account_id", "collection": "accounts"},
-            {"id": "x" * 30, "type": "crm_id", "collection": "users"}]}})
+    ids = w.x.extract(
+        {
+            "type": "track",
+            "userId": 42.0,
+            "anonymousId": {"a": 1},
+            "context": {
+                "traits": {"email": True},
+                "externalIds": [
+                    {"id": "C-1", "type": "crm_id", "collection": "users", "encoding": "none"},
+                    {"id": "ACME", "type": "account_id", "collection": "accounts"},
+                    {"id": "x" * 30, "type": "crm_id", "collection": "users"},
+                ],
+            },
+        }
+    )
     assert [(w.x.types[i].name, v) for i, v in ids] == [("user_id", "42"), ("crm_id", "C-1")]
     s = w.x.stats
     assert s.wrong_type == {"anonymous_id": 1, "email": 1} and s.too_long == {"crm_id": 1}
@@ -225,8 +237,11 @@ def _components(events: list[dict[str, str]]) -> list[set[str]]:
         return x
 
     for ev in events:
-        nodes = [f"{t}:{('u-' if t == 'user_id' else 'a-' if t == 'anonymous_id' else '') + v}{'@x.io' if t == 'email' else ''}"
-                 for t, v in ev.items()]
+        nodes = [
+            f"{t}:{('u-' if t == 'user_id' else 'a-' if t == 'anonymous_id' else '') + v}"
+            f"{'@x.io' if t == 'email' else ''}"
+            for t, v in ev.items()
+        ]
         for n in nodes[1:]:
             parent[find(n)] = find(nodes[0])
         find(nodes[0])
@@ -248,8 +263,15 @@ def test_unrestricted_mode_is_exactly_the_connected_components(events):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(EVENT, max_size=25), st.integers(1, 3), st.integers(1, 3))
 def test_no_profile_ever_exceeds_a_limit(events, user_limit, email_limit):
-    w = World({"identifiers": {"user_id": {"limit": user_limit}, "email": {"limit": email_limit},
-                               "anonymous_id": {"limit": 2}}})
+    w = World(
+        {
+            "identifiers": {
+                "user_id": {"limit": user_limit},
+                "email": {"limit": email_limit},
+                "anonymous_id": {"limit": 2},
+            }
+        }
+    )
     limits = {"user_id": user_limit, "email": email_limit, "anonymous_id": 2}
     for ev in events:
         w.send(_msg(ev))

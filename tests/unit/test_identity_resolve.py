@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdp_cli.errors import OutputError, InputError
+from cdp_cli.errors import OutputError
 from cdp_cli.identity.resolve import resolve
 from tests.conftest import ROOT
 
@@ -29,14 +29,33 @@ def test_outputs_of_the_identity_sample(tmp_path):
     r = resolve([JOURNEYS], out)
     assert (r.events, r.profiles, r.merges, r.refused) == (22, 8, 1, 5)
     assert r.problems_total == 1 and r.problems[0].code == "EV002" and r.problems[0].line == 21
-    assert sorted(p.name for p in out.iterdir()) == [".cdp-output.json", "events.parquet", "identities.parquet",
-                                                     "manifest.json", "merges.parquet", "profiles.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".cdp-output.json",
+        "events.parquet",
+        "identities.parquet",
+        "manifest.json",
+        "merges.parquet",
+        "profiles.parquet",
+    ]
 
     events = read(out, "events")
     events.sort(key=lambda e: e["message_id"])  # row order is not meaningful
     assert len(events) == 22 and [e["message_id"] for e in events][:3] == ["j-001", "j-002", "j-003"]
-    assert set(events[0]) >= {"message_id", "profile_id", "type", "event", "timestamp", "user_id", "anonymous_id",
-                              "group_id", "properties", "traits", "context", "file", "line"}
+    assert set(events[0]) >= {
+        "message_id",
+        "profile_id",
+        "type",
+        "event",
+        "timestamp",
+        "user_id",
+        "anonymous_id",
+        "group_id",
+        "properties",
+        "traits",
+        "context",
+        "file",
+        "line",
+    }
     no_profile = [e for e in events if e["profile_id"] is None]
     assert [e["message_id"] for e in no_profile] == ["j-020"]  # userId null, anonymousId ""
     assert json.loads(events[1]["properties"]) == {"product_id": "p-1"} and events[1]["event"] == "Product Viewed"
@@ -62,13 +81,18 @@ def test_outputs_of_the_identity_sample(tmp_path):
     web = next(i for i in identities if i["value"] == "a-web-ada")
     assert (web["linked_message_id"], web["linked_line"], web["linked_via_type"]) == ("j-001", 1, None)  # created it
     uid = next(i for i in identities if i["value"] == "u-ada")
-    assert (uid["linked_message_id"], uid["linked_via_type"], uid["linked_via_value"]) == ("j-003", "anonymous_id", "a-web-ada")
+    assert (uid["linked_message_id"], uid["linked_via_type"], uid["linked_via_value"]) == (
+        "j-003",
+        "anonymous_id",
+        "a-web-ada",
+    )
 
     merges = read(out, "merges")
     assert [m["kind"] for m in merges].count("merge") == 1
     segment = [m for m in merges if m["message_id"] == "j-022"]  # Segment's documented example
     assert [(m["limit_type"], m["limit_value"], m["dropped_type"], m["dropped_value"]) for m in segment] == [
-        ("user_id", 1, "email", "jane@example1.com")]
+        ("user_id", 1, "email", "jane@example1.com")
+    ]
     assert [m["step"] for m in merges] == sorted(m["step"] for m in merges)
     assert r.extract.blocked == {"user_id": 2, "email": 1, "anonymous_id": 1}
     assert r.extract.wrong_type == {"anonymous_id": 1} and r.extract.examples[0][2:] == (str(JOURNEYS), 16)
@@ -90,9 +114,12 @@ def test_rerun_replaces_only_its_own_directory(tmp_path):
 def _log(rng: random.Random, n: int) -> list[dict]:
     users = [f"u{i}" for i in range(4)]
     out = []
-    for i in range(n):
-        m: dict = {"type": rng.choice(["track", "identify", "page"]), "messageId": f"m{rng.randint(0, n)}",
-                   "timestamp": f"2026-11-20T10:{rng.randint(0, 5):02d}:00Z"}  # many ties: the order must not matter
+    for _ in range(n):
+        m: dict = {
+            "type": rng.choice(["track", "identify", "page"]),
+            "messageId": f"m{rng.randint(0, n)}",
+            "timestamp": f"2026-11-20T10:{rng.randint(0, 5):02d}:00Z",
+        }  # many ties: the order must not matter
         if rng.random() < 0.6:
             m["userId"] = rng.choice(users + [None, "null"])
         if rng.random() < 0.7:
@@ -122,18 +149,33 @@ def test_the_same_data_gives_the_same_profiles_whatever_the_files(tmp_path_facto
     for name, inputs in (("a", [base / "one.ndjson"]), ("b", [split])):
         out = base / f"out-{name}"
         resolve(inputs, out)
-        profiles = sorted((p["profile_id"], sorted((t, tuple(v)) for t, v in p["identifiers"]), p["traits"], p["event_count"])
-                          for p in read(out, "profiles"))
-        assign = sorted(((e["message_id"], e["profile_id"] or "", e["type"]) for e in read(out, "events")))
+        profiles = sorted(
+            (p["profile_id"], sorted((t, tuple(v)) for t, v in p["identifiers"]), p["traits"], p["event_count"])
+            for p in read(out, "profiles")
+        )
+        assign = sorted((e["message_id"], e["profile_id"] or "", e["type"]) for e in read(out, "events"))
         results.append((profiles, assign))
     assert results[0] == results[1]
 
 
 def test_a_super_node_is_refused_in_limits_mode_and_flagged_in_unrestricted_mode(tmp_path):
     log = tmp_path / "shared.ndjson"
-    log.write_text("".join(json.dumps({"type": "track", "event": "E", "userId": f"u{i}", "anonymousId": "shared-kiosk",
-                                       "messageId": f"m{i}", "timestamp": f"2026-11-20T10:00:{i % 60:02d}Z"}) + "\n"
-                           for i in range(2000)))
+    log.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "type": "track",
+                    "event": "E",
+                    "userId": f"u{i}",
+                    "anonymousId": "shared-kiosk",
+                    "messageId": f"m{i}",
+                    "timestamp": f"2026-11-20T10:00:{i % 60:02d}Z",
+                }
+            )
+            + "\n"
+            for i in range(2000)
+        )
+    )
     r = resolve([log], tmp_path / "limits")
     assert r.profiles == 2000 and r.refused == 1999 and not r.super_profiles
     assert max(p["identifiers"] for p in r.largest) == 2
@@ -179,9 +221,20 @@ def _write_log(path, events: int, users: int) -> None:
     with open(path, "w") as fh:
         for i in range(events):
             u = rng.randrange(users)
-            fh.write(json.dumps({"type": "track", "event": "Product Viewed", "userId": f"u{u}", "anonymousId": f"a{u}",
-                                 "messageId": f"m{i}", "timestamp": f"2026-11-{1 + i % 28:02d}T10:00:00Z",
-                                 "properties": {"product_id": f"p{i % 500}", "price": 9.5, "note": "x" * 300}}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "type": "track",
+                        "event": "Product Viewed",
+                        "userId": f"u{u}",
+                        "anonymousId": f"a{u}",
+                        "messageId": f"m{i}",
+                        "timestamp": f"2026-11-{1 + i % 28:02d}T10:00:00Z",
+                        "properties": {"product_id": f"p{i % 500}", "price": 9.5, "note": "x" * 300},
+                    }
+                )
+                + "\n"
+            )
 
 
 def test_python_memory_follows_identifiers_not_events(tmp_path):
@@ -194,8 +247,13 @@ def test_python_memory_follows_identifiers_not_events(tmp_path):
     _write_log(big, 80_000, 2_000)
     held = {}
     for name, path in (("small", small), ("big", big)):
-        r = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(path), str(tmp_path / f"out-{name}")],
-                           capture_output=True, text=True, cwd=ROOT, timeout=300)
+        r = subprocess.run(
+            [sys.executable, "-c", MEMORY_SCRIPT, str(path), str(tmp_path / f"out-{name}")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr
         doc = json.loads(r.stdout)
         assert doc["profiles"] == 2000
@@ -213,12 +271,19 @@ def test_worker_processes_do_not_change_the_output(tmp_path):
     for jobs in (1, 2):
         out = tmp_path / f"j{jobs}"
         r = resolve([log, JOURNEYS], out, jobs=jobs)
-        outs.append((
-            r.summary()["identifiers_report"], r.problems_total, [(p.file, p.line, p.code) for p in r.problems],
-            sorted((p["profile_id"], sorted((t, tuple(v)) for t, v in p["identifiers"]), p["traits"]) for p in read(out, "profiles")),
-            sorted((e["message_id"] or "", e["profile_id"] or "", e["line"]) for e in read(out, "events")),
-            [(m["kind"], m["profile_id"], m["message_id"], m["dropped_value"]) for m in read(out, "merges")],
-        ))
+        outs.append(
+            (
+                r.summary()["identifiers_report"],
+                r.problems_total,
+                [(p.file, p.line, p.code) for p in r.problems],
+                sorted(
+                    (p["profile_id"], sorted((t, tuple(v)) for t, v in p["identifiers"]), p["traits"])
+                    for p in read(out, "profiles")
+                ),
+                sorted((e["message_id"] or "", e["profile_id"] or "", e["line"]) for e in read(out, "events")),
+                [(m["kind"], m["profile_id"], m["message_id"], m["dropped_value"]) for m in read(out, "merges")],
+            )
+        )
     assert outs[0] == outs[1]
     assert outs[0][1] > 0  # the generated log has broken lines; they are reported the same way
 
@@ -229,25 +294,64 @@ def test_journeys_as_real_sdks_send_them(tmp_path):
     context.traits on track calls; alias joins the anonymous history to the new user id."""
     log = tmp_path / "sdk.ndjson"
     rows = [
-        {"type": "page", "userId": None, "anonymousId": "anon-1", "messageId": "p1", "timestamp": "2026-11-20T10:00:00Z",
-         "context": {"library": {"name": "analytics-python", "version": "2.3.3"}}},
-        {"type": "identify", "userId": "u-7", "anonymousId": "anon-1", "messageId": "i1", "timestamp": "2026-11-20T10:01:00Z",
-         "traits": {}, "context": {"traits": {"email": "Pat@Example.com", "plan": "pro"},
-                                   "library": {"name": "rudder-sdk-python", "version": "2.1.0"}}},
-        {"batch": [
-            {"type": "track", "event": "Order Completed", "userId": "u-7", "messageId": "t1",
-             "originalTimestamp": "2026-11-20T10:02:00Z", "context": {"traits": {"plan": "enterprise"}}},
-            {"type": "track", "event": "Product Viewed", "anonymousId": "anon-2", "messageId": "t2",
-             "originalTimestamp": "2026-11-20T10:03:00Z"}],
-         "sentAt": "2026-11-20T10:03:05Z"},
-        {"type": "alias", "previousId": "anon-2", "userId": "u-7", "messageId": "a1", "timestamp": "2026-11-20T10:04:00Z"},
+        {
+            "type": "page",
+            "userId": None,
+            "anonymousId": "anon-1",
+            "messageId": "p1",
+            "timestamp": "2026-11-20T10:00:00Z",
+            "context": {"library": {"name": "analytics-python", "version": "2.3.3"}},
+        },
+        {
+            "type": "identify",
+            "userId": "u-7",
+            "anonymousId": "anon-1",
+            "messageId": "i1",
+            "timestamp": "2026-11-20T10:01:00Z",
+            "traits": {},
+            "context": {
+                "traits": {"email": "Pat@Example.com", "plan": "pro"},
+                "library": {"name": "rudder-sdk-python", "version": "2.1.0"},
+            },
+        },
+        {
+            "batch": [
+                {
+                    "type": "track",
+                    "event": "Order Completed",
+                    "userId": "u-7",
+                    "messageId": "t1",
+                    "originalTimestamp": "2026-11-20T10:02:00Z",
+                    "context": {"traits": {"plan": "enterprise"}},
+                },
+                {
+                    "type": "track",
+                    "event": "Product Viewed",
+                    "anonymousId": "anon-2",
+                    "messageId": "t2",
+                    "originalTimestamp": "2026-11-20T10:03:00Z",
+                },
+            ],
+            "sentAt": "2026-11-20T10:03:05Z",
+        },
+        {
+            "type": "alias",
+            "previousId": "anon-2",
+            "userId": "u-7",
+            "messageId": "a1",
+            "timestamp": "2026-11-20T10:04:00Z",
+        },
     ]
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out"
     r = resolve([log], out)
     assert (r.events, r.profiles, r.merges, r.refused, r.events_without_profile) == (5, 1, 1, 0, 0)
     [p] = read(out, "profiles")
-    assert dict(p["identifiers"]) == {"user_id": ["u-7"], "email": ["pat@example.com"], "anonymous_id": ["anon-1", "anon-2"]}
+    assert dict(p["identifiers"]) == {
+        "user_id": ["u-7"],
+        "email": ["pat@example.com"],
+        "anonymous_id": ["anon-1", "anon-2"],
+    }
     assert json.loads(p["traits"]) == {"email": "Pat@Example.com", "plan": "enterprise"}  # newest wins, as sent
     events = {e["message_id"]: e for e in read(out, "events")}
     assert events["t1"]["batch_index"] == 0 and events["t2"]["line"] == 3  # both from the batch line

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from cdp_cli.lint.runner import Checker, lint, load_plan_for_lint
 from cdp_cli.samples import generate
 from tests.conftest import ROOT
 
-NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -46,38 +46,105 @@ def test_fast_path_gives_exactly_the_full_checks_findings(tmp_path, plans, plan_
 
 
 _scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from(["", " ", "\x1c", "ada@example.com", "+14155550123", "4111 1111 1111 1111", "536-22-8714",
-                     "203.0.113.9", "2001:db8::1", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00", "2099-01-01T00:00:00Z",
-                     "1970-01-01T00:00:00Z", "2026-11-20T10:00:00+02:00", "usd", "dollars", "Order Completed",
-                     "order_completed", "Viewed 8231", "x" * 120]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x1c",
+            "ada@example.com",
+            "+14155550123",
+            "4111 1111 1111 1111",
+            "536-22-8714",
+            "203.0.113.9",
+            "2001:db8::1",
+            "2026-11-20T10:00:00Z",
+            "2026-11-20T10:00:00",
+            "2099-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "2026-11-20T10:00:00+02:00",
+            "usd",
+            "dollars",
+            "Order Completed",
+            "order_completed",
+            "Viewed 8231",
+            "x" * 120,
+        ]
+    ),
     st.text(max_size=30),
 )
-_keys = st.one_of(st.sampled_from(["order_id", "orderId", "total", "revenue", "currency", "email", "createdAt",
-                                   "firstName", "item_8231", "42", "traits", "userId", "note", "products",
-                                   "address", "postalCode", "version", "app_version"]), st.text(max_size=12))
-_values = st.recursive(_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=4)), max_leaves=12)
+_keys = st.one_of(
+    st.sampled_from(
+        [
+            "order_id",
+            "orderId",
+            "total",
+            "revenue",
+            "currency",
+            "email",
+            "createdAt",
+            "firstName",
+            "item_8231",
+            "42",
+            "traits",
+            "userId",
+            "note",
+            "products",
+            "address",
+            "postalCode",
+            "version",
+            "app_version",
+        ]
+    ),
+    st.text(max_size=12),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=4)),
+    max_leaves=12,
+)
 _messages = st.fixed_dictionaries(
     {"type": st.sampled_from(["track", "page", "screen", "identify", "group", "alias", "Track", None])},
     optional={
-        "event": st.sampled_from(["Order Completed", "Product Viewed", "Signed Up", "order_completed", "Viewed 8231", "", None]),
+        "event": st.sampled_from(
+            ["Order Completed", "Product Viewed", "Signed Up", "order_completed", "Viewed 8231", "", None]
+        ),
         "name": st.sampled_from(["Home", "Cart", "Pricing", "home", None]),
         "userId": st.one_of(st.none(), st.sampled_from(["u1", "", " ", "\x1c"]), st.integers(0, 99)),
         "anonymousId": st.one_of(st.none(), st.sampled_from(["a1", ""])),
-        "groupId": st.sampled_from(["g1", "", None]), "previousId": st.sampled_from(["p1", None]),
+        "groupId": st.sampled_from(["g1", "", None]),
+        "previousId": st.sampled_from(["p1", None]),
         "messageId": st.one_of(st.none(), st.sampled_from(["m1", "", "m" * 101]), st.integers()),
-        "timestamp": _scalars, "sentAt": _scalars, "originalTimestamp": _scalars, "receivedAt": _scalars,
-        "properties": _values, "traits": _values,
-        "context": st.one_of(_values, st.fixed_dictionaries({}, optional={
-            "traits": _values, "ip": st.just("203.0.113.9"),
-            "protocols": st.fixed_dictionaries({"event_version": st.sampled_from([1, 2, 7, "2", None, True])})})),
-        "user_id": st.just("u1"), "ip": st.just("1.2.3.4"), "channel": st.just("server"),
+        "timestamp": _scalars,
+        "sentAt": _scalars,
+        "originalTimestamp": _scalars,
+        "receivedAt": _scalars,
+        "properties": _values,
+        "traits": _values,
+        "context": st.one_of(
+            _values,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "traits": _values,
+                    "ip": st.just("203.0.113.9"),
+                    "protocols": st.fixed_dictionaries({"event_version": st.sampled_from([1, 2, 7, "2", None, True])}),
+                },
+            ),
+        ),
+        "user_id": st.just("u1"),
+        "ip": st.just("1.2.3.4"),
+        "channel": st.just("server"),
     },
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(st.lists(_messages, min_size=1, max_size=8), st.booleans())
 def test_fast_path_never_hides_a_finding_on_arbitrary_messages(plans, messages, with_plan):
     plan = plans["ecommerce"] if with_plan else None
@@ -134,7 +201,10 @@ def test_hash_collisions_never_report_a_false_duplicate(tmp_path, monkeypatch):
     import cdp_cli.lint.runner as engine
 
     monkeypatch.setattr(engine, "_MASK", 0)  # every messageId hashes to 0
-    rows = [json.dumps({"type": "track", "event": "Order Completed", "userId": "u", "messageId": f"m{i}"}) for i in range(50)]
+    rows = [
+        json.dumps({"type": "track", "event": "Order Completed", "userId": "u", "messageId": f"m{i}"})
+        for i in range(50)
+    ]
     rows.append(rows[7])
     (tmp_path / "a.ndjson").write_text("\n".join(rows) + "\n")
     result = lint([tmp_path / "a.ndjson"], keep=None)
@@ -161,8 +231,12 @@ def test_lint_memory_does_not_grow_with_the_input(tmp_path):
     for n in (4_000, 40_000):
         path = tmp_path / f"{n}.ndjson"
         generate(path, n, seed=2, violations=0.05, plan=plan)
-        r = subprocess.run([sys.executable, "-c", code, str(path), str(ROOT / "plans" / "ecommerce")],
-                           capture_output=True, text=True, cwd=ROOT)
+        r = subprocess.run(
+            [sys.executable, "-c", code, str(path), str(ROOT / "plans" / "ecommerce")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         count, peak = map(int, r.stdout.split())
         assert count == n, r.stderr
         peaks[n] = peak
@@ -179,8 +253,9 @@ def test_fast_path_patterns_read_text_as_python_does():
     from cdp_cli.lint.fastpath import PII_SUSPECT, _nonblank
 
     nonblank = jsonschema_rs.validator_for(_nonblank())
-    loose = [hex(i) for i in range(0x110000)
-             if not 0xD800 <= i < 0xE000 and chr(i).isspace() and nonblank.is_valid(chr(i))]
+    loose = [
+        hex(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000 and chr(i).isspace() and nonblank.is_valid(chr(i))
+    ]
     assert loose == []  # a string Python calls blank never passes as non-blank
     suspect = jsonschema_rs.validator_for({"type": "string", "pattern": PII_SUSPECT})
     digits = [chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000 and re.fullmatch(r"\d", chr(i))]

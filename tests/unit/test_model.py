@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cdp_cli.events.model import (
-    display_name, effective_timestamp, event_name, get_str, identifiers, message_type, payload, present, traits,
+    display_name,
+    effective_timestamp,
+    event_name,
+    get_str,
+    identifiers,
+    message_type,
+    payload,
+    present,
+    traits,
 )
 
 
@@ -34,10 +42,14 @@ def test_traits_merge_context_traits_top_level_wins():
 
 
 def test_effective_timestamp_follows_segment():
-    utc = timezone.utc
+    utc = UTC
     assert effective_timestamp({"timestamp": "2026-11-20T10:00:00+02:00"}) == datetime(2026, 11, 20, 8, tzinfo=utc)
     # no timestamp: receivedAt - (sentAt - originalTimestamp), correcting a device clock 1h fast
-    msg = {"originalTimestamp": "2026-11-20T11:00:00Z", "sentAt": "2026-11-20T11:00:05Z", "receivedAt": "2026-11-20T10:00:06Z"}
+    msg = {
+        "originalTimestamp": "2026-11-20T11:00:00Z",
+        "sentAt": "2026-11-20T11:00:05Z",
+        "receivedAt": "2026-11-20T10:00:06Z",
+    }
     assert effective_timestamp(msg) == datetime(2026, 11, 20, 10, 0, 1, tzinfo=utc)
     assert effective_timestamp({"receivedAt": "2026-11-20T10:00:00"}) == datetime(2026, 11, 20, 10, tzinfo=utc)
     assert effective_timestamp({"timestamp": 1700000000}) is None

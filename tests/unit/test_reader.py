@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import subprocess
@@ -71,8 +70,7 @@ def test_globs_stdin_and_missing_inputs(tmp_path):
         discover([tmp_path / "nope.ndjson"])
     with pytest.raises(InputError, match="no file matches"):
         discover([str(tmp_path / "*.gz")])
-    code = ("import sys; from cdp_cli.events.reader import iter_records\n"
-            "print(sum(1 for _ in iter_records(['-'])))")
+    code = "import sys; from cdp_cli.events.reader import iter_records\nprint(sum(1 for _ in iter_records(['-'])))"
     for data in (line(1) + b"\n" + line(2) + b"\n", gzip.compress(line(1) + b"\n")):
         r = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, cwd=ROOT)
         assert r.stdout.strip() in (b"2", b"1"), r.stderr
@@ -80,24 +78,31 @@ def test_globs_stdin_and_missing_inputs(tmp_path):
 
 def test_every_malformed_line_is_reported_counted_and_the_rest_is_read(tmp_path):
     rows = [
-        b"\xef\xbb\xbf" + line(1) + b"\r",      # 1 BOM and CRLF: fine
-        b"",                                     # 2 blank
-        b"   ",                                  # 3 blank
-        b'{"type": "track",}',                   # 4 invalid JSON
-        b'{"type":"track","event":"Caf\xe9"}',   # 5 invalid UTF-8
-        b"[1, 2]",                               # 6 not an object
-        b'{"total": NaN}',                       # 7 NaN
-        b'{"total": Infinity}',                  # 8 Infinity
-        b'"just a string"',                      # 9 not an object
-        line(10),                                # 10 fine
-        b'{"a": "' + b"x" * 300 + b'"}',         # 11 over the cap
-        line(12),                                # 12 fine, no final newline
+        b"\xef\xbb\xbf" + line(1) + b"\r",  # 1 BOM and CRLF: fine
+        b"",  # 2 blank
+        b"   ",  # 3 blank
+        b'{"type": "track",}',  # 4 invalid JSON
+        b'{"type":"track","event":"Caf\xe9"}',  # 5 invalid UTF-8
+        b"[1, 2]",  # 6 not an object
+        b'{"total": NaN}',  # 7 NaN
+        b'{"total": Infinity}',  # 8 Infinity
+        b'"just a string"',  # 9 not an object
+        line(10),  # 10 fine
+        b'{"a": "' + b"x" * 300 + b'"}',  # 11 over the cap
+        line(12),  # 12 fine, no final newline
     ]
     (tmp_path / "bad.ndjson").write_bytes(b"\n".join(rows))
     records, problems, stats = read([tmp_path / "bad.ndjson"], max_line_bytes=200)
     assert [r.line for r in records] == [1, 10, 12]
     assert [(p.line, p.code) for p in problems] == [
-        (4, "EV002"), (5, "EV001"), (6, "EV003"), (7, "EV004"), (8, "EV004"), (9, "EV003"), (11, "EV005")]
+        (4, "EV002"),
+        (5, "EV001"),
+        (6, "EV003"),
+        (7, "EV004"),
+        (8, "EV004"),
+        (9, "EV003"),
+        (11, "EV005"),
+    ]
     assert problems[0].column == 18 and problems[1].column == 29
     assert stats.lines == 12 and stats.blank == 2 and stats.parsed == 3
     assert sum(stats.skipped.values()) == 7
@@ -134,12 +139,16 @@ def test_not_gzip_at_all(tmp_path):
 
 
 def test_batch_payload_lines_expand_with_the_batch_sentAt(tmp_path):
-    batch = {"batch": [{**MSG, "messageId": "b1"}, {**MSG, "messageId": "b2", "sentAt": "2026-11-20T10:00:05Z"}],
-             "sentAt": "2026-11-20T10:00:09Z"}
+    batch = {
+        "batch": [{**MSG, "messageId": "b1"}, {**MSG, "messageId": "b2", "sentAt": "2026-11-20T10:00:05Z"}],
+        "sentAt": "2026-11-20T10:00:09Z",
+    }
     (tmp_path / "batch.ndjson").write_text(json.dumps(batch) + "\n")
     records, problems, stats = read([tmp_path / "batch.ndjson"])
     assert [(r.line, r.index, r.msg["sentAt"]) for r in records] == [
-        (1, 0, "2026-11-20T10:00:09Z"), (1, 1, "2026-11-20T10:00:05Z")]
+        (1, 0, "2026-11-20T10:00:09Z"),
+        (1, 1, "2026-11-20T10:00:05Z"),
+    ]
     assert stats.lines == 1 and stats.messages == 2
 
 
@@ -188,16 +197,18 @@ def test_chunk_references_read_exactly_what_chunks_read(tmp_path, cap):
     from cdp_cli.events.reader import materialize
 
     rows = [line(i) for i in range(7000)]
-    rows[10] = b'{"a": "' + b"z" * (3 << 20) + b'"}'   # over any cap, spans blocks
-    rows[2500] = b'{"a": "' + b"q" * 500 + b'"}'       # over the small cap only
+    rows[10] = b'{"a": "' + b"z" * (3 << 20) + b'"}'  # over any cap, spans blocks
+    rows[2500] = b'{"a": "' + b"q" * 500 + b'"}'  # over the small cap only
     rows[4000] = b"{broken"
-    body = b"\r\n".join(rows)                          # CRLF, no final newline
+    body = b"\r\n".join(rows)  # CRLF, no final newline
     (tmp_path / "x.ndjson").write_bytes(body)
     results = []
     for by_ref in (False, True):
         stats = ReadStats()
         seen = []
-        for c in iter_chunks(discover([tmp_path / "x.ndjson"]), max_line_bytes=cap, chunk_lines=900, stats=stats, by_reference=by_ref):
+        for c in iter_chunks(
+            discover([tmp_path / "x.ndjson"]), max_line_bytes=cap, chunk_lines=900, stats=stats, by_reference=by_ref
+        ):
             records, problems = parse_chunk(materialize(c, cap), stats)
             seen.append(([(r.line, r.msg.get("messageId")) for r in records], [(p.line, p.code) for p in problems]))
         flat_r = [x for s in seen for x in s[0]]

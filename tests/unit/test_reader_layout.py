@@ -46,15 +46,17 @@ def test_each_layer_imports_only_the_layers_below(module: str) -> None:
     assert _imports(module) <= ALLOWED[module]
 
 
-@pytest.mark.parametrize("module, absent", [
-    ("stats", ["cdp_cli.events.discover", "cdp_cli.events.parse", "cdp_cli.events.sources", "orjson", "gzip"]),
-    ("discover", ["cdp_cli.events.stats", "cdp_cli.events.parse", "cdp_cli.events.sources", "orjson", "gzip"]),
-    ("parse", ["cdp_cli.events.discover", "cdp_cli.events.sources", "gzip", "zstandard"]),
-    ("sources", ["cdp_cli.events.reader", "zstandard"]),  # zstandard: only once a .zst is read
-])
+@pytest.mark.parametrize(
+    "module, absent",
+    [
+        ("stats", ["cdp_cli.events.discover", "cdp_cli.events.parse", "cdp_cli.events.sources", "orjson", "gzip"]),
+        ("discover", ["cdp_cli.events.stats", "cdp_cli.events.parse", "cdp_cli.events.sources", "orjson", "gzip"]),
+        ("parse", ["cdp_cli.events.discover", "cdp_cli.events.sources", "gzip", "zstandard"]),
+        ("sources", ["cdp_cli.events.reader", "zstandard"]),  # zstandard: only once a .zst is read
+    ],
+)
 def test_each_layer_imports_without_the_others(module: str, absent: list[str]) -> None:
-    code = (f"import sys, cdp_cli.events.{module}\n"
-            f"print(','.join(m for m in {absent!r} if m in sys.modules))")
+    code = f"import sys, cdp_cli.events.{module}\nprint(','.join(m for m in {absent!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -63,11 +65,33 @@ def test_each_layer_imports_without_the_others(module: str, absent: list[str]) -
 # README.md import Chunk, DEFAULT_MAX_LINE_BYTES, Problem, ReadStats, Source, discover, gc_paused, iter_chunks,
 # iter_records, materialize and parse_chunk)
 USED = [
-    "BLOCK_SIZE", "CHUNK_LINES", "Chunk", "ChunkRef", "DEFAULT_MAX_LINE_BYTES", "EVENT_SUFFIXES", "Problem",
-    "ReadStats", "Record", "SKIP_REASONS", "SNIFF_BYTES", "Source", "discover", "gc_paused", "iter_chunks",
-    "iter_records", "materialize", "parse_chunk", "sniff",
-    "INVALID_UTF8", "INVALID_JSON", "NOT_AN_OBJECT", "NON_FINITE", "LINE_TOO_LONG", "STREAM_ERROR",
-    "FILE_UNREADABLE", "NOT_NDJSON",
+    "BLOCK_SIZE",
+    "CHUNK_LINES",
+    "Chunk",
+    "ChunkRef",
+    "DEFAULT_MAX_LINE_BYTES",
+    "EVENT_SUFFIXES",
+    "Problem",
+    "ReadStats",
+    "Record",
+    "SKIP_REASONS",
+    "SNIFF_BYTES",
+    "Source",
+    "discover",
+    "gc_paused",
+    "iter_chunks",
+    "iter_records",
+    "materialize",
+    "parse_chunk",
+    "sniff",
+    "INVALID_UTF8",
+    "INVALID_JSON",
+    "NOT_AN_OBJECT",
+    "NON_FINITE",
+    "LINE_TOO_LONG",
+    "STREAM_ERROR",
+    "FILE_UNREADABLE",
+    "NOT_NDJSON",
 ]
 
 

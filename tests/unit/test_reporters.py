@@ -19,10 +19,16 @@ SARIF_SCHEMA = Path(__file__).resolve().parent.parent / "fixtures" / "schemas" /
 
 @pytest.fixture
 def report(tmp_path: Path) -> Report:
-    write_files(tmp_path, {
-        "clean.yaml": "events:\n  Order Completed:\n    description: d\n",
-        "broken.yaml": "events:\n  Signed Up:\n    descripton: \"typo, with comma: and colon\"\n    properties:\n      total: {type: number, minimum: 5, maximum: 1}\n",
-    })
+    write_files(
+        tmp_path,
+        {
+            "clean.yaml": "events:\n  Order Completed:\n    description: d\n",
+            "broken.yaml": (
+                'events:\n  Signed Up:\n    descripton: "typo, with comma: and colon"\n'
+                "    properties:\n      total: {type: number, minimum: 5, maximum: 1}\n"
+            ),
+        },
+    )
     result = validate_paths([tmp_path / "clean.yaml", tmp_path / "broken.yaml"])
     return Report("plan validate", result.findings, result.summary(), result.files, ok=not result.failed())
 
@@ -72,12 +78,12 @@ def test_junit_strict_turns_warnings_into_failures(report: Report) -> None:
 
 def test_github_annotations_escape_and_cap(report: Report) -> None:
     out = _render(report, Format.GITHUB)
-    line = next(l for l in out.splitlines() if "PL010" in l and l.startswith("::error"))
+    line = next(ln for ln in out.splitlines() if "PL010" in ln and ln.startswith("::error"))
     assert ",line=3,col=5,title=PL010 plan.unknown-key::" in line
     assert "\n" not in line
     many = Report("plan validate", report.findings * 12, files=report.files, ok=False)
     out = _render(many, Format.GITHUB)
-    assert sum(1 for l in out.splitlines() if l.startswith("::error ")) == 10
+    assert sum(1 for line in out.splitlines() if line.startswith("::error ")) == 10
     assert "more errors not annotated" in out
 
 

@@ -46,10 +46,13 @@ def test_the_catalog_imports_in_a_fresh_interpreter() -> None:
     assert r.stdout.split() == [str(len(CATALOG)), "spec.duplicate-message-id"]
 
 
-@pytest.mark.parametrize("module", ["cdp_cli.rules.event_rules", "cdp_cli.rules.plan_rules",
-                                    "cdp_cli.rules.codes", "cdp_cli.rules.rule"])
+@pytest.mark.parametrize(
+    "module", ["cdp_cli.rules.event_rules", "cdp_cli.rules.plan_rules", "cdp_cli.rules.codes", "cdp_cli.rules.rule"]
+)
 def test_rule_modules_do_not_load_the_catalog(module: str) -> None:
-    r = _run(f"import sys, {module}\nprint('cdp_cli.rules.catalog' in sys.modules, 'cdp_cli.rules.docs' in sys.modules)")
+    r = _run(
+        f"import sys, {module}\nprint('cdp_cli.rules.catalog' in sys.modules, 'cdp_cli.rules.docs' in sys.modules)"
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
 
@@ -163,8 +166,11 @@ def test_plan_rules_are_reported_where_they_say() -> None:
 def test_checker_parts_get_a_context_not_the_checker() -> None:
     tree = ast.parse((PKG / "lint" / "runner.py").read_text(encoding="utf-8"))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in (
-                "SpecChecks", "PayloadChecks", "FastPath", "Conformance", "_Emitter"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("SpecChecks", "PayloadChecks", "FastPath", "Conformance", "_Emitter")
+        ):
             assert not any(isinstance(a, ast.Name) and a.id == "self" for a in node.args), node.func.id
 
 
@@ -176,8 +182,9 @@ def test_lint_modules_use_only_public_names_of_each_other() -> None:
                 assert not [a.name for a in node.names if a.name.startswith("_")], (path.name, node.module)
             if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
                 owner = node.value
-                assert isinstance(owner, ast.Name) and owner.id in ("self", "cls"), \
+                assert isinstance(owner, ast.Name) and owner.id in ("self", "cls"), (
                     f"{path.name}:{node.lineno}: reaches into a private name ._{node.attr[1:]}"
+                )
 
 
 def test_loading_a_plan_for_use_lives_with_plans() -> None:
@@ -210,7 +217,15 @@ def test_every_rule_is_documented_in_ruff_sections(rule: Rule) -> None:
     section = text.split(f"### {rule.code} `{rule.name}`\n", 1)[1].split("\n### ", 1)[0]
     titles = re.findall(r"^#### (.+)$", section, flags=re.M)
     assert titles == ["What it does", "Why is this bad?", "Example", "Use instead", "Options"]
-    for part in (rule.summary, rule.why, rule.bad, rule.good, rule.status.value, rule.fast_path.value, *rule.checked_in):
+    for part in (
+        rule.summary,
+        rule.why,
+        rule.bad,
+        rule.good,
+        rule.status.value,
+        rule.fast_path.value,
+        *rule.checked_in,
+    ):
         assert part in section, (rule.code, part)
     for option in rule.options:
         assert f"| `{option}` |" in section

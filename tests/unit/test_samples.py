@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,7 +21,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 
 
 def test_clean_samples_pass_their_plan_and_violations_are_found(tmp_path):
-    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
     for plan_name in ("ecommerce", "saas"):
         plan = load_plan_for_lint([ROOT / "plans" / plan_name])
         generate(tmp_path / f"{plan_name}.ndjson", 4000, seed=1, plan=plan)

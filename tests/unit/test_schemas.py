@@ -27,9 +27,24 @@ PKG = ROOT / "cdp_cli"
 def outputs(tmp_path_factory):
     base = tmp_path_factory.mktemp("schemas")
     log = base / "more.ndjson"  # a batch line and group ids, so batch_index and group_id are not all null
-    log.write_text(json.dumps({"batch": [{"type": "group", "userId": "u-ada", "groupId": "acme", "messageId": "g1",
-                                          "timestamp": "2026-11-20T10:00:00Z", "traits": {"name": "Acme"}}],
-                               "sentAt": "2026-11-20T10:00:01Z"}) + "\n")
+    log.write_text(
+        json.dumps(
+            {
+                "batch": [
+                    {
+                        "type": "group",
+                        "userId": "u-ada",
+                        "groupId": "acme",
+                        "messageId": "g1",
+                        "timestamp": "2026-11-20T10:00:00Z",
+                        "traits": {"name": "Acme"},
+                    }
+                ],
+                "sentAt": "2026-11-20T10:00:01Z",
+            }
+        )
+        + "\n"
+    )
     full, empty = base / "full", base / "empty"
     resolve([JOURNEYS, log], full)
     (base / "nothing.ndjson").write_text("")
@@ -51,8 +66,11 @@ def test_every_output_has_its_declared_schema(outputs, which, name):
 def test_manifest_records_the_format_version_and_the_files(outputs):
     manifest = json.loads((outputs["full"] / "manifest.json").read_text())
     assert manifest["format_version"] == schemas.OUTPUTS_FORMAT_VERSION == 2
-    assert manifest["files"] == list(schemas.OUTPUTS) == ["profiles.parquet", "identities.parquet", "events.parquet",
-                                                          "merges.parquet"]
+    assert (
+        manifest["files"]
+        == list(schemas.OUTPUTS)
+        == ["profiles.parquet", "identities.parquet", "events.parquet", "merges.parquet"]
+    )
 
 
 def test_a_directory_of_another_format_version_is_refused(outputs, tmp_path):
@@ -75,18 +93,27 @@ def test_no_output_column_is_a_reserved_sql_word():
         assert not clash, f"{name}: {clash} are reserved in common SQL dialects; rename them"
     merges = schemas.merges().names
     assert "limit" not in merges and "window" not in merges
-    assert merges[merges.index("limit_type"):merges.index("limit_type") + 3] == ["limit_type", "limit_value", "limit_window"]
+    assert merges[merges.index("limit_type") : merges.index("limit_type") + 3] == [
+        "limit_type",
+        "limit_value",
+        "limit_window",
+    ]
 
 
 def test_merges_parquet_spells_the_limit_with_the_new_names(outputs):
     refused = [m for m in pq.read_table(outputs["full"] / "merges.parquet").to_pylist() if m["kind"] == "refused"]
-    assert refused and {(m["limit_type"], m["limit_value"], m["limit_window"]) for m in refused} == {("user_id", 1, "ever")}
+    assert refused and {(m["limit_type"], m["limit_value"], m["limit_window"]) for m in refused} == {
+        ("user_id", 1, "ever")
+    }
 
 
 def test_storage_enforces_a_declared_schema(tmp_path):
     declared = schemas.assignments()
-    storage.write_table(pa.table({"seq": pa.array([1], pa.int32()), "profile": pa.array([2], pa.int32())}),
-                        tmp_path / "a.parquet", schema=declared)  # safe casts are made
+    storage.write_table(
+        pa.table({"seq": pa.array([1], pa.int32()), "profile": pa.array([2], pa.int32())}),
+        tmp_path / "a.parquet",
+        schema=declared,
+    )  # safe casts are made
     assert pq.read_schema(tmp_path / "a.parquet").equals(declared)
     with pytest.raises(ValueError, match="columns"):
         storage.write_table(pa.table({"profile": [1], "seq": [2]}), tmp_path / "b.parquet", schema=declared)
@@ -96,7 +123,10 @@ def test_storage_enforces_a_declared_schema(tmp_path):
 
 
 def test_schemas_load_without_pyarrow():
-    code = "import sys, cdp_cli.schemas, cdp_cli.storage, cdp_cli.engine; print('pyarrow' in sys.modules, 'duckdb' in sys.modules)"
+    code = (
+        "import sys, cdp_cli.schemas, cdp_cli.storage, cdp_cli.engine; "
+        "print('pyarrow' in sys.modules, 'duckdb' in sys.modules)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.stdout.split() == ["False", "False"], r.stderr
 
@@ -107,8 +137,9 @@ def test_every_parquet_write_goes_through_the_engine_or_storage():
         if rel.parts[0] == "engine" or rel.as_posix() == "storage.py":
             continue
         text = path.read_text(encoding="utf-8")
-        assert not re.search(r"\bpq\.write_table|ParquetWriter|pyarrow\.parquet\.write", text), \
+        assert not re.search(r"\bpq\.write_table|ParquetWriter|pyarrow\.parquet\.write", text), (
             f"{rel}: write Parquet with cdp_cli.storage.write_table or Engine.copy_parquet"
+        )
 
 
 def test_identity_sql_lives_in_named_templates():
