@@ -349,6 +349,65 @@ def explain_identifiers(a: str, b: str, profiles: PathLike):
         return store.explain(a, b)
 
 
+# --- traits -------------------------------------------------------------------------------------------
+@dataclass
+class TraitsOptions:
+    profiles: PathLike  #: the directory `cdp profiles resolve --out` wrote
+    spec: PathLike  #: traits.yaml
+    out: PathLike | None = None  #: traits.parquet (compute only)
+    as_of: datetime | str | None = None  #: default: the latest event timestamp
+    plan: Sequence[PathLike] | PathLike | None = None  #: check events and properties against this plan
+
+
+def compute_traits(
+    profiles: PathLike | None = None,
+    spec: PathLike | None = None,
+    out: PathLike | None = None,
+    as_of: datetime | str | None = None,
+    plan: Sequence[PathLike] | PathLike | None = None,
+    *,
+    options: TraitsOptions | None = None,
+):
+    """Compute the traits of ``spec`` (traits.yaml) for every profile of ``profiles`` into the Parquet
+    file ``out`` (atomically; only over a file cdp wrote): a
+    :class:`~cdp_cli.traits.compute.TraitsResult`."""
+    from cdp_cli.traits.compute import compute
+
+    if options is None:
+        if profiles is None or spec is None or out is None:
+            raise UsageError("compute_traits needs profiles, spec and out")
+        options = TraitsOptions(profiles=profiles, spec=spec, out=out, as_of=as_of, plan=plan)
+    if options.out is None:
+        raise UsageError("compute_traits needs out")
+    loaded = None
+    if options.plan is not None:
+        from cdp_cli.plan.load import load_valid_plan
+
+        loaded = load_valid_plan(_paths(options.plan) or [])
+    return compute(options.profiles, options.spec, options.out, as_of=options.as_of, plan=loaded)
+
+
+def preview_traits(profiles: PathLike, spec: PathLike, as_of: datetime | str | None = None, sample: int = 5):
+    """Sizes, distributions and a sample of ``sample`` profiles; writes nothing."""
+    from cdp_cli.traits.compute import preview
+
+    return preview(profiles, spec, as_of=as_of, sample=sample)
+
+
+def explain_trait(
+    profile: str,
+    profiles: PathLike,
+    spec: PathLike,
+    trait: str | None = None,
+    as_of: datetime | str | None = None,
+):
+    """One profile's trait values and the events that counted (file, line, messageId, timestamp) or
+    why not: a :class:`~cdp_cli.traits.explain.ExplainResult`."""
+    from cdp_cli.traits.explain import explain
+
+    return explain(profile, profiles, spec, trait=trait, as_of=as_of)
+
+
 # --- samples ------------------------------------------------------------------------------------------
 DEFAULT_SAMPLE_PLAN = Path("plans/ecommerce")
 
@@ -421,7 +480,11 @@ __all__ = [
     "ExportResult",
     "LintOptions",
     "ResolveOptions",
+    "TraitsOptions",
     "ValidateOptions",
+    "compute_traits",
+    "explain_trait",
+    "preview_traits",
     "explain_identifiers",
     "export_plan",
     "lint_events",

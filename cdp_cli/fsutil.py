@@ -112,8 +112,9 @@ _VERDICT_LINE = re.compile(r"^(?:[✓✗!] |cdp )[a-z]+ [a-z]+: [\d,]+ errors?, 
 
 def written_by_cdp(path: Path) -> bool:
     """Whether an existing file is recognisably a report cdp wrote (so replacing it loses nothing of
-    the user's): an empty file, cdp's JSON, SARIF or JUnit report, a findings NDJSON file, or a text
-    or GitHub report (its verdict line, or only finding lines). Reads at most 64 KiB from each end."""
+    the user's): an empty file, cdp's JSON, SARIF or JUnit report, a findings NDJSON file, a text
+    or GitHub report (its verdict line, or only finding lines), or a Parquet file stamped
+    ``{"cdp": "traits"}`` (traits.parquet). Reads at most 64 KiB from each end."""
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
@@ -125,6 +126,8 @@ def written_by_cdp(path: Path) -> bool:
         return False
     if size == 0:
         return True
+    if head[:4] == b"PAR1" and tail[-4:] == b"PAR1":
+        return _cdp_parquet(path)
     text = head.decode("utf-8", errors="replace")
     if re.match(r'\{\s*"tool":\s*\{\s*"name":\s*"cdp"', text):  # the json reporter
         return True
@@ -151,6 +154,21 @@ def written_by_cdp(path: Path) -> bool:
         else [ln for ln in text.splitlines() if ln.strip()]
     )
     return bool(lines) and all(_FINDING_LINE.match(ln) for ln in lines)
+
+
+#: Parquet files cdp writes outside output directories carry this key-value metadata key, with their kind
+PARQUET_KINDS = frozenset({"traits"})
+
+
+def _cdp_parquet(path: Path) -> bool:
+    """A Parquet file whose key-value metadata says cdp wrote it (``{"cdp": "traits"}``)."""
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(path).metadata or {}
+    except Exception:  # not readable as Parquet: not recognisably cdp's
+        return False
+    return meta.get(b"cdp", b"").decode("utf-8", "replace") in PARQUET_KINDS
 
 
 @contextlib.contextmanager

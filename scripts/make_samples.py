@@ -43,6 +43,8 @@ def build(root: Path = ROOT) -> dict[Path, bytes]:
     messy = Generator(plan, seed=7, violations=0.12, events=400)
     files[Path("samples/messy.ndjson")] = b"\n".join(messy.lines(400)) + b"\n"
     files[Path("samples/identity/journeys.ndjson")] = journeys()
+    # hand-written, not generated: kept as is (docs/traits.md; checked against plans/ecommerce by a test)
+    files[Path("samples/traits.yaml")] = (root / "samples" / "traits.yaml").read_bytes()
     return files
 
 

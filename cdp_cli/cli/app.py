@@ -12,6 +12,7 @@ from cdp_cli.cli import plan as plan_cli
 from cdp_cli.cli import profiles as profiles_cli
 from cdp_cli.cli import rules as rules_cli
 from cdp_cli.cli import samples as samples_cli
+from cdp_cli.cli import traits as traits_cli
 from cdp_cli.cli.common import state
 
 app = typer.Typer(
@@ -56,6 +57,7 @@ app.add_typer(plan_cli.app, name="plan")
 app.add_typer(events_cli.app, name="events")
 app.add_typer(profiles_cli.app, name="profiles")
 app.add_typer(samples_cli.app, name="samples")
+app.add_typer(traits_cli.app, name="traits")
 app.command("rules")(rules_cli.rules)
 
 

@@ -114,6 +114,11 @@ def pristine(tmp_path_factory) -> Path:
     # resolved profiles, for show/explain (built once; each test works on its own copy)
     r = _run(["profiles", "resolve", "logs/good.ndjson", "--out", "profiles"], root / "c")
     assert r.returncode == 0, r.stderr
+    (root / "c" / "traits.yaml").write_text(  # traits over the resolved profiles; `note` holds personal data
+        "traits:\n  - {name: orders, type: event_counter, event: Order Completed, within: 30d}\n"
+        "  - {name: total, type: aggregation, function: sum, event: Order Completed, property: total}\n"
+        "  - {name: note, type: most_frequent, event: Order Completed, property: note, min_frequency: 1}\n"
+    )
     return root / "c"
 
 
@@ -167,9 +172,21 @@ COMMANDS: dict[str, Callable[[Path], list[str]]] = {
         "build/s.ndjson",
     ],
     "rules": lambda c: ["rules", "SP008"],
+    "traits compute": lambda c: [
+        "traits",
+        "compute",
+        "-P",
+        "profiles",
+        "--spec",
+        "traits.yaml",
+        "--out",
+        "build/t.parquet",
+    ],
+    "traits preview": lambda c: ["traits", "preview", "-P", "profiles", "--spec", "traits.yaml"],
+    "traits explain": lambda c: ["traits", "explain", "user_id:u-1", "-P", "profiles", "--spec", "traits.yaml"],
 }
 #: commands whose output legitimately shows values the user asked for by name
-SHOWS_VALUES = {"profiles show", "profiles explain"}
+SHOWS_VALUES = {"profiles show", "profiles explain", "traits explain"}
 
 #: (command, kind) -> the arguments with the output pointed at TARGET. kind: file or dir.
 OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
@@ -178,6 +195,16 @@ OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
     ("events lint -o", "file"): lambda t: ["events", "lint", "logs/good.ndjson", "-o", t],
     ("events lint --findings-out", "file"): lambda t: ["events", "lint", "logs/good.ndjson", "--findings-out", t],
     ("profiles resolve --out", "dir"): lambda t: ["profiles", "resolve", "logs/good.ndjson", "--out", t],
+    ("traits compute --out", "file"): lambda t: [
+        "traits",
+        "compute",
+        "-P",
+        "profiles",
+        "--spec",
+        "traits.yaml",
+        "--out",
+        t,
+    ],
     ("samples generate -o", "file"): lambda t: [
         "samples",
         "generate",

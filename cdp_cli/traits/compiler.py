@@ -1,0 +1,244 @@
+"""A traits file as one query: one readable SELECT per trait (a CTE), joined to ``profiles`` into one
+row per profile; and, per trait, the explain query listing a profile's events with the test each
+passes.
+
+The SQL is the shapes of :mod:`cdp_cli.traits.sql` filled with fragments of
+:mod:`cdp_cli.traits.conditions`; everything a user wrote is a bound parameter (except an ``sql``
+trait's query). The query sticks to what DuckDB, Spark SQL and the warehouses share (CTEs, joins,
+``row_number()``, ``COUNT``/``SUM``/``MIN``/``MAX``/``AVG``, ``CAST``, ``NULLS FIRST/LAST``); lists and
+JSON go through the :class:`~cdp_cli.engine.Dialect` and :data:`~cdp_cli.traits.conditions.JSON_HOOKS`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from cdp_cli.engine.dialect import Dialect
+from cdp_cli.engine.template import Statement
+from cdp_cli.traits import sql
+from cdp_cli.traits.conditions import (
+    conditions,
+    in_time,
+    matching,
+    property_value,
+    selection,
+    window,
+)
+from cdp_cli.traits.definitions import SqlTrait
+
+#: the kind of each output column: count (int64), number (double), text (string), list (list<string>)
+KINDS = {
+    "event_counter": "count",
+    "unique_list_count": "count",
+    "aggregation": "number",
+    "most_frequent": "text",
+    "first": "text",
+    "last": "text",
+    "unique_list": "list",
+}
+
+
+class Column(NamedTuple):
+    name: str  #: the output column
+    trait: str  #: the trait it comes from
+    kind: str  #: count, number, text, list, or sql (the type the query gives)
+
+
+@dataclass
+class Compiled:
+    statement: Statement  #: one row per profile: profile_id, then each trait's column(s)
+    columns: list[Column]
+    non_numeric: Statement | None  #: (trait, count) of values that are not JSON numbers, per aggregation
+
+
+def sql_columns(trait: SqlTrait, value_columns: Sequence[str]) -> list[str]:
+    """The output columns of an ``sql`` trait: its name for one value column, ``name_column`` for several."""
+    if len(value_columns) == 1:
+        return [trait.name]
+    return [f"{trait.name}_{c}" for c in value_columns]
+
+
+def user_query(trait: SqlTrait) -> str:
+    """An ``sql`` trait's query as a subquery (trailing semicolons removed)."""
+    return trait.query.strip().rstrip(";").rstrip()
+
+
+def _with(ctes: list[tuple[str, str]]) -> str:
+    if not ctes:
+        return ""
+    return "    WITH\n" + ",\n".join(f"    {name} AS ({body}\n    )" for name, body in ctes)
+
+
+def _common(traits: Sequence[Any], as_of: datetime, dialect: Dialect) -> tuple[list[tuple[str, str]], dict]:
+    scoped = in_time(as_of, dialect, prefix="asof")
+    ctes = [("scoped", sql.SCOPED.fill(in_time=scoped.sql)), ("user_events", sql.USER_EVENTS.fill())]
+    if any(getattr(t, "level", "user") == "account" for t in traits):
+        ctes += [
+            ("membership", sql.MEMBERSHIP.fill()),
+            ("current_account", sql.CURRENT_ACCOUNT.fill()),
+            ("account_events", sql.ACCOUNT_EVENTS.fill()),
+        ]
+    return ctes, dict(scoped.params)
+
+
+def _value(trait: Any, dialect: Dialect) -> tuple[str, str, str]:
+    prop = getattr(trait, "property", None)
+    if prop is None:
+        return "CAST(NULL AS VARCHAR)", "CAST(NULL AS DOUBLE)", "FALSE"
+    v = property_value(prop, dialect)
+    return v.scalar, v.number, f"{v.text} IS NOT NULL"
+
+
+def _value_select(trait: Any, events: str, dialect: Dialect, params: dict, prefix: str) -> str:
+    t = trait.type
+    if t == "event_counter":
+        return sql.COUNTER.fill(events=events)
+    if t == "aggregation":
+        return sql.AGGREGATION.fill(events=events, function=trait.function)
+    if t == "most_frequent":
+        name = f"{prefix}min"
+        params[name] = trait.min_frequency
+        return sql.MOST_FREQUENT.fill(events=events, min_frequency=dialect.param(name))
+    if t == "first":
+        return sql.FIRST.fill(events=events)
+    if t == "last":
+        return sql.LAST.fill(events=events)
+    if t == "unique_list":
+        return sql.UNIQUE_LIST.fill(events=events, distinct_sorted=dialect.array_agg_distinct_sorted("v"))
+    if t == "unique_list_count":
+        return sql.UNIQUE_LIST_COUNT.fill(events=events)
+    raise ValueError(f"unknown trait type {t!r}")  # pragma: no cover
+
+
+def compile_traits(
+    traits: Sequence[Any],
+    dialect: Dialect,
+    as_of: datetime,
+    *,
+    sql_value_columns: dict[str, list[str]] | None = None,
+    profile_id: str | None = None,
+) -> Compiled:
+    """The query computing ``traits`` (as of ``as_of``) for every profile, or one (``profile_id``).
+    ``sql_value_columns``: for each ``sql`` trait, the value columns its query returns (learnt by
+    binding it first, see :func:`cdp_cli.traits.compute.check_sql_traits`)."""
+    ctes, params = _common(traits, as_of, dialect)
+    columns: list[Column] = []
+    selects: list[str] = []
+    joins: list[str] = []
+    non_numeric: list[str] = []
+    account = any(getattr(t, "level", "user") == "account" for t in traits)
+    if account:
+        joins.append("\n    LEFT JOIN current_account a ON a.profile_id = p.profile_id")
+    for i, trait in enumerate(traits):
+        cte = f"t{i}"
+        if isinstance(trait, SqlTrait):
+            ctes.append((cte, sql.SQL_TRAIT.fill(name=f"trait {trait.name}", query=user_query(trait))))
+            joins.append(f"\n    LEFT JOIN {cte} ON {cte}.profile_id = p.profile_id")
+            value_cols = (sql_value_columns or {}).get(trait.name, [])
+            for col, out in zip(value_cols, sql_columns(trait, value_cols), strict=True):
+                selects.append(f"{cte}.{dialect.quote_ident(col)} AS {dialect.quote_ident(out)}")
+                columns.append(Column(out, trait.name, "sql"))
+            continue
+        match = matching(trait, as_of, dialect, prefix=f"t{i}")
+        params.update(match.params)
+        scalar, number, present = _value(trait, dialect)
+        source = "account_events" if trait.level == "account" else "user_events"
+        ctes.append(
+            (
+                f"{cte}_events",
+                sql.TRAIT_EVENTS.fill(
+                    name=f"trait {trait.name}",
+                    scalar=scalar,
+                    number=number,
+                    present=present,
+                    source=source,
+                    matching=match.sql,
+                ),
+            )
+        )
+        ctes.append((cte, _value_select(trait, f"{cte}_events", dialect, params, f"t{i}v")))
+        unit = "a.group_id" if trait.level == "account" else "p.profile_id"
+        joins.append(f"\n    LEFT JOIN {cte} ON {cte}.unit_id = {unit}")
+        kind = KINDS[trait.type]
+        out = dialect.quote_ident(trait.name)
+        if kind == "count":
+            value = f"COALESCE({cte}.value, 0)"
+            if trait.level == "account":  # no account: no value
+                value = f"CASE WHEN a.group_id IS NOT NULL THEN {value} END"
+            selects.append(f"CAST({value} AS BIGINT) AS {out}")
+        elif kind == "number":
+            selects.append(f"CAST({cte}.value AS DOUBLE) AS {out}")
+        elif kind == "text":
+            selects.append(f"CAST({cte}.value AS VARCHAR) AS {out}")
+        else:
+            selects.append(f"{cte}.value AS {out}")
+        columns.append(Column(trait.name, trait.name, kind))
+        if trait.type == "aggregation":
+            name = f"t{i}nn"
+            params[name] = trait.name
+            non_numeric.append(sql.NON_NUMERIC.fill(name=dialect.param(name), events=f"{cte}_events"))
+    if profile_id is not None:
+        params["profile_id"] = profile_id
+        where = f"p.profile_id = {dialect.param('profile_id')}"
+    else:
+        where = "TRUE"
+    text = sql.TRAITS.fill(
+        common=_with(ctes),
+        columns="".join(f",\n           {s}" for s in selects),
+        joins="".join(joins),
+        profile_filter=where,
+    )
+    nn = None
+    if non_numeric:
+        nn_text = _with(ctes) + "\n    " + "\n    UNION ALL\n    ".join(non_numeric)
+        nn = Statement(nn_text, _used(params, nn_text, dialect))
+    return Compiled(Statement(text, _used(params, text, dialect)), columns, nn)
+
+
+def _used(params: dict[str, Any], text: str, dialect: Dialect) -> dict[str, Any]:
+    """The parameters ``text`` refers to (engines refuse unused ones)."""
+    return {k: v for k, v in params.items() if re.search(re.escape(dialect.param(k)) + r"(?!\w)", text)}
+
+
+def explain_events(trait: Any, dialect: Dialect, as_of: datetime, profile_id: str, *, limit: int = 200) -> Statement:
+    """Every event of ``profile_id`` (or, for an account trait, of every user of its current
+    account) of the kind ``trait`` selects, with columns ``in_time``, ``in_window``, ``c0``... (one
+    per ``where`` filter) telling which test it passes, and its value (``v``, ``n``, ``has``)."""
+    params: dict[str, Any] = {"profile_id": profile_id, "limit": int(limit)}
+    sel = selection(trait, dialect, prefix="s")
+    time = in_time(as_of, dialect, prefix="a")
+    win = window(trait, as_of, dialect, prefix="n")
+    conds = conditions(trait, dialect, prefix="w")
+    for f in (sel, time, win, *conds):
+        params.update(f.params)
+    ctes: list[tuple[str, str]] = []
+    pid = dialect.param("profile_id")
+    if trait.level == "account":
+        common, common_params = _common([trait], as_of, dialect)
+        ctes = [c for c in common if c[0] in ("scoped", "membership", "current_account")]
+        params.update(common_params)
+        units = (
+            "e.profile_id IN (SELECT m.profile_id FROM membership m "
+            f"JOIN current_account a ON a.group_id = m.group_id WHERE a.profile_id = {pid})"
+        )
+    else:
+        units = f"e.profile_id = {pid}"
+    scalar, number, present = _value(trait, dialect)
+    text = sql.EXPLAIN_EVENTS.fill(
+        common=_with(ctes),
+        name=f"trait {trait.name}",
+        in_time=f"COALESCE({time.sql}, FALSE)",
+        in_window=f"COALESCE({win.sql}, FALSE)",
+        conditions="".join(f", {c.sql} AS c{i}" for i, c in enumerate(conds)),
+        scalar=scalar,
+        number=number,
+        present=present,
+        selection=sel.sql,
+        units=units,
+        limit=dialect.param("limit"),
+    )
+    return Statement(text, params)
