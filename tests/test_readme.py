@@ -122,3 +122,16 @@ def test_readme_identity_walkthrough_output_is_real(tmp_path: Path) -> None:
         assert r.returncode == 0, (command, r.stderr)
         for line in block[1:]:
             assert line.strip() in (r.stdout + r.stderr), (command, line)
+
+
+def test_readme_traits_tour_output_is_real(tmp_path: Path) -> None:
+    shown = README.split("### Computed traits: `cdp traits`", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    blocks = [b.strip().splitlines() for b in shown.split("\n$ ")]
+    for sub in ("samples", "plans"):
+        shutil.copytree(ROOT / sub, tmp_path / sub)
+    for block in blocks:
+        command = block[0].removeprefix("$ ")
+        r = run_cdp(*shlex.split(command)[1:], cwd=tmp_path, env={"COLUMNS": "250"})
+        assert r.returncode == 0, (command, r.stderr)
+        for line in block[1:]:
+            assert line.strip() in (r.stdout + r.stderr), (command, line)
