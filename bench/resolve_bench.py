@@ -71,18 +71,35 @@ def ensure_log(events: int, seed: int = 42) -> Path:
 
 
 def edges_orjson(path: Path):
+    """The identifier graph of the log, as cdp resolves it: a messageId counts once (the copy first in
+    resolution order: effective timestamp, then receivedAt; cdp drops the later copies before the
+    graph sees them), so the component count must equal cdp's profile count in unrestricted mode."""
     import numpy as np
     import orjson
 
+    from cdp_cli.events.model import effective_timestamp, parse_timestamp
     from cdp_cli.identity.config import build_config
     from cdp_cli.identity.extract import Extractor
+
+    def micros(dt) -> int:
+        return int(dt.timestamp() * 1_000_000) if dt is not None else -(2**62)
 
     x = Extractor(build_config({}).unrestricted())
     codes: dict = {}
     src: list[int] = []
     dst: list[int] = []
+    by_mid: dict[str, tuple] = {}  # messageId -> (order key, identifiers) of the copy kept so far
+
+    def add(ids: list) -> None:
+        first = codes.setdefault(ids[0], len(codes))
+        src.append(first)
+        dst.append(first)  # a self-loop keeps single-identifier nodes in the graph
+        for k in ids[1:]:
+            src.append(first)
+            dst.append(codes.setdefault(k, len(codes)))
+
     with open(path, "rb") as fh:
-        for line in fh:
+        for n, line in enumerate(fh):
             try:
                 msg = orjson.loads(line)
             except orjson.JSONDecodeError:
@@ -90,14 +107,18 @@ def edges_orjson(path: Path):
             if type(msg) is not dict:
                 continue
             ids = [k for k in x.extract(msg) if x.types[k[0]].match]
-            if not ids:
+            mid = msg.get("messageId")
+            if type(mid) is str and mid:
+                key = (micros(effective_timestamp(msg)), micros(parse_timestamp(msg.get("receivedAt"))), n)
+                kept = by_mid.get(mid)
+                if kept is None or key < kept[0]:
+                    by_mid[mid] = (key, ids)
                 continue
-            first = codes.setdefault(ids[0], len(codes))
-            src.append(first)
-            dst.append(first)  # a self-loop keeps single-identifier nodes in the graph
-            for k in ids[1:]:
-                src.append(first)
-                dst.append(codes.setdefault(k, len(codes)))
+            if ids:
+                add(ids)
+    for _key, ids in by_mid.values():
+        if ids:
+            add(ids)
     return np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64), len(codes)
 
 
