@@ -357,6 +357,11 @@ class TraitsOptions:
     out: PathLike | None = None  #: traits.parquet (compute only)
     as_of: datetime | str | None = None  #: default: the latest event timestamp
     plan: Sequence[PathLike] | PathLike | None = None  #: check events and properties against this plan
+    emit_events: PathLike | None = None  #: write the activation events (NDJSON) of what changed here
+    emit: str = "both"  #: identify | track | both
+    emit_per: str = "identifier"  #: identifier (one message per identifier value) | profile
+    previous: PathLike | None = None  #: the previous run's traits.parquet: emit only changes against it
+    include_anonymous: bool = False  #: also one message per anonymous_id
 
 
 def compute_traits(
@@ -384,7 +389,29 @@ def compute_traits(
         from cdp_cli.plan.load import load_valid_plan
 
         loaded = load_valid_plan(_paths(options.plan) or [])
-    return compute(options.profiles, options.spec, options.out, as_of=options.as_of, plan=loaded)
+    emit = None
+    if options.emit_events is not None:
+        from cdp_cli.activation import EmitOptions
+
+        emit = EmitOptions(
+            Path(options.emit_events),
+            emit=options.emit,
+            per=options.emit_per,
+            previous=Path(options.previous) if options.previous is not None else None,
+            include_anonymous=options.include_anonymous,
+        )
+    elif options.previous is not None:
+        raise UsageError("--previous needs --emit-events (it says which changes to emit)")
+    return compute(options.profiles, options.spec, options.out, as_of=options.as_of, plan=loaded, emit=emit)
+
+
+def traits_sql(profiles: PathLike, spec: PathLike, as_of: datetime | str | None = None, dialect: str = "duckdb"):
+    """The SQL each trait compiles to, one statement per trait with its parameters inlined, in
+    ``dialect`` (duckdb; spark, snowflake, bigquery, postgres through sqlglot, best effort): a
+    :class:`~cdp_cli.traits.showsql.SqlResult` (``text()``); nothing runs."""
+    from cdp_cli.traits.showsql import show_sql
+
+    return show_sql(profiles, spec, as_of=as_of, dialect=dialect)
 
 
 def preview_traits(profiles: PathLike, spec: PathLike, as_of: datetime | str | None = None, sample: int = 5):
@@ -406,6 +433,108 @@ def explain_trait(
     from cdp_cli.traits.explain import explain
 
     return explain(profile, profiles, spec, trait=trait, as_of=as_of)
+
+
+# --- audiences ----------------------------------------------------------------------------------------
+@dataclass
+class AudiencesOptions:
+    profiles: PathLike  #: the directory `cdp profiles resolve --out` wrote
+    spec: PathLike  #: audiences.yaml
+    out: PathLike | None = None  #: the output directory (compute only)
+    traits: PathLike | None = None  #: traits.parquet of `cdp traits compute`
+    as_of: datetime | str | None = None  #: default: the latest event timestamp
+    plan: Sequence[PathLike] | PathLike | None = None  #: check events and properties against this plan
+    previous: PathLike | None = None  #: an earlier --out: who entered and exited
+    emit_events: PathLike | None = None  #: write the activation events (NDJSON) of who entered and exited here
+    emit: str = "both"  #: identify | track | both
+    emit_per: str = "identifier"  #: identifier (one message per identifier value) | profile
+
+
+def compute_audiences(
+    profiles: PathLike | None = None,
+    spec: PathLike | None = None,
+    out: PathLike | None = None,
+    traits: PathLike | None = None,
+    as_of: datetime | str | None = None,
+    plan: Sequence[PathLike] | PathLike | None = None,
+    previous: PathLike | None = None,
+    *,
+    options: AudiencesOptions | None = None,
+):
+    """Members of every audience of ``spec`` (audiences.yaml) into ``out/<key>.parquet`` (one atomic
+    directory), with entered/exited against ``previous``: an
+    :class:`~cdp_cli.audiences.compute.AudiencesResult`."""
+    from cdp_cli.audiences.compute import compute
+
+    if options is None:
+        if profiles is None or spec is None or out is None:
+            raise UsageError("compute_audiences needs profiles, spec and out")
+        options = AudiencesOptions(profiles, spec, out, traits, as_of, plan, previous)
+    if options.out is None:
+        raise UsageError("compute_audiences needs out")
+    loaded = None
+    if options.plan is not None:
+        from cdp_cli.plan.load import load_valid_plan
+
+        loaded = load_valid_plan(_paths(options.plan) or [])
+    emit = None
+    if options.emit_events is not None:
+        from cdp_cli.activation import EmitOptions
+
+        emit = EmitOptions(Path(options.emit_events), emit=options.emit, per=options.emit_per)
+    return compute(
+        options.profiles,
+        options.spec,
+        options.out,
+        traits=options.traits,
+        as_of=options.as_of,
+        plan=loaded,
+        previous=options.previous,
+        emit=emit,
+    )
+
+
+def audiences_sql(
+    profiles: PathLike,
+    spec: PathLike,
+    traits: PathLike | None = None,
+    as_of: datetime | str | None = None,
+    dialect: str = "duckdb",
+):
+    """The SQL of each audience (one statement per audience, with the audiences it refers to, its
+    parameters inlined) in ``dialect`` (duckdb; spark, snowflake, bigquery, postgres through sqlglot,
+    best effort): a :class:`~cdp_cli.traits.showsql.SqlResult` (``text()``); nothing runs."""
+    from cdp_cli.audiences.showsql import show_sql
+
+    return show_sql(profiles, spec, traits=traits, as_of=as_of, dialect=dialect)
+
+
+def preview_audiences(
+    profiles: PathLike,
+    spec: PathLike,
+    traits: PathLike | None = None,
+    as_of: datetime | str | None = None,
+    sample: int = 5,
+):
+    """Sizes, a sample, the overlap matrix and identifier types of every audience; writes nothing."""
+    from cdp_cli.audiences.compute import preview
+
+    return preview(profiles, spec, traits=traits, as_of=as_of, sample=sample)
+
+
+def explain_audience(
+    profile: str,
+    profiles: PathLike,
+    spec: PathLike,
+    audience: str | None = None,
+    traits: PathLike | None = None,
+    as_of: datetime | str | None = None,
+):
+    """For one profile, every condition with true/false, the value compared and the events: an
+    :class:`~cdp_cli.audiences.explain.ExplainResult`."""
+    from cdp_cli.audiences.explain import explain
+
+    return explain(profile, profiles, spec, audience=audience, traits=traits, as_of=as_of)
 
 
 # --- samples ------------------------------------------------------------------------------------------
@@ -481,10 +610,16 @@ __all__ = [
     "LintOptions",
     "ResolveOptions",
     "TraitsOptions",
+    "AudiencesOptions",
+    "compute_audiences",
+    "audiences_sql",
+    "preview_audiences",
+    "explain_audience",
     "ValidateOptions",
     "compute_traits",
     "explain_trait",
     "preview_traits",
+    "traits_sql",
     "explain_identifiers",
     "export_plan",
     "lint_events",

@@ -113,7 +113,8 @@ _VERDICT_LINE = re.compile(r"^(?:[✓✗!] |cdp )[a-z]+ [a-z]+: [\d,]+ errors?, 
 def written_by_cdp(path: Path) -> bool:
     """Whether an existing file is recognisably a report cdp wrote (so replacing it loses nothing of
     the user's): an empty file, cdp's JSON, SARIF or JUnit report, a findings NDJSON file, a text
-    or GitHub report (its verdict line, or only finding lines), or a Parquet file stamped
+    or GitHub report (its verdict line, or only finding lines), an activation log (its first message
+    is cdp's: :func:`cdp_cli.activation.looks_like_activation`), or a Parquet file stamped
     ``{"cdp": "traits"}`` (traits.parquet). Reads at most 64 KiB from each end."""
     try:
         size = os.path.getsize(path)
@@ -145,6 +146,10 @@ def written_by_cdp(path: Path) -> bool:
             rec = None
         if isinstance(rec, dict) and {"code", "rule", "level", "file", "line", "message"} <= set(rec):
             return True  # --findings-out
+        from cdp_cli.activation import looks_like_activation
+
+        if looks_like_activation(rec):
+            return True  # --emit-events (an activation log)
     last = [ln for ln in tail.decode("utf-8", errors="replace").splitlines() if ln.strip()]
     if last and _VERDICT_LINE.match(last[-1]):
         return True

@@ -45,6 +45,7 @@ def build(root: Path = ROOT) -> dict[Path, bytes]:
     files[Path("samples/identity/journeys.ndjson")] = journeys()
     # hand-written, not generated: kept as is (docs/traits.md; checked against plans/ecommerce by a test)
     files[Path("samples/traits.yaml")] = (root / "samples" / "traits.yaml").read_bytes()
+    files[Path("samples/audiences.yaml")] = (root / "samples" / "audiences.yaml").read_bytes()  # docs/audiences.md
     return files
 
 

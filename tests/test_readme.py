@@ -125,7 +125,11 @@ def test_readme_identity_walkthrough_output_is_real(tmp_path: Path) -> None:
 
 
 def test_readme_traits_tour_output_is_real(tmp_path: Path) -> None:
-    shown = README.split("### Computed traits: `cdp traits`", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    shown = (
+        README.split("### Computed traits and audiences: `cdp traits`, `cdp audiences`", 1)[1]
+        .split("```text\n", 1)[1]
+        .split("```", 1)[0]
+    )
     blocks = [b.strip().splitlines() for b in shown.split("\n$ ")]
     for sub in ("samples", "plans"):
         shutil.copytree(ROOT / sub, tmp_path / sub)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from cdp_cli import __version__
+from cdp_cli.cli import audiences as audiences_cli
 from cdp_cli.cli import events as events_cli
 from cdp_cli.cli import plan as plan_cli
 from cdp_cli.cli import profiles as profiles_cli
@@ -58,6 +59,7 @@ app.add_typer(events_cli.app, name="events")
 app.add_typer(profiles_cli.app, name="profiles")
 app.add_typer(samples_cli.app, name="samples")
 app.add_typer(traits_cli.app, name="traits")
+app.add_typer(audiences_cli.app, name="audiences")
 app.command("rules")(rules_cli.rules)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -49,6 +50,51 @@ AsOfOpt = Annotated[
     ),
 ]
 
+ShowSqlOpt = Annotated[
+    bool,
+    typer.Option(
+        "--show-sql",
+        help="Print the SQL each trait (audience) compiles to (one statement each, values inlined as literals) "
+        "instead of running it; nothing is written. Example: --show-sql --dialect snowflake",
+    ),
+]
+
+
+class EmitKind(str, Enum):
+    IDENTIFY = "identify"
+    TRACK = "track"
+    BOTH = "both"
+
+
+class EmitPer(str, Enum):
+    IDENTIFIER = "identifier"
+    PROFILE = "profile"
+
+
+class SqlDialect(str, Enum):
+    DUCKDB = "duckdb"
+    SPARK = "spark"
+    SNOWFLAKE = "snowflake"
+    BIGQUERY = "bigquery"
+    POSTGRES = "postgres"
+
+
+DialectOpt = Annotated[
+    SqlDialect,
+    typer.Option(
+        "--dialect",
+        help="With --show-sql: the SQL dialect. DuckDB is the engine; the others are transpiled with sqlglot, "
+        "best effort, with a warning comment where a construct has no faithful spelling. Example: --dialect bigquery",
+    ),
+]
+
+
+def print_sql(result, format: OutFormat) -> None:
+    if format is OutFormat.JSON:
+        print_json(result.summary())
+    else:
+        typer.echo(result.text(), nl=False)
+
 
 @app.command("compute")
 @handle_errors
@@ -77,6 +123,49 @@ def compute(
             show_default=False,
         ),
     ] = None,
+    emit_events: Annotated[
+        Path | None,
+        typer.Option(
+            "--emit-events",
+            help="Also write the Segment messages activating what changed (identify with traits, track "
+            "'Trait Computed'; context.personas as Engage sends them) as NDJSON, atomically. "
+            "Example: --emit-events build/activation.ndjson",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    emit: Annotated[
+        EmitKind,
+        typer.Option("--emit", help="Which messages --emit-events writes. Example: --emit identify"),
+    ] = EmitKind.BOTH,
+    emit_per: Annotated[
+        EmitPer,
+        typer.Option(
+            "--emit-per",
+            help="One message per identifier value (user_id, email; as Segment sends them) or one per profile. "
+            "Example: --emit-per profile",
+        ),
+    ] = EmitPer.IDENTIFIER,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            help="The previous run's traits.parquet (may be --out itself: it is read first): --emit-events "
+            "writes only the values that differ from it (a value becoming null included). Without it every "
+            "profile with a value (not null, not a zero count). Example: --previous build/traits.parquet",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    include_anonymous: Annotated[
+        bool,
+        typer.Option(
+            "--include-anonymous",
+            help="With --emit-events: also one message per anonymous_id of a profile. Example: --include-anonymous",
+        ),
+    ] = False,
+    show_sql: ShowSqlOpt = False,
+    dialect: DialectOpt = SqlDialect.DUCKDB,
     format: FormatOpt = OutFormat.TEXT,
     strict: StrictOpt = False,
     color: ColorOpt = Color.AUTO,
@@ -93,7 +182,22 @@ def compute(
     """
     from cdp_cli import api
 
-    result = api.compute_traits(profiles, spec, out, as_of=as_of, plan=plan)
+    if show_sql:
+        print_sql(api.traits_sql(profiles, spec, as_of=as_of, dialect=dialect.value), format)
+        return
+    options = api.TraitsOptions(
+        profiles,
+        spec,
+        out,
+        as_of=as_of,
+        plan=plan,
+        emit_events=emit_events,
+        emit=emit.value,
+        emit_per=emit_per.value,
+        previous=previous,
+        include_anonymous=include_anonymous,
+    )
+    result = api.compute_traits(options=options)
     if format is OutFormat.JSON:
         print_json(result.summary())
     else:
@@ -110,6 +214,8 @@ def preview(
     sample: Annotated[
         int, typer.Option("--sample", "-n", min=0, help="How many profiles to show. Example: --sample 10")
     ] = 5,
+    show_sql: ShowSqlOpt = False,
+    dialect: DialectOpt = SqlDialect.DUCKDB,
     format: FormatOpt = OutFormat.TEXT,
     color: ColorOpt = Color.AUTO,
 ) -> None:
@@ -123,6 +229,9 @@ def preview(
     """
     from cdp_cli import api
 
+    if show_sql:
+        print_sql(api.traits_sql(profiles, spec, as_of=as_of, dialect=dialect.value), format)
+        return
     result = api.preview_traits(profiles, spec, as_of=as_of, sample=sample)
     if format is OutFormat.JSON:
         print_json(result.summary())

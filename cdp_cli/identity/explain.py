@@ -97,7 +97,10 @@ def _iso(ts: Any) -> str | None:
 class ProfileStore:
     """An output directory of ``cdp profiles resolve``."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, memory_limit: str = "1GB") -> None:
+        """``memory_limit``: the engine's memory before it spills to a temporary directory (traits
+        and audiences over a million events need about 700 MiB for twenty definitions: measured in
+        bench/RESULTS.md; 512MB ran out of memory on aggregates that cannot spill)."""
         self.dir = Path(directory)
         manifest = self.dir / MARKER
         if not manifest.is_file():
@@ -115,15 +118,19 @@ class ProfileStore:
             if not (self.dir / name).is_file():
                 raise InputError(f"{self.dir / name}: missing; resolve again")
         self.types = {t["name"]: t for t in self.manifest["identity"]["types"]}
+        import tempfile
+
         from cdp_cli.engine import connect
 
-        self.engine = connect(memory_limit="512MB")
+        self._spill = tempfile.TemporaryDirectory(prefix="cdp-engine-")  # never the user's directory
+        self.engine = connect(memory_limit=memory_limit, temp_dir=self._spill.name)
         self.dialect = self.engine.dialect
         for file in FILES:
             self.engine.register_parquet(file.removesuffix(".parquet"), self.dir / file)
 
     def close(self) -> None:
         self.engine.close()
+        self._spill.cleanup()
 
     def __enter__(self) -> ProfileStore:
         return self

@@ -210,6 +210,7 @@ class Prepared:
     as_of: datetime
     as_of_source: str
     compiled: Compiled
+    sql_value_columns: dict[str, list[str]] = field(default_factory=dict)  #: per sql trait, its value columns
 
 
 def prepare(store: Any, spec: Spec, as_of: datetime | str | None, *, profile_id: str | None = None) -> Prepared:
@@ -224,7 +225,7 @@ def prepare(store: Any, spec: Spec, as_of: datetime | str | None, *, profile_id:
             raise InputError(f"{store.dir}: events.parquet has no event with a timestamp; give --as-of")
     columns = check_sql_traits(engine, spec)
     compiled = compile_traits(spec.traits, engine.dialect, when, sql_value_columns=columns, profile_id=profile_id)
-    return Prepared(store, spec, when, source, compiled)
+    return Prepared(store, spec, when, source, compiled, columns)
 
 
 def non_numeric_counts(prepared: Prepared) -> dict[str, int]:
@@ -352,6 +353,7 @@ class TraitsResult:
     non_numeric: dict[str, int]
     out: Path | None = None
     sample: list[dict[str, Any]] = field(default_factory=list)
+    activation: dict[str, Any] | None = None  #: what --emit-events wrote (path, messages, profiles, per_key)
 
     @property
     def findings(self) -> list[Finding]:
@@ -378,6 +380,7 @@ class TraitsResult:
             "non_numeric": self.non_numeric,
             "distributions": self.stats,
             **({"sample": self.sample} if self.command == "traits preview" else {}),
+            **({"activation": self.activation} if self.activation is not None else {}),
         }
 
     def tables(self) -> list[Table]:
@@ -419,6 +422,12 @@ class TraitsResult:
         what = f"{plural(n, 'trait')} for {plural(self.profiles, 'profile')} as of {iso(self.as_of)}"
         skipped = sum(self.non_numeric.values())
         note = f"; {plural(skipped, 'value')} in aggregations not a number (skipped)" if skipped else ""
+        if self.activation is not None:
+            a = self.activation
+            note += (
+                f"; {plural(a['messages'], 'activation event')} for {plural(a['profiles'], 'changed profile')}"
+                f" into {a['path']}"
+            )
         if self.out is not None:
             return f"computed {what} into {self.out}{note}"
         return f"preview: {what} (nothing written){note}"
@@ -443,24 +452,69 @@ def compute(
     *,
     as_of: datetime | str | None = None,
     plan: Any = None,
+    emit: Any = None,
 ) -> TraitsResult:
-    """Compute the traits of ``spec_path`` for every profile of ``profiles_dir`` into ``out``."""
+    """Compute the traits of ``spec_path`` for every profile of ``profiles_dir`` into ``out``; with
+    ``emit`` (:class:`cdp_cli.activation.EmitOptions`), also the activation events of what changed."""
     from cdp_cli.fsutil import guard_outputs
 
     out_path = Path(out)
     spec = load_spec(spec_path)
     if plan is not None:
         check_against_plan(spec, plan)
-    guard_outputs({"--out": out_path}, [Path(spec_path), Path(profiles_dir)])
+    if emit is not None:
+        emit.check()
+    outputs: dict[str, Path | None] = {"--out": out_path, "--emit-events": Path(emit.path) if emit else None}
+    guard_outputs(outputs, [Path(spec_path), Path(profiles_dir)])
     with _open(profiles_dir) as store:
         prepared = prepare(store, spec, as_of)
         engine = store.engine
-        write_parquet(engine, prepared.compiled.statement, out_path)
-        if out_path.is_file():
-            engine.register_parquet("traits_out", out_path)
-        else:  # a device or FIFO: describe what was computed
+        previous = _previous(emit, prepared)  # read before --out (which may be the same file) is replaced
+        activation = None
+        if emit is None:
+            write_parquet(engine, prepared.compiled.statement, out_path)
+            if out_path.is_file():
+                engine.register_parquet("traits_out", out_path)
+            else:  # a device or FIFO: describe what was computed
+                engine.register_arrow("traits_out", engine.arrow(prepared.compiled.statement))
+        else:  # the log first: if it cannot be written, --out (the next --previous) stays as it was
             engine.register_arrow("traits_out", engine.arrow(prepared.compiled.statement))
-        return _result("traits compute", prepared, out_path)
+            activation = emit_activation(emit, prepared, previous)
+            write_parquet(engine, "SELECT * FROM traits_out", out_path)
+        result = _result("traits compute", prepared, out_path)
+        result.activation = activation
+        return result
+
+
+def _computations(prepared: Prepared) -> list[Any]:
+    from cdp_cli.activation import Computation
+
+    return [Computation("trait", c.name, 0 if c.kind == "count" else None) for c in prepared.compiled.columns]
+
+
+def _previous(emit: Any, prepared: Prepared) -> dict[str, dict[str, Any]] | None:
+    if emit is None or emit.previous is None:
+        return None
+    from cdp_cli.activation import read_previous
+
+    return read_previous(Path(emit.previous), [c.key for c in _computations(prepared)])
+
+
+def emit_activation(emit: Any, prepared: Prepared, previous: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """The activation events (Segment identify/track messages) of the traits in ``traits_out`` that
+    differ from ``previous`` (see :mod:`cdp_cli.activation`)."""
+    from cdp_cli.activation import write
+
+    engine = prepared.store.engine
+    table = engine.arrow("SELECT * FROM traits_out")
+    pids = table.column("profile_id").to_pylist()
+    computations = _computations(prepared)
+    current = {c.key: dict(zip(pids, table.column(c.key).to_pylist(), strict=True)) for c in computations}
+    identifiers: dict[str, dict[str, list[str]]] = {}
+    for row in engine.arrow("SELECT profile_id, identifiers FROM profiles").to_pylist():
+        ids = row["identifiers"] or []
+        identifiers[row["profile_id"]] = dict(ids.items() if isinstance(ids, dict) else ids)
+    return write(emit, computations, current, identifiers, prepared.as_of, previous)
 
 
 def _result(command: str, prepared: Prepared, out: Path | None, sample: int = 0) -> TraitsResult:

@@ -119,6 +119,10 @@ def pristine(tmp_path_factory) -> Path:
         "  - {name: total, type: aggregation, function: sum, event: Order Completed, property: total}\n"
         "  - {name: note, type: most_frequent, event: Order Completed, property: note, min_frequency: 1}\n"
     )
+    (root / "c" / "aud.yaml").write_text(
+        "audiences:\n  - key: buyers\n    where: {performed: Order Completed, within: 30d}\n"
+        "  - key: noted\n    where: {trait: email, op: exists}\n"
+    )
     return root / "c"
 
 
@@ -184,9 +188,12 @@ COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     ],
     "traits preview": lambda c: ["traits", "preview", "-P", "profiles", "--spec", "traits.yaml"],
     "traits explain": lambda c: ["traits", "explain", "user_id:u-1", "-P", "profiles", "--spec", "traits.yaml"],
+    "audiences compute": lambda c: ["audiences", "compute", "-P", "profiles", "-s", "aud.yaml", "-o", "build/aud"],
+    "audiences preview": lambda c: ["audiences", "preview", "-P", "profiles", "--spec", "aud.yaml"],
+    "audiences explain": lambda c: ["audiences", "explain", "user_id:u-1", "-P", "profiles", "-s", "aud.yaml"],
 }
 #: commands whose output legitimately shows values the user asked for by name
-SHOWS_VALUES = {"profiles show", "profiles explain", "traits explain"}
+SHOWS_VALUES = {"profiles show", "profiles explain", "traits explain", "audiences explain"}
 
 #: (command, kind) -> the arguments with the output pointed at TARGET. kind: file or dir.
 OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
@@ -203,6 +210,15 @@ OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
         "--spec",
         "traits.yaml",
         "--out",
+        t,
+    ],
+    ("audiences compute --out", "dir"): lambda t: ["audiences", "compute", "-P", "profiles", "-s", "aud.yaml", "-o", t],
+    ("traits compute --emit-events", "file"): lambda t: [
+        *"traits compute -P profiles -s traits.yaml -o build/t.parquet --emit-events".split(),
+        t,
+    ],
+    ("audiences compute --emit-events", "file"): lambda t: [
+        *"audiences compute -P profiles -s aud.yaml -o build/a --emit-events".split(),
         t,
     ],
     ("samples generate -o", "file"): lambda t: [
