@@ -13,6 +13,7 @@ from cdp_cli.audiences.compute import _open, load_spec, prepare, unknown_audienc
 from cdp_cli.findings import Finding
 from cdp_cli.results import Table
 from cdp_cli.traits.compute import iso
+from cdp_cli.traits.explain import one_profile_events
 
 LISTED = 50  #: events listed per condition
 
@@ -146,31 +147,36 @@ def explain(
         pid = store.profile_of(profile)
         store.profile(pid, recent=0)
         prepared = prepare(store, spec, as_of, traits, profile_id=pid, nodes=True)
-        row = store.engine.arrow(prepared.compiled.statement).to_pylist()[0]
-        ids = prepared.compiled.node_ids
-        out = []
-        for a in chosen:
-            lines: list[NodeLine] = []
+        with one_profile_events(store, pid):
+            return _explained(store, prepared, chosen, pid, spec)
 
-            def walk(node: Any, depth: int, a: Any = a, lines: list[NodeLine] = lines) -> None:
-                n = ids[id(node)]
-                events = _events(store, prepared, node, a, pid) if node.kind in ("performed", "funnel") else []
-                if node.kind == "funnel":
-                    events = [e for e in events if ("not followed" in e["note"]) == node.leaf.then_not]
-                value = row[f"v{n}"]
-                lines.append(
-                    NodeLine(
-                        depth,
-                        node.describe(),
-                        bool(row[f"n{n}"]),
-                        iso(value) if isinstance(value, datetime) else value,
-                        events,
-                    )
+
+def _explained(store: Any, prepared: Any, chosen: list[Any], pid: str, spec: Any) -> ExplainResult:
+    row = store.engine.arrow(prepared.compiled.statement).to_pylist()[0]
+    ids = prepared.compiled.node_ids
+    out = []
+    for a in chosen:
+        lines: list[NodeLine] = []
+
+        def walk(node: Any, depth: int, a: Any = a, lines: list[NodeLine] = lines) -> None:
+            n = ids[id(node)]
+            events = _events(store, prepared, node, a, pid) if node.kind in ("performed", "funnel") else []
+            if node.kind == "funnel":
+                events = [e for e in events if ("not followed" in e["note"]) == node.leaf.then_not]
+            value = row[f"v{n}"]
+            lines.append(
+                NodeLine(
+                    depth,
+                    node.describe(),
+                    bool(row[f"n{n}"]),
+                    iso(value) if isinstance(value, datetime) else value,
+                    events,
                 )
-                for c in node.children:
-                    walk(c, depth + 1)
+            )
+            for c in node.children:
+                walk(c, depth + 1)
 
-            walk(a.tree, 0)
-            identified = bool(row["identified"])
-            out.append(AudienceExplanation(a.key, bool(row[a.key]), a.include_anonymous, identified, lines))
-        return ExplainResult(pid, prepared.as_of, prepared.as_of_source, spec.path, out)
+        walk(a.tree, 0)
+        identified = bool(row["identified"])
+        out.append(AudienceExplanation(a.key, bool(row[a.key]), a.include_anonymous, identified, lines))
+    return ExplainResult(pid, prepared.as_of, prepared.as_of_source, spec.path, out)

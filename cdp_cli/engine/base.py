@@ -68,8 +68,10 @@ class Engine(Protocol):
         params: Params = None,
         compression: str = "zstd",
         row_group_size: int | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
-        """Write a query's result to one Parquet file (the caller makes it atomic)."""
+        """Write a query's result to one Parquet file (the caller makes it atomic); ``metadata``: the
+        file's Parquet key-value metadata (text keys and values)."""
 
     def execute(self, sql: Query, params: Params = None) -> None:
         """Run a statement for its effect."""

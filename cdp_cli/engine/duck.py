@@ -8,7 +8,7 @@ exchanges Arrow without copies. Driver errors become :class:`~cdp_cli.errors.Eng
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +145,7 @@ class DuckEngine:
         params: Params = None,
         compression: str = "zstd",
         row_group_size: int | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         text, values = _unpack(sql, params)
         if not compression.isalnum():
@@ -152,6 +153,10 @@ class DuckEngine:
         opts = f"FORMAT parquet, COMPRESSION {compression}"
         if row_group_size:
             opts += f", ROW_GROUP_SIZE {int(row_group_size)}"
+        if metadata:  # Parquet key-value metadata, written with the file (no rewrite)
+            lit = self.dialect.literal
+            pairs = ", ".join(f"{self.dialect.quote_ident(str(k))}: {lit(str(v))}" for k, v in metadata.items())
+            opts += f", KV_METADATA {{{pairs}}}"
         with _translated(f"writing {Path(path).name}"):
             self.con.execute(f"COPY (\n{text}\n) TO {self.dialect.literal(str(path))} ({opts})", values or [])
 

@@ -2,7 +2,7 @@
 or a preview, with per-trait distributions.
 
 The query (:mod:`cdp_cli.traits.compiler`) runs on the engine straight over the Parquet files.
-``traits.parquet`` is written by the engine to a temporary sibling, stamped with the Parquet
+``traits.parquet`` is written by the engine to a temporary sibling, stamped (as it writes) with the Parquet
 key-value metadata ``{"cdp": "traits"}`` (so :func:`cdp_cli.fsutil.written_by_cdp` knows it is cdp's
 and a rerun may replace it) and renamed into place; an existing file is replaced only when cdp wrote
 it.
@@ -236,18 +236,9 @@ def non_numeric_counts(prepared: Prepared) -> dict[str, int]:
 
 
 def _written_ok(engine: Any, stmt: Any, raw: str, final: str) -> None:
-    """The engine writes ``raw``; it is stamped (Parquet key-value metadata) into ``final``. The
-    engine's ``copy_parquet`` takes no metadata, so the stamp costs one rewrite of the (one row per
-    profile) table through :func:`cdp_cli.storage.write_table`."""
-    import pyarrow as pa
-
-    from cdp_cli.storage import read_batches, read_schema, write_table
-
-    engine.copy_parquet(stmt, raw)
-    schema = read_schema(raw)
-    mark = {k.encode(): v.encode() for k, v in PARQUET_MARK.items()}
-    table = pa.Table.from_batches(list(read_batches(raw, 65536)), schema=schema)
-    write_table(table.replace_schema_metadata({**(schema.metadata or {}), **mark}), final)
+    """The engine writes ``final`` stamped with the Parquet key-value metadata :data:`PARQUET_MARK`
+    (``raw`` is unused: nothing is rewritten)."""
+    engine.copy_parquet(stmt, final, metadata=PARQUET_MARK)
 
 
 def write_parquet(engine: Any, stmt: Any, out: Path) -> None:

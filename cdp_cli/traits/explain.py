@@ -4,6 +4,8 @@ failed, no usable value)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +14,8 @@ from typing import Any
 from cdp_cli.errors import UsageError
 from cdp_cli.findings import Finding
 from cdp_cli.results import Table, plural
-from cdp_cli.traits.compiler import explain_events
+from cdp_cli.traits import sql
+from cdp_cli.traits.compiler import compile_traits, explain_events
 from cdp_cli.traits.compute import _open, iso, load_spec, prepare
 from cdp_cli.traits.conditions import describe
 from cdp_cli.traits.definitions import SqlTrait
@@ -53,6 +56,24 @@ class TraitExplanation:
             "note": self.note,
             "events": [e.as_dict() for e in self.events],
         }
+
+
+@contextlib.contextmanager
+def one_profile_events(store: Any, profile_id: str) -> Iterator[None]:
+    """While inside, ``events`` holds only the events an explanation of ``profile_id`` can look at:
+    its own and those of every user sharing an account (a group_id) with it (all of theirs, for the
+    account's membership, current account and events). They are read from events.parquet once, not
+    once per trait or condition (the log is in time order, so a filter on the profile prunes nothing).
+    as_of and the checks of sql traits are settled before, on every event."""
+    engine = store.engine
+    d = engine.dialect
+    units = [r[0] for r in engine.rows(sql.EXPLAIN_UNITS.render(d, profile_id=profile_id))]
+    engine.register_arrow("explain_events_scope", engine.arrow(sql.EXPLAIN_SCOPE.render(d, profile_ids=units)))
+    engine.create_view("events", sql.EXPLAIN_SCOPED_EVENTS.render(d))
+    try:
+        yield
+    finally:
+        engine.register_parquet("events", Path(store.dir) / "events.parquet")
 
 
 def _window_words(trait: Any, as_of: datetime) -> str:
@@ -229,14 +250,27 @@ def explain(
         pid = store.profile_of(profile)
         store.profile(pid, recent=0)  # an unknown profile id is an error, not a row of nulls
         prepared = prepare(store, spec, as_of, profile_id=pid)
-        row = store.engine.arrow(prepared.compiled.statement).to_pylist()
-        values = row[0] if row else {}
-        out = []
-        for t in traits:
-            if isinstance(t, SqlTrait):
-                cols = [c.name for c in prepared.compiled.columns if c.trait == t.name]
-                value = values.get(cols[0]) if len(cols) == 1 else {c: values.get(c) for c in cols}
-            else:
-                value = values.get(t.name)
-            out.append(explain_trait(t, store, prepared, pid, value))
+        engine = store.engine
+        values: dict[str, Any] = {}
+        user_sql = [t for t in spec.traits if isinstance(t, SqlTrait)]
+        if user_sql:  # the user's own query may look at every event: run it on all of them
+            stmt = compile_traits(
+                user_sql, engine.dialect, prepared.as_of, sql_value_columns=prepared.sql_value_columns, profile_id=pid
+            ).statement
+            row = engine.arrow(stmt).to_pylist()
+            values.update(row[0] if row else {})
+        with one_profile_events(store, pid):
+            rest = [t for t in spec.traits if not isinstance(t, SqlTrait)]
+            if rest:
+                stmt = compile_traits(rest, engine.dialect, prepared.as_of, profile_id=pid).statement
+                row = engine.arrow(stmt).to_pylist()
+                values.update(row[0] if row else {})
+            out = []
+            for t in traits:
+                if isinstance(t, SqlTrait):
+                    cols = [c.name for c in prepared.compiled.columns if c.trait == t.name]
+                    value = values.get(cols[0]) if len(cols) == 1 else {c: values.get(c) for c in cols}
+                else:
+                    value = values.get(t.name)
+                out.append(explain_trait(t, store, prepared, pid, value))
         return ExplainResult(pid, prepared.as_of, prepared.as_of_source, spec.path, out)

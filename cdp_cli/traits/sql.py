@@ -230,3 +230,26 @@ LIST_STATS = Shape(
 TEXT_COUNT = Shape("text_count", "SELECT count(<col>) FROM traits_out")
 
 SAMPLE = Shape("sample", "SELECT * FROM traits_out ORDER BY profile_id LIMIT <limit>")
+
+# --- explain: one profile's events, materialised once ---------------------------------------------
+
+EXPLAIN_UNITS = Template(
+    "explain_units",
+    """
+    -- explain: a profile and every user sharing an account (a group_id) with it
+    SELECT DISTINCT profile_id FROM {events}
+    WHERE group_id IN (SELECT group_id FROM {events} WHERE profile_id = :profile_id AND group_id IS NOT NULL)
+    UNION SELECT :profile_id
+    ORDER BY 1
+""",
+)
+
+EXPLAIN_SCOPE = Template(
+    "explain_scope",
+    """
+    -- explain: every event of those profiles (all an explanation of one profile can look at)
+    SELECT * FROM {events} WHERE profile_id IN (:profile_ids)
+""",
+)
+
+EXPLAIN_SCOPED_EVENTS = Template("explain_scoped_events", "SELECT * FROM {explain_events_scope}")

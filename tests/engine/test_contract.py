@@ -188,6 +188,14 @@ def test_copy_parquet_writes_a_file_read_back_as_written(engine, tmp_path):
     assert sorted(pq.read_table(many).column("n").to_pylist()) == list(range(10_000))
 
 
+def test_copy_parquet_stamps_key_value_metadata(engine, tmp_path):
+    out = tmp_path / "stamped.parquet"
+    engine.copy_parquet("SELECT 1 AS one", out, metadata={"cdp": "traits", "it's": 'a "quoted" value'})
+    meta = pq.read_schema(out).metadata or {}
+    assert meta[b"cdp"] == b"traits" and meta[b"it's"] == b'a "quoted" value'
+    assert pq.read_table(out).to_pydict() == {"one": [1]}
+
+
 def test_copy_parquet_of_a_timestamp_keeps_microseconds_in_utc(engine, tmp_path):
     out = tmp_path / "t.parquet"
     engine.copy_parquet(
