@@ -21,8 +21,11 @@ from cdp_cli.engine.dialect import Dialect
 from cdp_cli.engine.template import Statement
 from cdp_cli.traits import sql
 from cdp_cli.traits.conditions import (
+    Fragment,
     conditions,
+    extracted,
     in_time,
+    json_value,
     matching,
     property_value,
     selection,
@@ -121,11 +124,20 @@ def compile_traits(
     *,
     sql_value_columns: dict[str, list[str]] | None = None,
     profile_id: str | None = None,
+    combined: bool = True,
 ) -> Compiled:
     """The query computing ``traits`` (as of ``as_of``) for every profile, or one (``profile_id``).
     ``sql_value_columns``: for each ``sql`` trait, the value columns its query returns (learnt by
-    binding it first, see :func:`cdp_cli.traits.compute.check_sql_traits`)."""
+    binding it first, see :func:`cdp_cli.traits.compute.check_sql_traits`). ``combined``: the user
+    traits of the simple types (counters, aggregations, first/last, unique lists) in one pass over the
+    events (one GROUP BY with a FILTER per trait); otherwise one readable SELECT per trait (show-sql)."""
     ctes, params = _common(traits, as_of, dialect)
+    facts: list[str] = []
+    matches: list[str] = []
+    paths: dict[str, tuple[str, list[str]]] = {}  #: per property path read, its column and who reads it
+    aggregates: list[str] = []
+    nn_counts: list[str] = []
+    nn_rows: list[str] = []
     columns: list[Column] = []
     selects: list[str] = []
     joins: list[str] = []
@@ -147,20 +159,51 @@ def compile_traits(
         params.update(match.params)
         scalar, number, present = _value(trait, dialect)
         source = "account_events" if trait.level == "account" else "user_events"
-        ctes.append(
-            (
-                f"{cte}_events",
-                sql.TRAIT_EVENTS.fill(
-                    name=f"trait {trait.name}",
-                    scalar=scalar,
-                    number=number,
-                    present=present,
-                    source=source,
-                    matching=match.sql,
-                ),
+        if combined and trait.level != "account" and trait.type in _ONE_PASS:
+            m, v, n, has = (f"{c}{i}" for c in ("m", "v", "n", "has"))
+            pre = f"t{i}"  # the prefixes of matching(), so the parameters are the same
+            right_kind = Fragment.all(
+                [
+                    selection(trait, dialect, prefix=f"{pre}s"),
+                    in_time(as_of, dialect, prefix=f"{pre}a"),
+                    window(trait, as_of, dialect, prefix=f"{pre}n"),
+                ]
             )
-        )
-        ctes.append((cte, _value_select(trait, f"{cte}_events", dialect, params, f"t{i}v")))
+            tests = Fragment.all(conditions(trait, dialect, prefix=f"{pre}w"))
+            matches.append(sql.FACT_MATCH.fill(selection=right_kind.sql, conditions=tests.sql, m=m))
+            prop = getattr(trait, "property", None)
+            if prop is not None:
+                j = paths.setdefault(prop, (f"j{len(paths)}", []))
+                j[1].append(f"e.{m}")
+                v_ = json_value(f"e.{j[0]}", "$", dialect)
+                scalar, number, present = v_.scalar, v_.number, f"{v_.text} IS NOT NULL"
+            facts.append(sql.FACT_VALUES.fill(scalar=scalar, number=number, present=present, m=m, v=v, n=n, has=has))
+            aggregates.append(f",\n           {_aggregate(trait, m, v, n, dialect)} AS a{i}")
+            ctes.append((cte, sql.FROM_AGGREGATES.fill(column=f"a{i}")))
+            if trait.type == "aggregation":
+                name = f"t{i}nn"
+                params[name] = trait.name
+                nn_counts.append(sql.NON_NUMERIC_COUNT.fill(m=m, has=has, n=n, c=f"c{i}"))
+                nn_rows.append(sql.NON_NUMERIC_ROW.fill(name=dialect.param(name), c=f"c{i}"))
+        else:
+            ctes.append(
+                (
+                    f"{cte}_events",
+                    sql.TRAIT_EVENTS.fill(
+                        name=f"trait {trait.name}",
+                        scalar=scalar,
+                        number=number,
+                        present=present,
+                        source=source,
+                        matching=match.sql,
+                    ),
+                )
+            )
+            ctes.append((cte, _value_select(trait, f"{cte}_events", dialect, params, f"t{i}v")))
+            if trait.type == "aggregation":
+                name = f"t{i}nn"
+                params[name] = trait.name
+                non_numeric.append(sql.NON_NUMERIC.fill(name=dialect.param(name), events=f"{cte}_events"))
         unit = "a.group_id" if trait.level == "account" else "p.profile_id"
         joins.append(f"\n    LEFT JOIN {cte} ON {cte}.unit_id = {unit}")
         kind = KINDS[trait.type]
@@ -177,10 +220,23 @@ def compile_traits(
         else:
             selects.append(f"{cte}.value AS {out}")
         columns.append(Column(trait.name, trait.name, kind))
-        if trait.type == "aggregation":
-            name = f"t{i}nn"
-            params[name] = trait.name
-            non_numeric.append(sql.NON_NUMERIC.fill(name=dialect.param(name), events=f"{cte}_events"))
+    if facts:  # before the traits' CTEs, after the common ones
+        at = next(k for k, (name, _) in enumerate(ctes) if name.startswith("t"))
+        one_pass = [
+            (
+                "facts",
+                sql.FACTS.fill(
+                    values="".join(facts),
+                    matches="".join(matches),
+                    extracts="".join(
+                        sql.FACT_EXTRACT.fill(any=" OR ".join(ms), extract=extracted(p, dialect), j=j)
+                        for p, (j, ms) in paths.items()
+                    ),
+                ),
+            ),
+            ("aggregates", sql.AGGREGATES.fill(columns="".join(aggregates))),
+        ]
+        ctes[at:at] = one_pass
     if profile_id is not None:
         params["profile_id"] = profile_id
         where = f"p.profile_id = {dialect.param('profile_id')}"
@@ -193,10 +249,34 @@ def compile_traits(
         profile_filter=where,
     )
     nn = None
-    if non_numeric:
-        nn_text = _with(ctes) + "\n    " + "\n    UNION ALL\n    ".join(non_numeric)
+    if non_numeric or nn_counts:
+        nn_ctes = ctes if non_numeric else [c for c in ctes if c[0] in ("scoped", "user_events", "facts")]
+        if nn_counts:
+            nn_ctes = [*nn_ctes, ("nn", sql.NON_NUMERIC_COUNTS.fill(columns=", ".join(nn_counts)))]
+        nn_text = _with(nn_ctes) + "\n    " + "\n    UNION ALL\n    ".join(non_numeric + nn_rows)
         nn = Statement(nn_text, _used(params, nn_text, dialect))
     return Compiled(Statement(text, _used(params, text, dialect)), columns, nn)
+
+
+_ONE_PASS = ("event_counter", "aggregation", "first", "last", "unique_list", "unique_list_count")
+
+
+def _aggregate(trait: Any, m: str, v: str, n: str, dialect: Dialect) -> str:
+    """A simple trait's value as one aggregate (with its FILTER) of the ``facts`` CTE."""
+    t = trait.type
+    if t == "event_counter":
+        return sql.AGG_COUNTER.fill(m=m)
+    if t == "aggregation":
+        return sql.AGG_AGGREGATION.fill(m=m, n=n, function=trait.function)
+    if t == "first":
+        return sql.AGG_FIRST.fill(m=m, v=v)
+    if t == "last":
+        return sql.AGG_LAST.fill(m=m, v=v)
+    if t == "unique_list":
+        return sql.AGG_UNIQUE_LIST.fill(
+            m=m, v=v, distinct_sorted=dialect.array_agg_distinct_sorted(f"CASE WHEN {m} THEN {v} END")
+        )
+    return sql.AGG_UNIQUE_LIST_COUNT.fill(m=m, v=v)
 
 
 def _used(params: dict[str, Any], text: str, dialect: Dialect) -> dict[str, Any]:

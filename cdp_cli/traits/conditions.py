@@ -60,12 +60,14 @@ class JsonHooks(NamedTuple):
     """Per-dialect spellings: ``kind(expr, path_sql)`` the JSON type of the value at a path as one of
     string, number, boolean, null, array, object (NULL when absent); ``as_double(text)`` a number's
     text as a double; ``as_timestamp(text)`` an ISO-8601 text as a UTC timestamp (NULL when it is not
-    one); ``list_length(expr)`` the length of a list."""
+    one); ``list_length(expr)`` the length of a list; ``extract(expr, path_sql)`` the value at a path
+    as JSON (NULL when absent), so it is parsed once and read with the path ``$``."""
 
     kind: Callable[[str, str], str]
     as_double: Callable[[str], str]
     as_timestamp: Callable[[str], str]
     list_length: Callable[[str], str]
+    extract: Callable[[str, str], str]
 
 
 def _duck_kind(expr: str, path: str) -> str:
@@ -82,6 +84,7 @@ JSON_HOOKS: dict[str, JsonHooks] = {
         as_double=lambda text: f"CAST({text} AS DOUBLE)",
         as_timestamp=lambda text: f"TRY_CAST({text} AS TIMESTAMPTZ)",
         list_length=lambda expr: f"len({expr})",
+        extract=lambda expr, path: f"json_extract({expr}, {path})",
     ),
 }
 
@@ -119,9 +122,17 @@ class Value(NamedTuple):
 
 def property_value(path: str, dialect: Dialect, alias: str = ALIAS, column: str = "properties") -> Value:
     """The value at ``path`` inside the JSON ``column`` of the events relation ``alias``."""
+    return json_value(f"{alias}.{dialect.quote_ident(column)}", json_path(path), dialect)
+
+
+def extracted(path: str, dialect: Dialect, alias: str = ALIAS, column: str = "properties") -> str:
+    """The value at ``path`` as JSON (read it with :func:`json_value` at ``$``): parsed once."""
+    return hooks(dialect).extract(f"{alias}.{dialect.quote_ident(column)}", dialect.literal(json_path(path)))
+
+
+def json_value(col: str, jp: str, dialect: Dialect) -> Value:
+    """The value at the JSON path ``jp`` inside the JSON expression ``col``."""
     h = hooks(dialect)
-    col = f"{alias}.{dialect.quote_ident(column)}"
-    jp = json_path(path)
     text = dialect.json_extract_string(col, jp)
     kind = h.kind(col, dialect.literal(jp))
     scalar = f"CASE WHEN {kind} IN ('string', 'number', 'boolean') THEN {text} END"

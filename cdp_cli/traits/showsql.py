@@ -214,7 +214,9 @@ def trait_statements(prepared: Any, dialect: str = "duckdb") -> SqlResult:
     duck = prepared.store.engine.dialect
     out = []
     for t in prepared.spec.traits:
-        compiled = compile_traits([t], duck, prepared.as_of, sql_value_columns=prepared.sql_value_columns)
+        compiled = compile_traits(
+            [t], duck, prepared.as_of, sql_value_columns=prepared.sql_value_columns, combined=False
+        )
         text = readable(compiled.statement, duck)
         if dialect == "duckdb":
             out.append(NamedSql(t.name, text))

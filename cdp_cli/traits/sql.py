@@ -57,7 +57,9 @@ SCOPED = Shape(
     "scoped",
     """
     -- events that can count: of a profile, with a timestamp, not after as_of
-    SELECT e.* FROM events e WHERE e.profile_id IS NOT NULL AND <in_time>""",
+    SELECT e.profile_id, e.group_id, e.type, e.event, e.timestamp, e.received_at, e.message_id, e.file, e.line,
+           e.batch_index, e.properties
+    FROM events e WHERE e.profile_id IS NOT NULL AND <in_time>""",
 )
 
 USER_EVENTS = Shape("user_events", "SELECT e.profile_id AS unit_id, e.* FROM scoped e")
@@ -156,6 +158,74 @@ UNIQUE_LIST_COUNT = Shape(
     "unique_list_count",
     "SELECT unit_id, count(DISTINCT v) AS value FROM <events> WHERE v IS NOT NULL GROUP BY unit_id",
 )
+
+# --- the user traits of the simple types, in one pass ---------------------------------------------------
+
+FACTS = Shape(
+    "facts",
+    """
+    -- every scoped event once, with, per trait, whether it counts (mN) and then, only when it does,
+    -- the property's value (vN scalar text, nN number, hasN presence)
+    -- (each property path read once, jN, for the events of the traits that read it)
+    SELECT e.*<values>
+    FROM (
+        SELECT e.*<extracts>
+        FROM (
+            SELECT e.unit_id, e.properties,
+                   (e.timestamp, e.received_at IS NOT NULL, COALESCE(e.received_at, e.timestamp),
+                    e.message_id IS NOT NULL, COALESCE(e.message_id, ''), e.file IS NOT NULL, COALESCE(e.file, ''),
+                    e.line IS NOT NULL, COALESCE(e.line, 0),
+                    e.batch_index IS NOT NULL, COALESCE(e.batch_index, 0)) AS k<matches>
+            FROM user_events e) e) e""",
+)
+
+# the filters (which read the JSON) only for the events of the right kind and time
+FACT_MATCH = Shape(
+    "fact_match",
+    ",\n                   CASE WHEN <selection> THEN COALESCE(<conditions>, FALSE) ELSE FALSE END AS <m>",
+)
+
+FACT_EXTRACT = Shape("fact_extract", ",\n               CASE WHEN <any> THEN <extract> END AS <j>")
+
+FACT_VALUES = Shape(
+    "fact_values",
+    """,
+           CASE WHEN e.<m> THEN <scalar> END AS <v>, CASE WHEN e.<m> THEN <number> END AS <n>,
+           CASE WHEN e.<m> THEN <present> END AS <has>""",
+)
+
+AGGREGATES = Shape("aggregates", "\n    SELECT unit_id<columns>\n    FROM facts GROUP BY unit_id")
+
+AGG_COUNTER = Shape("agg_counter", "count(*) FILTER (WHERE <m>)")
+
+AGG_AGGREGATION = Shape(
+    "agg_aggregation",
+    "CASE WHEN count(*) FILTER (WHERE <m> AND <n> IS NOT NULL) > 0 "
+    "THEN CAST(<function>(<n>) FILTER (WHERE <m> AND <n> IS NOT NULL) AS DOUBLE) END",
+)
+
+# first/last: ordered by (timestamp, received_at, message_id, file, line, batch_index), missing ones first
+AGG_FIRST = Shape("agg_first", "arg_min(<v>, k) FILTER (WHERE <m> AND <v> IS NOT NULL)")
+
+AGG_LAST = Shape("agg_last", "arg_max(<v>, k) FILTER (WHERE <m> AND <v> IS NOT NULL)")
+
+AGG_UNIQUE_LIST = Shape(
+    "agg_unique_list",
+    "CASE WHEN count(*) FILTER (WHERE <m> AND <v> IS NOT NULL) > 0 THEN <distinct_sorted> END",
+)
+
+AGG_UNIQUE_LIST_COUNT = Shape("agg_unique_list_count", "count(DISTINCT <v>) FILTER (WHERE <m> AND <v> IS NOT NULL)")
+
+FROM_AGGREGATES = Shape("from_aggregates", "SELECT unit_id, <column> AS value FROM aggregates")
+
+NON_NUMERIC_COUNTS = Shape(
+    "non_numeric_counts",
+    "\n    SELECT <columns>\n    FROM facts",
+)
+
+NON_NUMERIC_COUNT = Shape("non_numeric_count", "count(*) FILTER (WHERE <m> AND <has> AND <n> IS NULL) AS <c>")
+
+NON_NUMERIC_ROW = Shape("non_numeric_row", "SELECT <name> AS trait, <c> AS n FROM nn")
 
 SQL_TRAIT = Shape(
     "sql_trait",
