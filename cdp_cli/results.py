@@ -52,6 +52,24 @@ class Result(Protocol):
     def verdict(self) -> str: ...
 
 
+class DefinitionResult:
+    """The Result members of an operation run from one definitions file (``self.spec``) that finds no
+    problems in data: no findings, the spec as its one file, and it fails only where it says so."""
+
+    spec: Any
+
+    @property
+    def findings(self) -> list[Finding]:
+        return []
+
+    @property
+    def files(self) -> list[str]:
+        return [str(self.spec)]
+
+    def failed(self, strict: bool = False) -> bool:
+        return False
+
+
 @dataclass(frozen=True)
 class Progress:
     """One progress event: ``advance`` more ``unit`` done in ``phase`` (of ``total``, when known).

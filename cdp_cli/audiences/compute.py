@@ -13,8 +13,7 @@ from typing import Any
 from cdp_cli.audiences.compiler import Compiled, compile_audiences
 from cdp_cli.audiences.definitions import WRAPPERS, AudiencesFile, check_tree, parse_tree, references
 from cdp_cli.errors import ConfigError, InputError, UsageError
-from cdp_cli.findings import Finding
-from cdp_cli.results import Table, plural
+from cdp_cli.results import DefinitionResult, Table, plural
 from cdp_cli.traits.compute import _close, iso, latest_timestamp, parse_as_of
 
 
@@ -314,7 +313,7 @@ def _previous(previous: str | Path | None, keys: list[str]) -> dict[str, set[str
 
 
 @dataclass
-class AudiencesResult:
+class AudiencesResult(DefinitionResult):
     command: str
     spec: Path
     profiles_dir: Path
@@ -329,17 +328,6 @@ class AudiencesResult:
     overlap: dict[str, dict[str, int]] = field(default_factory=dict)
     identifier_types: dict[str, dict[str, int]] = field(default_factory=dict)
     activation: dict[str, Any] | None = None  #: what --emit-events wrote (path, messages, profiles, per_key)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return []
-
-    @property
-    def files(self) -> list[str]:
-        return [str(self.spec)]
-
-    def failed(self, strict: bool = False) -> bool:
-        return False
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {

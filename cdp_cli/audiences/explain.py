@@ -10,8 +10,7 @@ from typing import Any
 
 from cdp_cli.audiences.compiler import explain_statement
 from cdp_cli.audiences.compute import _open, load_spec, prepare, unknown_audience
-from cdp_cli.findings import Finding
-from cdp_cli.results import Table
+from cdp_cli.results import DefinitionResult, Table
 from cdp_cli.traits.compute import iso
 from cdp_cli.traits.explain import one_profile_events
 
@@ -37,24 +36,13 @@ class AudienceExplanation:
 
 
 @dataclass
-class ExplainResult:
+class ExplainResult(DefinitionResult):
     profile_id: str
     as_of: datetime
     as_of_source: str
     spec: Path
     audiences: list[AudienceExplanation]
     command: str = "audiences explain"
-
-    @property
-    def findings(self) -> list[Finding]:
-        return []
-
-    @property
-    def files(self) -> list[str]:
-        return [str(self.spec)]
-
-    def failed(self, strict: bool = False) -> bool:
-        return False
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cdp_cli.errors import ConfigError, InputError, OutputError, UsageError
-from cdp_cli.findings import Finding
-from cdp_cli.results import Table, plural
+from cdp_cli.results import DefinitionResult, Table, plural
 from cdp_cli.traits import sql
 from cdp_cli.traits.compiler import Column, Compiled, compile_traits, sql_columns, user_query
 from cdp_cli.traits.definitions import NAME, SqlTrait, TraitsFile
@@ -330,7 +329,7 @@ def distributions(engine: Any, prepared: Prepared, show_values: bool = False) ->
 
 
 @dataclass
-class TraitsResult:
+class TraitsResult(DefinitionResult):
     """What ``cdp traits compute`` wrote (or ``preview`` would write)."""
 
     command: str
@@ -345,14 +344,6 @@ class TraitsResult:
     out: Path | None = None
     sample: list[dict[str, Any]] = field(default_factory=list)
     activation: dict[str, Any] | None = None  #: what --emit-events wrote (path, messages, profiles, per_key)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return []
-
-    @property
-    def files(self) -> list[str]:
-        return [str(self.spec)]
 
     def failed(self, strict: bool = False) -> bool:
         """With ``strict``: values that are not numbers in an aggregation fail the run."""

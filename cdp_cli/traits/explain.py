@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cdp_cli.errors import UsageError
-from cdp_cli.findings import Finding
-from cdp_cli.results import Table, plural
+from cdp_cli.results import DefinitionResult, Table, plural
 from cdp_cli.traits import sql
 from cdp_cli.traits.compiler import compile_traits, explain_events
 from cdp_cli.traits.compute import _open, iso, load_spec, prepare
@@ -154,24 +153,13 @@ def explain_trait(trait: Any, store: Any, prepared: Any, profile_id: str, value:
 
 
 @dataclass
-class ExplainResult:
+class ExplainResult(DefinitionResult):
     profile_id: str
     as_of: datetime
     as_of_source: str
     spec: Path
     traits: list[TraitExplanation]
     command: str = "traits explain"
-
-    @property
-    def findings(self) -> list[Finding]:
-        return []
-
-    @property
-    def files(self) -> list[str]:
-        return [str(self.spec)]
-
-    def failed(self, strict: bool = False) -> bool:
-        return False
 
     def summary(self) -> dict[str, Any]:
         return {
