@@ -10,6 +10,7 @@ fragments of :mod:`cdp_cli.traits.conditions`; every user value is a bound param
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
@@ -21,9 +22,23 @@ from cdp_cli.engine.dialect import Dialect
 from cdp_cli.engine.template import Statement
 from cdp_cli.traits import sql as traits_sql
 from cdp_cli.traits.compiler import _used, _with
-from cdp_cli.traits.conditions import Fragment, condition, hooks, in_time, matching, property_value, selection, window
+from cdp_cli.traits.conditions import (
+    Fragment,
+    Value,
+    condition,
+    hooks,
+    in_time,
+    matching,
+    property_value,
+    selection,
+    window,
+)
+from cdp_cli.traits.onepass import OnePass
 
 IDENTIFIED_TYPES = ("user_id", "email")
+
+#: Arrow type names of a computed trait read as a number
+NUMBER_TYPES = ("int", "uint", "double", "float", "decimal")
 
 
 @dataclass
@@ -34,8 +49,18 @@ class Compiled:
 
 
 class _Builder:
-    def __init__(self, spec: Any, dialect: Dialect, as_of: datetime, trait_columns: set[str]) -> None:
+    def __init__(
+        self,
+        spec: Any,
+        dialect: Dialect,
+        as_of: datetime,
+        trait_columns: set[str],
+        trait_types: Mapping[str, str] | None = None,
+        combined: bool = True,
+    ) -> None:
         self.spec, self.d, self.as_of, self.trait_columns = spec, dialect, as_of, trait_columns
+        self.combined = combined
+        self.trait_types = trait_types or {}
         self.params: dict[str, Any] = {}
         self.ctes: list[tuple[str, str]] = []
         self.leaf_columns: list[str] = []
@@ -45,7 +70,9 @@ class _Builder:
         self.exprs: dict[str, str] = {}  # audience key -> its expression over l
         self.node_expr: dict[int, tuple[str, str]] = {}  # node number -> (boolean, value)
         self.node_ids: dict[int, int] = {}
-        self.joined_traits = {"profile": False, "computed": False}
+        self.joined_traits = {"profile": False, "computed": False, "typed": False}
+        self.one = OnePass(dialect, as_of)  # the performed leaves: one pass over the events
+        self.counts: list[str] = []
 
     def bind(self, name: str, value: Any) -> str:
         self.params[name] = value
@@ -87,9 +114,33 @@ class _Builder:
             self.leaf_joins.append("\n    LEFT JOIN profile_traits pt ON pt.profile_id = p.profile_id")
         return "pt"
 
+    def typed_value(self, name: str) -> Value | None:
+        """A computed trait of a scalar type read from its column (no JSON), as the JSON form would
+        read it: a number is a JSON number, a text a JSON string, NULL absent."""
+        kind = self.trait_types.get(name)
+        if kind is None or "." in name:
+            return None
+        if kind.startswith(NUMBER_TYPES):
+            json_kind, number = "number", "CAST({c} AS DOUBLE)"
+        elif kind in ("string", "large_string"):
+            json_kind, number = "string", "CAST(NULL AS DOUBLE)"
+        else:  # lists, booleans, others: through JSON
+            return None
+        if not self.joined_traits["typed"]:
+            self.joined_traits["typed"] = True
+            self.leaf_joins.append("\n    LEFT JOIN traits_in tin ON tin.profile_id = p.profile_id")
+        col = f"tin.{self.d.quote_ident(name)}"
+        text = col if json_kind == "string" else f"CAST({col} AS VARCHAR)"
+        return Value(text, f"CASE WHEN {col} IS NOT NULL THEN '{json_kind}' END", text, number.format(c=col))
+
     def trait_expr(self, leaf: Any, prefix: str) -> tuple[str, str]:
-        alias = self.trait_source(leaf.trait)
-        value = property_value(leaf.trait, self.d, alias)
+        typed = self.typed_value(leaf.trait)
+        if typed is not None:
+            value = typed
+            alias = "tin"
+        else:
+            alias = self.trait_source(leaf.trait)
+            value = property_value(leaf.trait, self.d, alias)
         if leaf.op in ("within_last", "before_last"):
             when = hooks(self.d).as_timestamp(f"CASE WHEN {value.kind} = 'string' THEN {value.text} END")
             start = self.bind(f"{prefix}from", self.as_of - leaf.window())
@@ -99,17 +150,27 @@ class _Builder:
             else:
                 test = f"{when} < {start}"
             return f"COALESCE({test}, FALSE)", value.text
-        return self.add(condition(leaf.filter(), self.d, prefix=prefix, alias=alias)), value.text
+        return self.add(condition(leaf.filter(), self.d, prefix=prefix, alias=alias, read=value)), value.text
 
     def leaf(self, node: Node, audience: Any, n: int) -> tuple[str, str]:
         leaf, prefix = node.leaf, f"n{n}_"
-        if node.kind == "performed":
+        if node.kind == "performed" and not self.combined:  # one readable SELECT per leaf (--show-sql)
             scope = self.event_scope(leaf, audience, prefix)
             label = f"{audience.key}: {node.describe()}".replace("\n", " ").replace("*/", "")
             self.ctes.append((f"c{n}", sql.PERFORMED.fill(name=label.replace("--", "- "), matching=scope)))
             self.leaf_joins.append(f"\n    LEFT JOIN c{n} ON c{n}.unit_id = p.profile_id")
             op, count = leaf.bounds()
             value = f"COALESCE(c{n}.n, 0)"
+            return f"{value} {op} {self.bind(prefix + 'count', count)}", value
+        if node.kind == "performed":
+            extra = []
+            if audience.lookback is not None:
+                shim = SimpleNamespace(within=audience.lookback, between=None)
+                extra.append(window(shim, self.as_of, self.d, prefix=f"{prefix}lb"))
+            self.one.flag(leaf, f"m{n}", prefix, extra=extra)
+            self.counts.append(f",\n           count(*) FILTER (WHERE m{n}) AS c{n}")
+            op, count = leaf.bounds()
+            value = f"COALESCE(lc.c{n}, 0)"
             return f"{value} {op} {self.bind(prefix + 'count', count)}", value
         if node.kind == "funnel":
             first, second, until = self.funnel_parts(leaf, audience, prefix)
@@ -168,14 +229,19 @@ def compile_audiences(
     as_of: datetime,
     *,
     trait_columns: set[str] | None = None,
+    trait_types: Mapping[str, str] | None = None,
     profile_id: str | None = None,
     nodes: bool = False,
     only: str | None = None,
+    combined: bool = True,
 ) -> Compiled:
     """The query of every audience of ``spec`` (in reference order) as of ``as_of``; with ``nodes``
     also a column ``nN`` (true/false) and ``vN`` (the value compared) per node; with ``only`` (a key)
-    only that audience's column (the audiences it refers to are computed, not selected)."""
-    b = _Builder(spec, dialect, as_of, trait_columns or set())
+    only that audience's column (the audiences it refers to are computed, not selected);
+    ``combined``: the performed leaves in one pass over the events (:mod:`cdp_cli.traits.onepass`),
+    else one readable SELECT each (``--show-sql``); computed traits of a scalar type in
+    ``trait_types`` are read from their column, the others through JSON."""
+    b = _Builder(spec, dialect, as_of, trait_columns or set(), trait_types, combined)
     scoped = in_time(as_of, dialect, prefix="asof")
     b.params.update(scoped.params)
     common = [("scoped", traits_sql.SCOPED.fill(in_time=scoped.sql))]
@@ -198,6 +264,12 @@ def compile_audiences(
         if not audience.include_anonymous:
             expr = f"({expr} AND l.identified)"
         b.exprs[audience.key] = expr
+    if b.counts:
+        facts = b.one.cte()
+        b.params.update(b.one.params)
+        common += [("user_events", traits_sql.USER_EVENTS.fill()), facts]
+        common.append(("leaf_counts", traits_sql.AGGREGATES.fill(columns="".join(b.counts))))
+        b.leaf_joins.append("\n    LEFT JOIN leaf_counts lc ON lc.unit_id = p.profile_id")
     leaves = sql.LEAVES.fill(columns="".join(b.leaf_columns), joins="".join(b.leaf_joins))
     ctes = common + b.ctes + [("leaves", leaves)] + b.wrappers
     shown = [a for a in spec.audiences if only is None or a.key == only]

@@ -199,10 +199,11 @@ def check_against_plan(spec: Spec, plan: Any) -> None:
 NUMERIC_TYPES = ("int", "double", "float", "decimal")
 
 
-def _trait_columns(engine: Any, spec: Spec, traits: str | Path | None) -> set[str]:
-    """Register ``--traits`` as ``traits_in``; check trait conditions against its column types."""
+def _trait_columns(engine: Any, spec: Spec, traits: str | Path | None) -> dict[str, str]:
+    """Register ``--traits`` as ``traits_in``; check trait conditions against its column types;
+    the columns and their Arrow types."""
     if traits is None:
-        return set()
+        return {}
     t = Path(traits)
     if not t.is_file():
         raise InputError(f"{t}: no such traits file (the output of cdp traits compute)")
@@ -230,7 +231,7 @@ def _trait_columns(engine: Any, spec: Spec, traits: str | Path | None) -> set[st
                 )
     if problems:
         raise _sorted_error(problems)
-    return set(types)
+    return types
 
 
 @dataclass
@@ -241,6 +242,8 @@ class Prepared:
     as_of_source: str
     compiled: Compiled
     trait_columns: set[str] = field(default_factory=set)  #: the columns of --traits
+    trait_types: dict[str, str] = field(default_factory=dict)  #: their Arrow types
+    materialized: bool = False  #: computed into the temporary table MATERIALIZED
 
 
 def prepare(
@@ -258,9 +261,12 @@ def prepare(
         when, source = latest_timestamp(engine), "latest event"
         if when is None:
             raise InputError(f"{store.dir}: events.parquet has no event with a timestamp; give --as-of")
-    columns = _trait_columns(engine, spec, traits)
-    compiled = compile_audiences(spec, engine.dialect, when, trait_columns=columns, profile_id=profile_id, nodes=nodes)
-    return Prepared(store, spec, when, source, compiled, columns)
+    types = _trait_columns(engine, spec, traits)
+    columns = set(types)
+    compiled = compile_audiences(
+        spec, engine.dialect, when, trait_columns=columns, trait_types=types, profile_id=profile_id, nodes=nodes
+    )
+    return Prepared(store, spec, when, source, compiled, columns, types)
 
 
 def _open(profiles_dir: str | Path):
@@ -269,31 +275,61 @@ def _open(profiles_dir: str | Path):
     return ProfileStore(profiles_dir)
 
 
-def memberships(prepared: Prepared) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Members per audience (sorted profile ids) and each member's identifiers (``type:value``)."""
+#: the temporary table ``compute`` computes the audiences into (one boolean column per audience)
+MATERIALIZED = "cdp_audiences"
+
+
+def materialize(prepared: Prepared) -> None:
+    """Compute every audience into the temporary table :data:`MATERIALIZED` (once)."""
+    if prepared.materialized:
+        return
+    prepared.materialized = True
+    stmt = prepared.compiled.statement
+    table = prepared.store.engine.dialect.quote_ident(MATERIALIZED)
+    prepared.store.engine.execute(f"CREATE OR REPLACE TEMPORARY TABLE {table} AS {stmt.sql}", stmt.params)
+
+
+def memberships(prepared: Prepared, *, identifiers: bool = True) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Members per audience (sorted profile ids) and, with ``identifiers``, each member's identifiers
+    (``type:value``), from :data:`MATERIALIZED`."""
+    materialize(prepared)
     from cdp_cli.audiences import sql
 
     engine = prepared.store.engine
-    table = engine.arrow(prepared.compiled.statement).to_pydict()
+    table = engine.arrow(f"SELECT * FROM {engine.dialect.quote_ident(MATERIALIZED)} ORDER BY profile_id").to_pydict()
     members = {
         key: [p for p, ok in zip(table["profile_id"], table[key], strict=True) if ok]
         for key in prepared.compiled.audiences
     }
     idents: dict[str, list[str]] = {}
-    for pid, kind, value in engine.rows(sql.IDENTIFIERS.fill()):
-        idents.setdefault(pid, []).append(f"{kind}:{value}")
+    if identifiers:
+        for pid, kind, value in engine.rows(sql.IDENTIFIERS.fill()):
+            idents.setdefault(pid, []).append(f"{kind}:{value}")
     return members, idents
 
 
-def _members_table(profiles: list[str], idents: dict[str, list[str]]):
-    import pyarrow as pa
+def sizes(prepared: Prepared) -> dict[str, int]:
+    """Members per audience, counted in :data:`MATERIALIZED`."""
+    materialize(prepared)
+    engine = prepared.store.engine
+    q = engine.dialect.quote_ident
+    keys = prepared.compiled.audiences
+    counts = ", ".join(f"count(*) FILTER (WHERE {q(k)})" for k in keys)
+    (row,) = engine.rows(f"SELECT {counts} FROM {q(MATERIALIZED)}")
+    return {k: int(n) for k, n in zip(keys, row, strict=True)}
 
-    return pa.table(
-        {
-            "profile_id": pa.array(profiles, pa.string()),
-            "identifiers": pa.array([idents.get(p, []) for p in profiles], pa.list_(pa.string())),
-        }
-    )
+
+def write_members(prepared: Prepared, directory: Path) -> None:
+    """``<key>.parquet`` per audience (profile_id, identifiers as ``type:value``), written by the engine."""
+    materialize(prepared)
+    from cdp_cli.audiences import sql
+
+    engine = prepared.store.engine
+    q = engine.dialect.quote_ident
+    keys = prepared.compiled.audiences
+    engine.execute(sql.MEMBER_IDENTIFIERS.fill(members=q(MATERIALIZED), any=" OR ".join(q(k) for k in keys)))
+    for key in keys:
+        engine.copy_parquet(sql.MEMBER_FILE.fill(members=q(MATERIALIZED), key=q(key)), directory / f"{key}.parquet")
 
 
 def _previous(previous: str | Path | None, keys: list[str]) -> dict[str, set[str]] | None:
@@ -408,10 +444,7 @@ def compute(
     (an earlier ``out``) who entered and exited, in ``out/changes.parquet``; with ``emit``
     (:class:`cdp_cli.activation.EmitOptions`, its ``previous`` unused) the activation events of
     every change (against ``previous``; without it every member entered)."""
-    import pyarrow as pa
-
     from cdp_cli.fsutil import atomic_directory, check_replaceable, guard_outputs
-    from cdp_cli.storage import write_table
 
     spec = load_spec(spec_path)
     if plan is not None:
@@ -425,8 +458,46 @@ def compute(
     before = _previous(previous, [a.key for a in spec.audiences])
     with _open(profiles_dir) as store:
         prepared = prepare(store, spec, as_of, traits)
-        members, idents = memberships(prepared)
+        materialize(prepared)
+        members: dict[str, list[str]] = {}
+        idents: dict[str, list[str]] = {}
+        if before is not None or emit is not None:
+            members, idents = memberships(prepared, identifiers=emit is not None)
         (count,) = store.engine.rows("SELECT count(*) FROM profiles")[0]
+        counted = sizes(prepared)
+        with atomic_directory(out, kind="audiences") as tmp:
+            write_members(prepared, tmp)
+            activation, entered, exited = _changes_and_activation(tmp, spec, prepared, members, idents, before, emit)
+    result = AudiencesResult(
+        "audiences compute",
+        spec.path,
+        Path(profiles_dir),
+        prepared.as_of,
+        prepared.as_of_source,
+        int(count),
+        counted,
+        Path(out),
+        entered,
+        exited,
+    )
+    result.activation = activation
+    return result
+
+
+def _changes_and_activation(
+    tmp: Path,
+    spec: Spec,
+    prepared: Prepared,
+    members: dict[str, list[str]],
+    idents: dict[str, list[str]],
+    before: dict[str, set[str]] | None,
+    emit: Any,
+) -> tuple[dict[str, Any] | None, dict[str, int] | None, dict[str, int] | None]:
+    """``changes.parquet`` (with ``before``) and the activation log (with ``emit``)."""
+    import pyarrow as pa
+
+    from cdp_cli.storage import write_table
+
     entered: dict[str, int] | None = None
     exited: dict[str, int] | None = None
     changes: dict[str, list[str]] = {"audience": [], "profile_id": [], "change": []}
@@ -441,27 +512,11 @@ def compute(
                 changes["profile_id"].append(pid)
                 changes["change"].append(what)
     activation = None
-    if emit is not None:  # the log first: if it cannot be written, --out (the next --previous) stays as it was
+    if emit is not None:  # before the directory is renamed into place: if it fails, --out stays as it was
         activation = emit_activation(emit, spec, prepared.as_of, members, idents, before)
-    with atomic_directory(out, kind="audiences") as tmp:
-        for key, profiles in members.items():
-            write_table(_members_table(profiles, idents), tmp / f"{key}.parquet")
-        if before is not None:
-            write_table(pa.table({k: pa.array(v, pa.string()) for k, v in changes.items()}), tmp / "changes.parquet")
-    result = AudiencesResult(
-        "audiences compute",
-        spec.path,
-        Path(profiles_dir),
-        prepared.as_of,
-        prepared.as_of_source,
-        int(count),
-        {k: len(v) for k, v in members.items()},
-        Path(out),
-        entered,
-        exited,
-    )
-    result.activation = activation
-    return result
+    if before is not None:
+        write_table(pa.table({k: pa.array(v, pa.string()) for k, v in changes.items()}), tmp / "changes.parquet")
+    return activation, entered, exited
 
 
 def emit_activation(
@@ -507,6 +562,7 @@ def preview(
     spec = load_spec(spec_path)
     with _open(profiles_dir) as store:
         prepared = prepare(store, spec, as_of, traits)
+        materialize(prepared)
         members, idents = memberships(prepared)
         (count,) = store.engine.rows("SELECT count(*) FROM profiles")[0]
     sets = {k: set(v) for k, v in members.items()}

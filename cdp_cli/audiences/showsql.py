@@ -68,7 +68,7 @@ def audience_statements(prepared: Any, dialect: str = "duckdb") -> SqlResult:
         part = _Only(prepared.spec, a.key)
         used = {n.leaf.trait.split(".", 1)[0] for b in part.audiences for n in b.tree.walk() if n.kind == "trait"}
         columns = prepared.trait_columns & used  # the same source per trait; traits_in only when needed
-        compiled = compile_audiences(part, duck, prepared.as_of, trait_columns=columns, only=a.key)
+        compiled = compile_audiences(part, duck, prepared.as_of, trait_columns=columns, only=a.key, combined=False)
         text = readable(compiled.statement, duck)
         if dialect == "duckdb":
             out.append(NamedSql(a.key, text))

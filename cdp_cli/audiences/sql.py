@@ -76,6 +76,27 @@ IDENTIFIERS = Shape(
     SELECT profile_id, type, value FROM identities ORDER BY profile_id, type, value""",
 )
 
+MEMBER_IDENTIFIERS = Shape(
+    "member_identifiers",
+    """
+    -- every identifier of every member of some audience, as type:value, sorted
+    CREATE OR REPLACE TEMPORARY TABLE cdp_member_identifiers AS
+    SELECT profile_id, list(type || ':' || value ORDER BY type, value) AS identifiers
+    FROM identities
+    WHERE profile_id IN (SELECT profile_id FROM <members> WHERE <any>)
+    GROUP BY profile_id""",
+)
+
+MEMBER_FILE = Shape(
+    "member_file",
+    """
+    -- one audience's members and their identifiers
+    SELECT a.profile_id, COALESCE(i.identifiers, CAST([] AS VARCHAR[])) AS identifiers
+    FROM <members> a LEFT JOIN cdp_member_identifiers i ON i.profile_id = a.profile_id
+    WHERE a.<key>
+    ORDER BY a.profile_id""",
+)
+
 MATCHING_EVENTS = Shape(
     "matching_events",
     """

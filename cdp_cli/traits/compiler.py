@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -21,17 +21,16 @@ from cdp_cli.engine.dialect import Dialect
 from cdp_cli.engine.template import Statement
 from cdp_cli.traits import sql
 from cdp_cli.traits.conditions import (
-    Fragment,
     conditions,
-    extracted,
+    hooks,
     in_time,
-    json_value,
     matching,
     property_value,
     selection,
     window,
 )
 from cdp_cli.traits.definitions import SqlTrait
+from cdp_cli.traits.onepass import OnePass
 
 #: the kind of each output column: count (int64), number (double), text (string), list (list<string>)
 KINDS = {
@@ -56,6 +55,7 @@ class Compiled:
     statement: Statement  #: one row per profile: profile_id, then each trait's column(s)
     columns: list[Column]
     non_numeric: Statement | None  #: (trait, count) of values that are not JSON numbers, per aggregation
+    setup: list[Statement] = field(default_factory=list)  #: run first, in order (materialize=...)
 
 
 def sql_columns(trait: SqlTrait, value_columns: Sequence[str]) -> list[str]:
@@ -70,10 +70,13 @@ def user_query(trait: SqlTrait) -> str:
     return trait.query.strip().rstrip(";").rstrip()
 
 
-def _with(ctes: list[tuple[str, str]]) -> str:
+def _with(ctes: list[tuple[str, str]], materialized: str = "") -> str:
+    """``WITH`` and the CTEs; a name ending in ``!`` is written ``name AS <materialized>(...)``."""
     if not ctes:
         return ""
-    return "    WITH\n" + ",\n".join(f"    {name} AS ({body}\n    )" for name, body in ctes)
+    return "    WITH\n" + ",\n".join(
+        f"    {name.rstrip('!')} AS {materialized if name.endswith('!') else ''}({body}\n    )" for name, body in ctes
+    )
 
 
 def _common(traits: Sequence[Any], as_of: datetime, dialect: Dialect) -> tuple[list[tuple[str, str]], dict]:
@@ -125,19 +128,20 @@ def compile_traits(
     sql_value_columns: dict[str, list[str]] | None = None,
     profile_id: str | None = None,
     combined: bool = True,
+    materialize: str | None = None,
 ) -> Compiled:
     """The query computing ``traits`` (as of ``as_of``) for every profile, or one (``profile_id``).
     ``sql_value_columns``: for each ``sql`` trait, the value columns its query returns (learnt by
     binding it first, see :func:`cdp_cli.traits.compute.check_sql_traits`). ``combined``: the user
-    traits of the simple types (counters, aggregations, first/last, unique lists) in one pass over the
-    events (one GROUP BY with a FILTER per trait); otherwise one readable SELECT per trait (show-sql)."""
+    traits of the event types (all but ``sql``) in one pass over the events (:mod:`.onepass`: one
+    read of each event, one GROUP BY with a FILTER per trait); otherwise one readable SELECT per trait
+    (``--show-sql``). ``materialize``: the name of a temporary table the result is computed into
+    first (``Compiled.setup``), so that the statement and the non-numeric counts read it instead of
+    the events again."""
     ctes, params = _common(traits, as_of, dialect)
-    facts: list[str] = []
-    matches: list[str] = []
-    paths: dict[str, tuple[str, list[str]]] = {}  #: per property path read, its column and who reads it
+    one = OnePass(dialect, as_of)
     aggregates: list[str] = []
-    nn_counts: list[str] = []
-    nn_rows: list[str] = []
+    nn_counts: list[tuple[str, str]] = []  # (parameter holding the trait's name, count column)
     columns: list[Column] = []
     selects: list[str] = []
     joins: list[str] = []
@@ -155,37 +159,29 @@ def compile_traits(
                 selects.append(f"{cte}.{dialect.quote_ident(col)} AS {dialect.quote_ident(out)}")
                 columns.append(Column(out, trait.name, "sql"))
             continue
-        match = matching(trait, as_of, dialect, prefix=f"t{i}")
-        params.update(match.params)
-        scalar, number, present = _value(trait, dialect)
-        source = "account_events" if trait.level == "account" else "user_events"
-        if combined and trait.level != "account" and trait.type in _ONE_PASS:
+        if combined and trait.level != "account":
             m, v, n, has = (f"{c}{i}" for c in ("m", "v", "n", "has"))
-            pre = f"t{i}"  # the prefixes of matching(), so the parameters are the same
-            right_kind = Fragment.all(
-                [
-                    selection(trait, dialect, prefix=f"{pre}s"),
-                    in_time(as_of, dialect, prefix=f"{pre}a"),
-                    window(trait, as_of, dialect, prefix=f"{pre}n"),
-                ]
-            )
-            tests = Fragment.all(conditions(trait, dialect, prefix=f"{pre}w"))
-            matches.append(sql.FACT_MATCH.fill(selection=right_kind.sql, conditions=tests.sql, m=m))
             prop = getattr(trait, "property", None)
-            if prop is not None:
-                j = paths.setdefault(prop, (f"j{len(paths)}", []))
-                j[1].append(f"e.{m}")
-                v_ = json_value(f"e.{j[0]}", "$", dialect)
-                scalar, number, present = v_.scalar, v_.number, f"{v_.text} IS NOT NULL"
-            facts.append(sql.FACT_VALUES.fill(scalar=scalar, number=number, present=present, m=m, v=v, n=n, has=has))
-            aggregates.append(f",\n           {_aggregate(trait, m, v, n, dialect)} AS a{i}")
-            ctes.append((cte, sql.FROM_AGGREGATES.fill(column=f"a{i}")))
+            reads = (prop, v, n, has) if prop is not None else None
+            one.flag(trait, m, f"t{i}", value=reads, keyed=trait.type in ("first", "last"))
+            if trait.type == "most_frequent":
+                name = f"t{i}vmin"
+                params[name] = trait.min_frequency
+                ctes.append((f"{cte}_events", sql.FROM_FACTS.fill(m=m, v=v)))
+                ctes.append((cte, sql.MOST_FREQUENT.fill(events=f"{cte}_events", min_frequency=dialect.param(name))))
+            else:
+                aggregates.append(f",\n           {_aggregate(trait, m, v, n, dialect)} AS a{i}")
+                ctes.append((cte, sql.FROM_AGGREGATES.fill(column=f"a{i}")))
             if trait.type == "aggregation":
                 name = f"t{i}nn"
                 params[name] = trait.name
-                nn_counts.append(sql.NON_NUMERIC_COUNT.fill(m=m, has=has, n=n, c=f"c{i}"))
-                nn_rows.append(sql.NON_NUMERIC_ROW.fill(name=dialect.param(name), c=f"c{i}"))
+                aggregates.append(f",\n           {sql.NON_NUMERIC_COUNT.fill(m=m, has=has, n=n, c=f'c{i}')}")
+                nn_counts.append((name, f"c{i}"))
         else:
+            match = matching(trait, as_of, dialect, prefix=f"t{i}")
+            params.update(match.params)
+            scalar, number, present = _value(trait, dialect)
+            source = "account_events" if trait.level == "account" else "user_events"
             ctes.append(
                 (
                     f"{cte}_events",
@@ -220,45 +216,52 @@ def compile_traits(
         else:
             selects.append(f"{cte}.value AS {out}")
         columns.append(Column(trait.name, trait.name, kind))
-    if facts:  # before the traits' CTEs, after the common ones
+    if one.matches:  # before the traits' CTEs, after the common ones
         at = next(k for k, (name, _) in enumerate(ctes) if name.startswith("t"))
-        one_pass = [
-            (
-                "facts",
-                sql.FACTS.fill(
-                    values="".join(facts),
-                    matches="".join(matches),
-                    extracts="".join(
-                        sql.FACT_EXTRACT.fill(any=" OR ".join(ms), extract=extracted(p, dialect), j=j)
-                        for p, (j, ms) in paths.items()
-                    ),
-                ),
-            ),
-            ("aggregates", sql.AGGREGATES.fill(columns="".join(aggregates))),
-        ]
-        ctes[at:at] = one_pass
+        name, body = one.cte()
+        params.update(one.params)
+        if any(t.type == "most_frequent" for t in traits):  # facts has several readers: compute it once
+            name += "!"
+        ctes[at:at] = [(name, body), ("aggregates", sql.AGGREGATES.fill(columns="".join(aggregates)))]
+    if materialize and nn_counts:  # the non-numeric counts per profile, hidden columns of the table
+        joins.append("\n    LEFT JOIN aggregates nn ON nn.unit_id = p.profile_id")
+        selects += [f"nn.{c} AS {dialect.quote_ident(_nn_column(c))}" for _, c in nn_counts]
     if profile_id is not None:
         params["profile_id"] = profile_id
         where = f"p.profile_id = {dialect.param('profile_id')}"
     else:
         where = "TRUE"
     text = sql.TRAITS.fill(
-        common=_with(ctes),
+        common=_with(ctes, hooks(dialect).materialized),
         columns="".join(f",\n           {s}" for s in selects),
         joins="".join(joins),
         profile_filter=where,
     )
+    setup: list[Statement] = []
+    if materialize:
+        table = dialect.quote_ident(materialize)
+        create = f"CREATE OR REPLACE TEMPORARY TABLE {table} AS {text}"
+        setup.append(Statement(create, _used(params, create, dialect)))
+        shown = ", ".join(["profile_id", *(dialect.quote_ident(c.name) for c in columns)])
+        text = f"SELECT {shown} FROM {table} ORDER BY profile_id"
+        nn_rows = [
+            sql.NON_NUMERIC_ROW.fill(name=dialect.param(n), c=dialect.quote_ident(_nn_column(c)), source=table)
+            for n, c in nn_counts
+        ]
+    else:
+        nn_rows = [sql.NON_NUMERIC_ROW.fill(name=dialect.param(n), c=c, source="aggregates") for n, c in nn_counts]
     nn = None
-    if non_numeric or nn_counts:
-        nn_ctes = ctes if non_numeric else [c for c in ctes if c[0] in ("scoped", "user_events", "facts")]
-        if nn_counts:
-            nn_ctes = [*nn_ctes, ("nn", sql.NON_NUMERIC_COUNTS.fill(columns=", ".join(nn_counts)))]
-        nn_text = _with(nn_ctes) + "\n    " + "\n    UNION ALL\n    ".join(non_numeric + nn_rows)
+    if non_numeric or nn_rows:
+        with_ctes = bool(non_numeric) or not materialize
+        head = _with(ctes, hooks(dialect).materialized) + "\n    " if with_ctes else ""
+        nn_text = head + "\n    UNION ALL\n    ".join(non_numeric + nn_rows)
         nn = Statement(nn_text, _used(params, nn_text, dialect))
-    return Compiled(Statement(text, _used(params, text, dialect)), columns, nn)
+    return Compiled(Statement(text, _used(params, text, dialect)), columns, nn, setup)
 
 
-_ONE_PASS = ("event_counter", "aggregation", "first", "last", "unique_list", "unique_list_count")
+def _nn_column(c: str) -> str:
+    """The hidden column of a materialized result counting an aggregation's non-numeric values."""
+    return f"cdp non-numeric {c}"
 
 
 def _aggregate(trait: Any, m: str, v: str, n: str, dialect: Dialect) -> str:

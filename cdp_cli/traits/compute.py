@@ -212,8 +212,16 @@ class Prepared:
     sql_value_columns: dict[str, list[str]] = field(default_factory=dict)  #: per sql trait, its value columns
 
 
-def prepare(store: Any, spec: Spec, as_of: datetime | str | None, *, profile_id: str | None = None) -> Prepared:
-    """Check the sql traits, settle as_of, compile."""
+def prepare(
+    store: Any,
+    spec: Spec,
+    as_of: datetime | str | None,
+    *,
+    profile_id: str | None = None,
+    materialize: bool = False,
+) -> Prepared:
+    """Check the sql traits, settle as_of, compile; with ``materialize``, compute the traits into a
+    temporary table at once (the statement and the non-numeric counts then read it)."""
     engine = store.engine
     when = parse_as_of(as_of)
     source = "given"
@@ -223,8 +231,21 @@ def prepare(store: Any, spec: Spec, as_of: datetime | str | None, *, profile_id:
         if when is None:
             raise InputError(f"{store.dir}: events.parquet has no event with a timestamp; give --as-of")
     columns = check_sql_traits(engine, spec)
-    compiled = compile_traits(spec.traits, engine.dialect, when, sql_value_columns=columns, profile_id=profile_id)
+    compiled = compile_traits(
+        spec.traits,
+        engine.dialect,
+        when,
+        sql_value_columns=columns,
+        profile_id=profile_id,
+        materialize=MATERIALIZED if materialize else None,
+    )
+    for statement in compiled.setup:
+        engine.execute(statement)
     return Prepared(store, spec, when, source, compiled, columns)
+
+
+#: the temporary table ``compute`` and ``preview`` compute the traits into
+MATERIALIZED = "cdp_traits"
 
 
 def non_numeric_counts(prepared: Prepared) -> dict[str, int]:
@@ -449,7 +470,7 @@ def compute(
     outputs: dict[str, Path | None] = {"--out": out_path, "--emit-events": Path(emit.path) if emit else None}
     guard_outputs(outputs, [Path(spec_path), Path(profiles_dir)])
     with _open(profiles_dir) as store:
-        prepared = prepare(store, spec, as_of)
+        prepared = prepare(store, spec, as_of, materialize=True)
         engine = store.engine
         previous = _previous(emit, prepared)  # read before --out (which may be the same file) is replaced
         activation = None
@@ -539,6 +560,6 @@ def preview(
     """Sizes, distributions and a sample of the traits; writes nothing."""
     spec = load_spec(spec_path)
     with _open(profiles_dir) as store:
-        prepared = prepare(store, spec, as_of)
+        prepared = prepare(store, spec, as_of, materialize=True)
         store.engine.register_arrow("traits_out", store.engine.arrow(prepared.compiled.statement))
         return _result("traits preview", prepared, None, sample=max(0, sample))

@@ -23,7 +23,7 @@ a timestamp) are spelled per dialect in :data:`JSON_HOOKS`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -61,13 +61,19 @@ class JsonHooks(NamedTuple):
     string, number, boolean, null, array, object (NULL when absent); ``as_double(text)`` a number's
     text as a double; ``as_timestamp(text)`` an ISO-8601 text as a UTC timestamp (NULL when it is not
     one); ``list_length(expr)`` the length of a list; ``extract(expr, path_sql)`` the value at a path
-    as JSON (NULL when absent), so it is parsed once and read with the path ``$``."""
+    as JSON (NULL when absent), so it is parsed once and read with the path ``$``;
+    ``extract_all(expr, [path_sql, ...])`` the values at several paths with the document parsed once,
+    read back with ``element(list, i)`` (0-based); ``materialized``: the words that make a CTE
+    computed once for several readers (``WITH x AS MATERIALIZED (...)``), empty where unknown."""
 
     kind: Callable[[str, str], str]
     as_double: Callable[[str], str]
     as_timestamp: Callable[[str], str]
     list_length: Callable[[str], str]
     extract: Callable[[str, str], str]
+    extract_all: Callable[[str, list[str]], str]
+    element: Callable[[str, int], str]
+    materialized: str = ""
 
 
 def _duck_kind(expr: str, path: str) -> str:
@@ -85,6 +91,9 @@ JSON_HOOKS: dict[str, JsonHooks] = {
         as_timestamp=lambda text: f"TRY_CAST({text} AS TIMESTAMPTZ)",
         list_length=lambda expr: f"len({expr})",
         extract=lambda expr, path: f"json_extract({expr}, {path})",
+        extract_all=lambda expr, paths: f"json_extract({expr}, [{', '.join(paths)}])",
+        element=lambda expr, i: f"{expr}[{i + 1}]",
+        materialized="MATERIALIZED ",
     ),
 }
 
@@ -198,11 +207,13 @@ def _typed_equal(value: Any, v: Value, bind: _Binder) -> str:
     return f"{v.kind} = 'string' AND {v.text} = {bind(value)}"
 
 
-def condition(cond: Condition, dialect: Dialect, *, prefix: str = "w", alias: str = ALIAS) -> Fragment:
+def condition(
+    cond: Condition, dialect: Dialect, *, prefix: str = "w", alias: str = ALIAS, read: Value | None = None
+) -> Fragment:
     """One ``where`` filter as a boolean (never NULL: an absent property makes it FALSE, except for
-    ``not_exists``)."""
+    ``not_exists``). ``read``: the property's :class:`Value` when it was read already (one pass)."""
     bind = _Binder(dialect, prefix)
-    v = property_value(cond.property, dialect, alias)
+    v = read if read is not None else property_value(cond.property, dialect, alias)
     op, value = cond.op, cond.value
     exists = f"{v.text} IS NOT NULL"
     if op == "exists":
@@ -238,9 +249,20 @@ def condition(cond: Condition, dialect: Dialect, *, prefix: str = "w", alias: st
     return bind.fragment(f"COALESCE({sql}, FALSE)")
 
 
-def conditions(trait: Any, dialect: Dialect, *, prefix: str = "w", alias: str = ALIAS) -> list[Fragment]:
-    """Each ``where`` filter of a trait, in order (ANDed by the caller)."""
-    return [condition(c, dialect, prefix=f"{prefix}{i}_", alias=alias) for i, c in enumerate(trait.where)]
+def conditions(
+    trait: Any,
+    dialect: Dialect,
+    *,
+    prefix: str = "w",
+    alias: str = ALIAS,
+    values: Mapping[str, Value] | None = None,
+) -> list[Fragment]:
+    """Each ``where`` filter of a trait, in order (ANDed by the caller); ``values``: per property path,
+    its :class:`Value` when the properties were read already."""
+    return [
+        condition(c, dialect, prefix=f"{prefix}{i}_", alias=alias, read=(values or {}).get(c.property))
+        for i, c in enumerate(trait.where)
+    ]
 
 
 def describe(cond: Condition) -> str:

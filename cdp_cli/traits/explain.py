@@ -62,7 +62,8 @@ def one_profile_events(store: Any, profile_id: str) -> Iterator[None]:
     """While inside, ``events`` holds only the events an explanation of ``profile_id`` can look at:
     its own and those of every user sharing an account (a group_id) with it (all of theirs, for the
     account's membership, current account and events). They are read from events.parquet once, not
-    once per trait or condition (the log is in time order, so a filter on the profile prunes nothing).
+    once per trait or condition (events.parquet is clustered by profile: the read skips the other
+    row groups).
     as_of and the checks of sql traits are settled before, on every event."""
     engine = store.engine
     d = engine.dialect

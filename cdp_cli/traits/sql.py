@@ -164,28 +164,25 @@ UNIQUE_LIST_COUNT = Shape(
 FACTS = Shape(
     "facts",
     """
-    -- every scoped event once, with, per trait, whether it counts (mN) and then, only when it does,
-    -- the property's value (vN scalar text, nN number, hasN presence)
-    -- (each property path read once, jN, for the events of the traits that read it)
+    -- every scoped event of a kind some definition selects, read once: per definition whether it
+    -- counts (mN) and, only when it does, the property's value (vN scalar text, nN number, hasN
+    -- presence); the properties are parsed once per event (jl: the values at every path read; per
+    -- path xI its text and yI its JSON type)
     SELECT e.*<values>
     FROM (
-        SELECT e.*<extracts>
+        SELECT e.*<matches>
         FROM (
-            SELECT e.unit_id, e.properties,
-                   (e.timestamp, e.received_at IS NOT NULL, COALESCE(e.received_at, e.timestamp),
-                    e.message_id IS NOT NULL, COALESCE(e.message_id, ''), e.file IS NOT NULL, COALESCE(e.file, ''),
-                    e.line IS NOT NULL, COALESCE(e.line, 0),
-                    e.batch_index IS NOT NULL, COALESCE(e.batch_index, 0)) AS k<matches>
-            FROM user_events e) e) e""",
+            SELECT e.*<paths>
+            FROM (
+                SELECT e.unit_id, e.type, e.event, e.timestamp, <key> AS k, <extract> AS jl
+                FROM <source> e
+                WHERE <kinds>) e) e) e""",
 )
 
-# the filters (which read the JSON) only for the events of the right kind and time
 FACT_MATCH = Shape(
     "fact_match",
     ",\n                   CASE WHEN <selection> THEN COALESCE(<conditions>, FALSE) ELSE FALSE END AS <m>",
 )
-
-FACT_EXTRACT = Shape("fact_extract", ",\n               CASE WHEN <any> THEN <extract> END AS <j>")
 
 FACT_VALUES = Shape(
     "fact_values",
@@ -218,14 +215,14 @@ AGG_UNIQUE_LIST_COUNT = Shape("agg_unique_list_count", "count(DISTINCT <v>) FILT
 
 FROM_AGGREGATES = Shape("from_aggregates", "SELECT unit_id, <column> AS value FROM aggregates")
 
-NON_NUMERIC_COUNTS = Shape(
-    "non_numeric_counts",
-    "\n    SELECT <columns>\n    FROM facts",
-)
-
 NON_NUMERIC_COUNT = Shape("non_numeric_count", "count(*) FILTER (WHERE <m> AND <has> AND <n> IS NULL) AS <c>")
 
-NON_NUMERIC_ROW = Shape("non_numeric_row", "SELECT <name> AS trait, <c> AS n FROM nn")
+NON_NUMERIC_ROW = Shape(
+    "non_numeric_row", "SELECT <name> AS trait, CAST(COALESCE(sum(<c>), 0) AS BIGINT) AS n FROM <source>"
+)
+
+# most_frequent in one pass: the values of the events that count, from the facts
+FROM_FACTS = Shape("from_facts", "SELECT unit_id, <v> AS v FROM facts WHERE <m>")
 
 SQL_TRAIT = Shape(
     "sql_trait",

@@ -111,6 +111,33 @@ def test_rerun_replaces_only_its_own_directory(tmp_path):
     assert (other / "keep.txt").read_text() == "mine"
 
 
+def test_events_are_clustered_by_profile_then_time(tmp_path):
+    """events.parquet is sorted by profile, then time, in row groups whose statistics let a reader
+    of one profile (explain, profiles show) skip the others."""
+    rng = random.Random(3)
+    log = tmp_path / "log.ndjson"
+    msgs = [
+        {
+            "type": "track",
+            "event": "E",
+            "messageId": f"m{i}",
+            "userId": f"u{rng.randrange(300)}",
+            "timestamp": f"2026-11-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00Z",
+        }
+        for i in range(3000)
+    ]
+    log.write_text("".join(json.dumps(m) + "\n" for m in msgs))
+    out = tmp_path / "profiles"
+    resolve([log], out)
+    rows = read(out, "events")
+    keys = [(r["profile_id"] is None, r["profile_id"] or "", r["timestamp"]) for r in rows]
+    assert len({r["profile_id"] for r in rows}) > 20 and keys == sorted(keys)
+    meta = pq.ParquetFile(out / "events.parquet").metadata
+    col = meta.schema.names.index("profile_id")
+    stats = [meta.row_group(i).column(col).statistics for i in range(meta.num_row_groups)]
+    assert all(s is not None and s.has_min_max for s in stats)
+
+
 def _log(rng: random.Random, n: int) -> list[dict]:
     users = [f"u{i}" for i in range(4)]
     out = []
