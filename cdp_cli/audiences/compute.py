@@ -195,6 +195,28 @@ def check_against_plan(spec: Spec, plan: Any) -> None:
         raise _sorted_error(problems)
 
 
+def check_trait_names(spec: Spec, plan: Any, computed: set[str]) -> None:
+    """With a plan, a trait condition must name a computed trait (a column of ``--traits``) or a trait
+    the plan's identify call declares: anything else is a typo that would silently match nobody."""
+    known: set[str] = set(computed)
+    if plan.identify is not None:
+        known |= set(plan.identify.props)
+    problems = []
+    for a in spec.audiences:
+        for node in a.tree.walk():
+            if node.kind != "trait":
+                continue
+            head = node.leaf.trait.split(".", 1)[0]
+            if head not in known:
+                where = "no column of --traits and not an identify trait of the plan"
+                problems.append(
+                    f"{spec.at(node.path + ('trait',))}: trait {head!r} is {where} {plan.display_name}"
+                    f"{_close(head, known)}"
+                )
+    if problems:
+        raise _sorted_error(problems)
+
+
 # --- running ------------------------------------------------------------------------------------------
 NUMERIC_TYPES = ("int", "double", "float", "decimal")
 
@@ -458,6 +480,8 @@ def compute(
     before = _previous(previous, [a.key for a in spec.audiences])
     with _open(profiles_dir) as store:
         prepared = prepare(store, spec, as_of, traits)
+        if plan is not None:
+            check_trait_names(spec, plan, prepared.trait_columns)
         materialize(prepared)
         members: dict[str, list[str]] = {}
         idents: dict[str, list[str]] = {}

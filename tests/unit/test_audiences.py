@@ -250,6 +250,28 @@ def test_the_sample_matches_the_plan():
     check_against_plan(load_spec(root / "samples/audiences.yaml"), load_valid_plan([root / "plans/ecommerce"]))
 
 
+def test_with_a_plan_a_trait_name_that_is_neither_computed_nor_planned_is_an_error(tmp_path):
+    from cdp_cli.audiences.compute import check_trait_names
+    from cdp_cli.plan.load import load_valid_plan
+
+    root = Path(__file__).resolve().parents[2]
+    plan = load_valid_plan([root / "plans/ecommerce"])
+    f = tmp_path / "audiences.yaml"
+    f.write_text(
+        "audiences:\n"
+        "  - key: a\n    where: {trait: revenue_totl, op: '>', value: 1}\n"
+        "  - key: b\n    where: {trait: email, op: exists}\n"
+        "  - key: c\n    where: {trait: revenue_total, op: '>', value: 1}\n"
+    )
+    spec = load_spec(f)
+    with pytest.raises(ConfigError) as e:
+        check_trait_names(spec, plan, {"revenue_total"})
+    text = str(e.value)
+    assert f"{f}:3:" in text and "revenue_totl" in text and "did you mean 'revenue_total'" in text
+    assert "'email'" not in text and text.count("\n") == 0  # identify traits of the plan are known
+    check_trait_names(spec, plan, {"revenue_total", "revenue_totl"})
+
+
 def test_computed_traits_read_from_their_columns_agree_with_the_json_form(tmp_path):
     """Audience conditions on computed traits of scalar types read the traits file's columns directly
     (no JSON); every operator must give what the JSON form (the --show-sql form) gives, nulls included."""
