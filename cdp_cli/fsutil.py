@@ -138,6 +138,10 @@ def written_by_cdp(path: Path) -> bool:
         return True
     if re.match(r'<\?xml[^>]*\?>\s*<testsuites name="cdp ', text):
         return True
+    if text.startswith("### Tracking plan diff"):
+        return True  # cdp plan diff --format markdown
+    if re.match(r'\{\s*"format":\s*"cdp-replay-(checkpoint|dead-letters)",\s*"written_by":\s*"cdp"', text):
+        return True  # a replay checkpoint (one JSON line, maybe long) or dead-letter file
     first = text.split("\n", 1)[0]
     if first.startswith("{"):
         try:

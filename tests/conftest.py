@@ -18,6 +18,15 @@ def _plain_env(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server for the whole session: its DSN (see tests/pg.py); skipped with the
+    install hint when PostgreSQL's binaries or psycopg are missing."""
+    from tests import pg
+
+    yield from pg.server()
+
+
 def write_files(base: Path, files: dict) -> None:
     """Write a {relative path: text | {hex: ...} | {text: ..., times: n}} mapping under ``base``."""
     for rel, content in files.items():

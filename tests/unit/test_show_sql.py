@@ -5,15 +5,8 @@ spelled per dialect or named in a warning comment."""
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import pyarrow as pa
@@ -151,58 +144,15 @@ def test_every_dialect_transpiles_and_names_what_it_cannot_spell(duck):
 
 
 # --- a real PostgreSQL --------------------------------------------------------------------------------
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if found:
-        return Path(found[-1]).parent
-    which = shutil.which("pg_ctl")
-    return Path(which).parent if which else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def postgres():
-    """A throwaway PostgreSQL server on a loopback port, run as the ``postgres`` user when we are root
-    (initdb refuses root); stopped and removed at the end."""
-    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'psycopg[binary]')")
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("no PostgreSQL binaries (/usr/lib/postgresql/*/bin or pg_ctl on PATH); apt-get install postgresql")
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot run initdb as the postgres user")
-        try:
-            import pwd
+def postgres(pg_server):
+    """A database of its own on the session's throwaway PostgreSQL server (tests/pg.py)."""
+    import psycopg
 
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user to run initdb as")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    tmp = tempfile.mkdtemp(prefix="cdp-pg-")
-    os.chmod(tmp, 0o777)
-    data, port = os.path.join(tmp, "data"), _free_port()
-    run = lambda *a: subprocess.run([*as_user, *a], capture_output=True, text=True, timeout=120)
-    r = run(str(bindir / "initdb"), "-D", data, "-U", "cdp", "--auth=trust", "-E", "UTF8")
-    if r.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        pytest.skip(f"initdb failed: {r.stderr.strip()[-300:]}")
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off"
-    r = run(str(bindir / "pg_ctl"), "-D", data, "-o", opts, "-l", os.path.join(tmp, "log"), "-w", "start")
-    if r.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        pytest.skip(f"pg_ctl start failed: {r.stderr.strip()[-300:]}")
-    try:
-        with psycopg.connect(host="127.0.0.1", port=port, user="cdp", dbname="postgres", autocommit=True) as conn:
-            yield conn
-    finally:
-        run(str(bindir / "pg_ctl"), "-D", data, "-m", "immediate", "stop")
-        shutil.rmtree(tmp, ignore_errors=True)
+    from tests.pg import fresh_database
+
+    with psycopg.connect(fresh_database(pg_server, "show_sql"), autocommit=True) as conn:
+        yield conn
 
 
 def _load(conn, rows: list[dict]) -> None:

@@ -1,0 +1,782 @@
+"""``--to postgresql://...``: replay into Segment's warehouse schema on PostgreSQL, exactly once.
+
+Layout, names, types and conflicts come from :mod:`cdp_cli.replay.warehouse` (shared with the
+Parquet destination); this module only loads. Why it is built the way it is:
+
+* **One transaction per batch** holds the new tables and columns (PostgreSQL's DDL is
+  transactional), the rows of every table, the discards, the ``users`` merge and the checkpoint row
+  (``cdp_replay_checkpoints``). A batch that fails half-way (a killed connection, a full disk) leaves
+  nothing, and the stored checkpoint always describes exactly the rows that are there: the classic
+  "position committed before the rows" loss cannot happen. :meth:`open` returns that checkpoint.
+* **Idempotent on ``id``** (= messageId, the primary key of every message table). Rows whose id a
+  table does not have yet are COPYed straight into it (the common case, a first load: each row is
+  written once); the others are COPYed into a temporary staging table, then merged with ``INSERT ...
+  SELECT ... ON CONFLICT (id) DO UPDATE ... WHERE``: the **newest copy wins**, newest meaning the
+  later ``received_at`` (a missing one is the oldest; on a tie the later load wins). That is
+  Segment's rule ("dedup keeps the newest copy") and makes the result independent of the order and
+  overlap of replays: two archives replayed in either order, a resumed run, a rerun all converge to
+  the same rows. A tie going to the later load lets a replay with corrected transforms fix rows in
+  place (``DO NOTHING`` would silently keep the old ones). The ``WHERE`` also skips rows that are
+  identical apart from ``uuid_ts``, so a plain rerun rewrites nothing. Within one batch the newest
+  copy of an id is chosen before the COPY (``ON CONFLICT DO UPDATE`` cannot see the same id twice in
+  one statement).
+* **Columns**: typed by their first value, added with ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``
+  (no table rewrite), known per table in a cache read from the catalog at :meth:`open` and re-read,
+  under the lock, for a table when a batch brings a column the cache does not know (another replay
+  may have added it). The catalog is ``pg_attribute``, not ``information_schema``: it also lists
+  columns the user has no privilege on, and is faster. At most 1,600 columns per table (dropped
+  columns aside): later new columns are discarded with a reason.
+* **Conflicting values** are not lost: the cell stays NULL and the value goes to ``cdp_discards``
+  (table_name, row_id, column_name, column_value, received_at, uuid_ts, reason), keyed on
+  (table_name, row_id, column_name) with the same newest-wins rule, so reruns do not repeat them.
+* **users** is recomputed, for the users a batch touches, from ``identifies``: each trait column
+  takes the latest non-null value by ``timestamp``, then ``received_at`` (then ``id``). This is
+  :func:`cdp_cli.replay.warehouse.users_rows` in SQL: unlike merging a batch's values into the stored
+  row (COALESCE by the row's time), it stays right when identifies arrive out of order or overlap,
+  because every identify is kept in ``identifies`` anyway (indexed on ``user_id``).
+* **Concurrency**: a transaction-scoped advisory lock per schema serialises batches of concurrent
+  replays into the same schema (DDL races, column-type races).
+* **Secrets**: the password comes from the DSN, libpq's usual sources, or the environment variable
+  named by ``password_env``; :attr:`label` omits it and every driver error is re-worded as the label
+  plus libpq's first line, with any known password masked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from itertools import chain, repeat
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import orjson
+
+from cdp_cli.replay.destination import (
+    Batch,
+    DeadLetter,
+    DestinationError,
+    Limits,
+    Message,
+    Outcome,
+    Progress,
+)
+from cdp_cli.replay.warehouse import (
+    CHECKPOINTS_TABLE,
+    DISCARDS_TABLE,
+    MAX_COLUMNS,
+    USERS_COLUMNS,
+    Discard,
+    Unloadable,
+    base_columns,
+    fit_rows,
+    infer_type,
+    parse_timestamp,
+    rows_for,
+    trait_columns,
+)
+
+MAX_BATCH_BYTES = 64 * 1024 * 1024
+
+#: PostgreSQL type names (pg_type.typname) as the warehouse's column types; others stay as they are
+#: and take no value (every value for them becomes a discard).
+_PG_TYPES = {
+    "int8": "bigint",
+    "int4": "bigint",
+    "int2": "bigint",
+    "numeric": "numeric",
+    "float8": "numeric",
+    "float4": "numeric",
+    "bool": "boolean",
+    "timestamptz": "timestamptz",
+    "timestamp": "timestamptz",
+    "date": "timestamptz",
+    "text": "text",
+    "varchar": "text",
+    "bpchar": "text",
+    "json": "jsonb",
+    "jsonb": "jsonb",
+}
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+
+
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
+def _describe(dsn: str) -> tuple[str, list[str]]:
+    """The label of a DSN: the URL without its password (nor ``password=`` / ``sslpassword=`` query
+    parameters); and the secrets it holds, as written and decoded, to mask in any message."""
+    import psycopg.conninfo
+
+    if not dsn.startswith(("postgresql://", "postgres://")):
+        raise DestinationError("a PostgreSQL destination is a postgresql:// URL (postgresql://user@host:5432/db)")
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+        parts = urlsplit(dsn)
+        raw_password = parts.password
+        host = parts.netloc.rsplit("@", 1)[-1]
+    except (psycopg.Error, ValueError):
+        raise DestinationError("the postgresql:// URL cannot be parsed (check its quoting)") from None
+    secrets = {str(info[k]) for k in _SECRET_PARAMETERS if info.get(k)}
+    if raw_password:
+        secrets.update((raw_password, unquote(raw_password)))
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in _SECRET_PARAMETERS]
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    label = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+    for secret in secrets:  # a password can only be elsewhere by mistake (say in the user name): mask it
+        label = label.replace(secret, "***")
+    return label, sorted(secrets, key=len, reverse=True)
+
+
+class PostgresDestination:
+    """Loads replayed messages into Segment's warehouse schema in ``schema`` (created if missing):
+    ``tracks``, one table per event, ``identifies``, ``users``, ``pages``, ``screens``, ``groups``,
+    ``aliases``, plus ``cdp_discards`` and ``cdp_replay_checkpoints``. See the module docstring for
+    the rules; :class:`cdp_cli.replay.destination.Destination` for the lifecycle."""
+
+    kind = "postgresql"
+    transactional = True
+    fresh_sent_at = False
+
+    def __init__(
+        self, dsn: str, *, schema: str = "cdp", password_env: str | None = None, batch_rows: int = 10000
+    ) -> None:
+        if not schema or len(schema.encode()) > 63 or "\x00" in schema:
+            raise DestinationError(f"schema name {schema!r} is not a PostgreSQL identifier (1 to 63 bytes)")
+        if batch_rows < 1:
+            raise DestinationError("batch_rows must be at least 1")
+        self.label, self._secrets = _describe(dsn)
+        self._dsn = dsn
+        self.schema = schema
+        self._password_env = password_env
+        self.limits = Limits(max_messages=batch_rows, max_bytes=MAX_BATCH_BYTES)
+        self._conn: Any = None
+        #: table -> column -> warehouse type, as in the catalog (plus what this session added)
+        self._columns: dict[str, dict[str, str]] = {}
+        #: tables with a unique index on (id) alone (the ON CONFLICT target)
+        self._keyed: set[str] = set()
+        self._stale = False
+        #: table -> (its staging table, the columns that has)
+        self._stages: dict[str, tuple[str, set[str]]] = {}
+        self._stage_epoch = 0
+        self._statements: dict[tuple[str, ...], bytes] = {}
+        #: whether the next batch is written as new rows first (no table has their ids: a first load);
+        #: after a batch that had some, the next one looks them up first
+        self._fresh = True
+
+    # --- errors -------------------------------------------------------------------------------------------
+    def _reason(self, error: BaseException) -> str:
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Driver errors as :class:`DestinationError`: the label (host, database, never the password),
+        what was being done, libpq's first line."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.Error as e:
+            raise DestinationError(f"{self.label}: {doing}: {self._reason(e)}") from e
+
+    def _ident(self, table: str) -> Any:
+        from psycopg import sql
+
+        return sql.Identifier(self.schema, table)
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+    def open(self, key: str) -> dict[str, Any] | None:
+        """Connect, create the schema and cdp's own tables if missing, read the columns of every table,
+        and return the checkpoint stored under ``key`` (None when there is none)."""
+        import psycopg
+        from psycopg import sql
+
+        kwargs: dict[str, Any] = {"autocommit": True}
+        if self._password_env:
+            password = os.environ.get(self._password_env)
+            if password is None:
+                raise DestinationError(
+                    f"{self.label}: the environment variable {self._password_env} (the password) is not set"
+                )
+            if password:
+                self._secrets = sorted({*self._secrets, password}, key=len, reverse=True)
+            kwargs["password"] = password
+        if "connect_timeout" not in self._dsn:
+            kwargs["connect_timeout"] = 10
+        with self._errors("cannot connect"):
+            self._conn = psycopg.connect(self._dsn, **kwargs)
+        conn = self._conn
+        with self._errors(f"cannot prepare schema {self.schema}"):
+            conn.execute("SET TIME ZONE 'UTC'")  # plain dates in timestamptz columns are midnight UTC
+            with conn.transaction():
+                self._lock()
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+                conn.execute(
+                    sql.SQL(
+                        "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, state jsonb NOT NULL, "
+                        "updated_at timestamptz NOT NULL)"
+                    ).format(self._ident(CHECKPOINTS_TABLE))
+                )
+                self._create(DISCARDS_TABLE)
+            self._read_catalog(None)
+            row = conn.execute(
+                sql.SQL("SELECT state FROM {} WHERE key = %s").format(self._ident(CHECKPOINTS_TABLE)), [key]
+            ).fetchone()
+        return row[0] if row else None
+
+    def close(self, ok: bool) -> None:
+        """Close the connection; an open transaction (an interrupted batch) is rolled back by it."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # a dead connection: nothing of the batch was committed anyway
+                pass
+
+    # --- catalog --------------------------------------------------------------------------------------------
+    def _lock(self) -> datetime:
+        """Take the schema's lock for this transaction; the transaction's time (``now()``)."""
+        return self._conn.execute(
+            "SELECT now() FROM pg_advisory_xact_lock(hashtext(%s))", [f"cdp replay schema {self.schema}"]
+        ).fetchone()[0]
+
+    def _read_catalog(self, tables: list[str] | None) -> None:
+        """Columns (and whether ``id`` is unique) of ``tables`` (all of the schema when None), from the
+        catalog: what other replays or people did since is then known."""
+        where = "" if tables is None else " AND c.relname = ANY(%(tables)s)"
+        rows = self._conn.execute(
+            "SELECT c.relname, a.attname, t.typname FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_type t ON t.oid = a.atttypid "
+            "WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
+            + where
+            + " ORDER BY c.relname, a.attnum",
+            {"schema": self.schema, "tables": tables},
+        ).fetchall()
+        keyed = self._conn.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] "
+            "WHERE n.nspname = %(schema)s AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL "
+            "AND a.attname = 'id'" + where,
+            {"schema": self.schema, "tables": tables},
+        ).fetchall()
+        if tables is None:
+            self._columns, self._keyed = {}, set()
+        else:
+            for table in tables:
+                self._columns.pop(table, None)
+                self._keyed.discard(table)
+        for table, column, typname in rows:
+            self._columns.setdefault(table, {})[column] = _PG_TYPES.get(typname, typname)
+        self._keyed.update(t for (t,) in keyed)
+        self._stale = False
+
+    def _create(self, table: str) -> None:
+        from psycopg import sql
+
+        columns = base_columns(table)
+        key = ("table_name", "row_id", "column_name") if table == DISCARDS_TABLE else ("id",)
+        defs = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns.items()]
+        defs.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, key))))
+        self._conn.execute(
+            sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self._ident(table), sql.SQL(", ").join(defs))
+        )
+        if table == "identifies":  # the users merge reads a user's identifies
+            self._conn.execute(
+                sql.SQL("CREATE INDEX IF NOT EXISTS identifies_user_id_idx ON {} (user_id)").format(self._ident(table))
+            )
+
+    def _ensure(self, table: str, added: dict[str, str]) -> bool:
+        """Create ``table`` if it is new and add ``added`` columns; update the cache (reset by a failed
+        batch, since its DDL is rolled back with it). Whether the table was created (so is empty)."""
+        from psycopg import sql
+
+        created = table not in self._columns
+        if created:
+            self._create(table)
+            self._columns[table] = dict(base_columns(table))
+            self._keyed.add(table)
+        elif table not in self._keyed:
+            raise DestinationError(
+                f"{self.label}: table {self.schema}.{table} exists without a primary key on id: it was not "
+                "created by cdp (choose another schema)"
+            )
+        if added:
+            self._conn.execute(
+                sql.SQL("ALTER TABLE {} {}").format(
+                    self._ident(table),
+                    sql.SQL(", ").join(
+                        sql.SQL("ADD COLUMN IF NOT EXISTS {} {}").format(sql.Identifier(c), sql.SQL(t))
+                        for c, t in added.items()
+                    ),
+                )
+            )
+            self._columns[table].update(added)
+        return created
+
+    # --- delivery -------------------------------------------------------------------------------------------
+    def deliver(self, batches: Iterable[tuple[Batch, Progress | None]]) -> Iterator[Outcome]:
+        """Load each batch in one transaction with its checkpoint, yielding its outcome once
+        committed, in order; a batch that cannot be committed raises :class:`DestinationError`
+        (nothing of it stays). (Laying out the next batch in a thread while the server works was
+        measured: no faster, the layout needs the interpreter lock as much as the load does.)"""
+        if self._conn is None:
+            raise DestinationError(f"{self.label}: deliver before open")
+        for batch, progress in batches:
+            yield self._commit(batch, progress, _prepare(batch))
+
+    def _commit(self, batch: Batch, progress: Progress | None, prepared: _Prepared) -> Outcome:
+        acked, dead, by_table, pairs = prepared
+        try:
+            with self._errors(f"batch {batch.seq} not loaded (rolled back, nothing of it stored)"):
+                with self._conn.transaction():
+                    self._load(by_table, pairs, progress)
+        except BaseException:
+            # the caches may hold tables and columns whose DDL was rolled back: read them again
+            self._stale = True
+            self._stages.clear()
+            self._stage_epoch += 1  # staging tables created in the failed batch are gone: new names
+            raise
+        return Outcome(batch=batch, acked=acked, dead=dead, checkpoint_stored=progress is not None)
+
+    def _load(self, by_table: _Rows, pairs: _Rows, progress: Progress | None) -> None:
+        import psycopg
+
+        loaded_at = self._lock()  # uuid_ts: the transaction's time
+        if self._stale:
+            self._read_catalog(None)
+        unknown = [
+            t
+            for t, rows in by_table.items()
+            if t not in self._columns or not set().union(*rows) <= self._columns[t].keys()
+        ]
+        if "identifies" in by_table and "users" not in self._columns:
+            unknown.append("users")
+        if unknown:
+            self._read_catalog(unknown)
+        discards: list[Discard] = []
+        created: set[str] = set()
+        for table, rows in by_table.items():
+            if table != "tracks":  # last: its rows can come from the event tables' (_fit_tracks)
+                added, dropped = fit_rows(table, rows, self._columns.get(table, {}), max_columns=MAX_COLUMNS)
+                if self._ensure(table, added):
+                    created.add(table)
+                discards.extend(dropped)
+        derived: _Rows = {}
+        if "tracks" in by_table:
+            added, dropped, derived = self._fit_tracks(by_table["tracks"], pairs, discards)
+            if self._ensure("tracks", added):
+                created.add("tracks")
+            discards.extend(dropped)
+        if "identifies" in by_table:
+            columns = self._columns["identifies"]
+            users = self._columns.get("users", {})
+            missing = {c: columns[c] for c in trait_columns(columns) if c not in users}
+            self._ensure("users", missing)
+        stamp = loaded_at.isoformat()
+        done = False
+        if self._fresh:
+            try:
+                with self._conn.transaction():  # a savepoint: a row that is there already undoes only this
+                    self._write_fresh(by_table, derived, stamp)
+                done = True
+            except psycopg.errors.UniqueViolation:
+                self._fresh = False
+        if not done:
+            if derived:  # their tracks rows go the usual way after all: fitted as tracks rows
+                fit_rows("tracks", list(chain.from_iterable(derived.values())), self._columns["tracks"])
+            have = self._have({t: rows for t, rows in by_table.items() if t not in created})
+            for table, rows in by_table.items():
+                self._write(table, rows, have.get(table), stamp)
+            self._fresh = not have
+        if discards:
+            self._store_discards(discards)
+        if "identifies" in by_table:
+            self._merge_users(list({r["user_id"] for r in by_table["identifies"] if r.get("user_id")}))
+        if progress is not None:
+            self._store_checkpoint(progress)
+
+    def _fit_tracks(self, rows: list[dict[str, Any]], pairs: _Rows, discards: list[Discard]) -> _Fitted:
+        """Fit the ``tracks`` rows (after the other tables'), like :func:`fit_rows`, and choose the
+        rows the server copies from their event table instead (``INSERT INTO tracks SELECT``: the
+        rows of a track with an event name are its common columns, which its event table has too):
+        by event table, those of ``pairs`` (event table -> the tracks rows of its rows) when every
+        column they have is of the same type in both tables, so fitting a value gives the same in
+        both: it is fitted once, and written once by Python. The discards of those values are the
+        event table's, named for ``tracks``. Returns the columns to add to ``tracks``, the discards
+        of its rows, and the rows to copy by event table. New columns, when they fit in the table,
+        are added as :func:`fit_rows` would add them: in order of first use, typed by the first
+        value."""
+        current = self._columns.get("tracks", {})
+        known = {**base_columns("tracks"), **current}
+        new = [c for c in dict.fromkeys(chain.from_iterable(rows)) if c not in known]
+        types = dict(known)
+        for column in new:
+            types[column] = infer_type(next(row[column] for row in rows if column in row))
+        if not pairs or len(known) + len(new) > MAX_COLUMNS or "jsonb" in (types[c] for c in new):
+            added, dropped = fit_rows("tracks", rows, current, max_columns=MAX_COLUMNS)
+            return added, dropped, {}
+        derived: _Rows = {}
+        for table, trows in pairs.items():
+            columns = self._columns[table]
+            if all(columns.get(c) == types[c] for c in dict.fromkeys(chain.from_iterable(trows))):
+                derived[table] = trows
+        copied = {id(row) for row in chain.from_iterable(derived.values())}
+        added, dropped = fit_rows("tracks", [row for row in rows if id(row) not in copied], types)
+        assert not added  # every column is known by now
+        by_id: dict[str, dict[str, dict[str, Any]]] = {}
+        for d in discards:
+            if d.table in derived:
+                if d.table not in by_id:
+                    by_id[d.table] = {row["id"]: row for row in derived[d.table]}
+                row = by_id[d.table].get(d.row_id)
+                if row is not None and d.column in row:  # one of its common columns: tracks has it too
+                    del row[d.column]
+                    dropped.append(Discard("tracks", d.row_id, d.column, d.value, d.reason, d.received_at))
+        return {c: types[c] for c in new}, dropped, derived
+
+    def _have(self, by_table: dict[str, list[dict[str, Any]]]) -> dict[str, set[str]]:
+        """The ids of ``by_table``'s rows that each table has already, in one statement (a round trip
+        per table added up); tables that have none of them are left out."""
+        from psycopg import sql
+
+        tables = sorted(by_table)
+        if not tables:
+            return {}
+        query = self._statement(
+            ("have", *tables),
+            lambda: sql.SQL(" UNION ALL ").join(
+                sql.SQL(
+                    "SELECT {}::int, t.id FROM {} t JOIN json_array_elements_text(%s::json) AS u(id) ON t.id = u.id"
+                ).format(sql.Literal(i), self._ident(table))
+                for i, table in enumerate(tables)
+            ),
+        )
+        # one JSON parameter per table: cheaper than a text[] to send
+        ids = [orjson.dumps([row["id"] for row in by_table[table]]).decode() for table in tables]
+        have: dict[str, set[str]] = {}
+        for i, rid in self._conn.execute(query, ids):
+            have.setdefault(tables[i], set()).add(rid)
+        return have
+
+    def _stage(self, table: str, columns: list[str], rows: list[dict[str, Any]]) -> str:
+        """Fill ``table``'s staging table by COPY (the fastest way in, and inside the batch's
+        transaction); its name. A staging table is a temporary copy of the table's layout, created
+        once per session with ``ON COMMIT DELETE ROWS`` (emptied by every commit; creating and dropping
+        one per table and batch cost more than the COPY) and given the table's new columns."""
+        from psycopg import sql
+
+        stage, has = self._stages.get(table) or ("", set())
+        wanted = self._columns[table]
+        if not stage:
+            stage = f"cdp_stage_{self._stage_epoch}_{len(self._stages)}"
+            self._conn.execute(
+                sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DELETE ROWS").format(
+                    sql.Identifier(stage), self._ident(table)
+                )
+            )
+            self._stages[table] = (stage, has)
+            has.update(wanted)
+        elif wanted.keys() - has:
+            new = [c for c in wanted if c not in has]
+            self._conn.execute(
+                sql.SQL("ALTER TABLE {} {}").format(
+                    sql.Identifier(stage),
+                    sql.SQL(", ").join(
+                        sql.SQL("ADD COLUMN IF NOT EXISTS {} {}").format(sql.Identifier(c), sql.SQL(wanted[c]))
+                        for c in new
+                    ),
+                )
+            )
+            has.update(new)
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(stage), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        self._copy(statement, table, rows, columns, None)
+        return stage
+
+    def _write(self, table: str, rows: list[dict[str, Any]], have: set[str] | None, stamp: str) -> None:
+        """Rows whose id the table does not have yet (not in ``have``) are copied straight into it (a
+        first load writes each row once); the others go through the staging table and the newest-wins
+        upsert. The advisory lock keeps other replays from inserting those ids in between."""
+        from psycopg import sql
+
+        target = self._ident(table)
+        fresh = [row for row in rows if row["id"] not in have] if have else rows
+        if fresh:
+            present = list(dict.fromkeys(chain.from_iterable(dict.fromkeys(map(tuple, fresh)))))
+            self._copy(self._copy_statement(table, present), table, fresh, present, stamp)
+        if have:
+            known = [row for row in rows if row["id"] in have]
+            present = list(dict.fromkeys(chain.from_iterable(dict.fromkeys(map(tuple, known)))))
+            stage = self._stage(table, present, known)
+            columns = list(self._columns[table])
+            self._conn.execute(_upsert_sql(target, sql.Identifier(stage), columns, newest=True))
+
+    def _write_fresh(self, by_table: _Rows, derived: _Rows, stamp: str) -> None:
+        """Write every row as new (a first load: no table has any of their ids; one that has raises
+        UniqueViolation): COPY straight into each table, and the ``tracks`` rows of ``derived`` (by
+        event table) copied from their event table's rows, just written, by the server."""
+        tables = sorted(by_table, key=lambda t: t == "tracks")  # tracks last: it copies from the others
+        for table in tables:
+            rows = by_table[table]
+            copied = {id(row) for row in chain.from_iterable(derived.values())} if table == "tracks" else set()
+            present = list(dict.fromkeys(chain.from_iterable(dict.fromkeys(map(tuple, rows)))))
+            written = [row for row in rows if id(row) not in copied] if copied else rows
+            if written:
+                self._copy(self._copy_statement(table, present), table, written, present, stamp)
+            if table != "tracks":
+                continue
+            for source, trows in derived.items():
+                query = self._derive_statement(source, present, set(chain.from_iterable(trows)))
+                self._conn.execute(query, [orjson.dumps([row["id"] for row in trows]).decode()])
+
+    def _derive_statement(self, source: str, columns: list[str], have: set[str]) -> bytes:
+        """``INSERT INTO tracks (columns, uuid_ts) SELECT ...`` from the rows of event table ``source``
+        whose ids are the parameter (a JSON array): its values of the columns in ``have``, NULL for the
+        others (as COPY writes a row's missing columns)."""
+        from psycopg import sql
+
+        def build() -> Any:
+            return sql.SQL(
+                "INSERT INTO {} ({}, uuid_ts) SELECT {}, now() FROM {} e "
+                "JOIN json_array_elements_text(%s::json) AS u(id) ON e.id = u.id"
+            ).format(
+                self._ident("tracks"),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL(", ").join(
+                    sql.SQL("e.{}").format(sql.Identifier(c)) if c in have else sql.SQL("NULL") for c in columns
+                ),
+                self._ident(source),
+            )
+
+        return self._statement(("derive", source, *(c if c in have else "" for c in columns)), build)
+
+    def _copy_statement(self, table: str, columns: list[str]) -> bytes:
+        from psycopg import sql
+
+        return self._statement(
+            ("copy", table, *columns),
+            lambda: sql.SQL("COPY {} ({}, uuid_ts) FROM STDIN").format(
+                self._ident(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+            ),
+        )
+
+    def _copy(
+        self, statement: Any, table: str, rows: list[dict[str, Any]], columns: list[str], stamp: str | None
+    ) -> None:
+        """COPY ``rows`` (the values of ``columns`` of ``table``, then ``stamp`` if given) in blocks of
+        COPY text made by :func:`_copy_text`: the server works on a block while the next one is made."""
+        encoding = self._conn.info.encoding
+        known = self._columns[table]
+        types = [known[c] for c in columns]
+        with self._conn.cursor() as cur, cur.copy(statement) as copy:
+            for start in range(0, len(rows), _COPY_BLOCK):
+                copy.write(_copy_text(rows[start : start + _COPY_BLOCK], columns, types, stamp).encode(encoding))
+
+    def _statement(self, key: tuple[str, ...], build: Callable[[], Any]) -> bytes:
+        """A statement composed once (composing identifiers costs more than running the statement
+        for a small table)."""
+        query = self._statements.get(key)
+        if query is None:
+            if len(self._statements) > 10_000:
+                self._statements.clear()
+            query = self._statements[key] = build().as_bytes(self._conn)
+        return query
+
+    def _store_discards(self, discards: list[Discard]) -> None:
+        from psycopg import sql
+
+        columns = ["table_name", "row_id", "column_name", "column_value", "received_at", "reason"]
+        values = ((d.table, d.row_id, d.column, d.value, d.received_at, d.reason) for d in discards)
+        rows = [{c: v for c, v in zip(columns, row) if v is not None} for row in values]  # a missing one is NULL
+        stage = self._stage(DISCARDS_TABLE, columns, rows)
+        self._conn.execute(
+            sql.SQL(
+                "INSERT INTO {table} AS d ({columns}, uuid_ts) SELECT {columns}, now() FROM {stage} "
+                "ON CONFLICT (table_name, row_id, column_name) DO UPDATE SET "
+                "column_value = EXCLUDED.column_value, received_at = EXCLUDED.received_at, "
+                "uuid_ts = EXCLUDED.uuid_ts, reason = EXCLUDED.reason "
+                "WHERE COALESCE(d.received_at, '-infinity') <= COALESCE(EXCLUDED.received_at, '-infinity')"
+            ).format(
+                table=self._ident(DISCARDS_TABLE),
+                stage=sql.Identifier(stage),
+                columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            )
+        )
+
+    def _merge_users(self, user_ids: list[str]) -> None:
+        """Recompute ``users`` rows for the user ids of this batch's identifies: per trait column the
+        latest non-null value over all their identifies (latest: ``timestamp``, ``received_at``, ``id``
+        descending; ``COLLATE "C"`` so ties break as in Python)."""
+        from psycopg import sql
+
+        traits = [c for c in self._columns["users"] if c not in USERS_COLUMNS]
+        order = sql.SQL('i."timestamp" DESC NULLS LAST, i.received_at DESC NULLS LAST, i.id COLLATE "C" DESC')
+        picks = [
+            sql.SQL("(array_agg(i.{c} ORDER BY {order}) FILTER (WHERE i.{c} IS NOT NULL))[1]").format(
+                c=sql.Identifier(c), order=order
+            )
+            for c in traits
+        ]
+        select = sql.SQL(
+            "SELECT i.user_id, (array_agg(i.received_at ORDER BY {order}))[1], now(){picks} FROM {identifies} i "
+            "WHERE i.user_id = ANY(%s) GROUP BY i.user_id"
+        ).format(
+            order=order,
+            picks=sql.SQL("").join(sql.SQL(", ") + p for p in picks),
+            identifies=self._ident("identifies"),
+        )
+        columns = ["id", "received_at", "uuid_ts", *traits]
+        if user_ids:
+            self._conn.execute(_upsert_sql(self._ident("users"), select, columns, newest=False), [user_ids])
+
+    def _store_checkpoint(self, progress: Progress) -> None:
+        from psycopg import sql
+        from psycopg.types.json import Jsonb
+
+        self._conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (key, state, updated_at) VALUES (%s, %s, now()) "
+                "ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at"
+            ).format(self._ident(CHECKPOINTS_TABLE)),
+            [progress.key, Jsonb(progress.state)],
+        )
+
+
+#: a batch laid out: acknowledged messages, dead letters, the rows of each table
+_Rows = dict[str, list[dict[str, Any]]]
+#: a batch laid out: acknowledged messages, dead letters, the rows of each table, and by event table
+#: the tracks rows of its rows (the same dicts as in ``tracks``)
+_Prepared = tuple[list[Message], list[DeadLetter], _Rows, _Rows]
+#: fitted tracks rows: the columns to add, the discards, the rows copied from event tables
+_Fitted = tuple[dict[str, str], list[Discard], _Rows]
+
+
+def _prepare(batch: Batch) -> _Prepared:
+    """A batch's rows by table, the newest copy of each messageId only (``ON CONFLICT DO UPDATE``
+    cannot see an id twice in one statement): the newer ``received_at``, on a tie the later message.
+    Messages with no place in the schema are dead letters."""
+    acked: list[Message] = []
+    dead: list[DeadLetter] = []
+    newest: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for message in batch.messages:
+        try:
+            rows = rows_for(message)
+        except Unloadable as e:
+            dead.append(DeadLetter(message, "rejected", str(e)))
+            continue
+        acked.append(message)
+        mid = rows[0][1]["id"]
+        seen = newest.get(mid)
+        if seen is None or _received(rows) >= _received(seen):
+            newest[mid] = rows
+    by_table: _Rows = {}
+    pairs: _Rows = {}
+    for rows in newest.values():
+        for table, row in rows:
+            by_table.setdefault(table, []).append(row)
+        if len(rows) == 2:  # a track with an event name: its tracks row and its event table's
+            pairs.setdefault(rows[1][0], []).append(rows[0][1])
+    return acked, dead, by_table, pairs
+
+
+#: rows per block of COPY text: enough to make the per-column work cheap, few enough that the server
+#: starts on a table's rows while the rest are being made
+_COPY_BLOCK = 2000
+#: column types whose values (as fit_rows leaves them) are not strings: written as ``str(value)``
+_NOT_TEXT = frozenset({"bigint", "numeric", "boolean"})
+#: stands for NULL while a block is made (no value holds a NUL character: rows_for removes them)
+_NULL = "\x00"
+
+
+def _copy_text(rows: list[dict[str, Any]], columns: list[str], types: list[str], stamp: str | None) -> str:
+    """``rows`` in COPY's text format: per line the values of ``columns`` (of column ``types``),
+    ``\\N`` where a row has none, then ``stamp`` when given, separated by tabs.
+
+    Rows hold strings, and ints, floats and bools for the columns of those types (as
+    :func:`cdp_cli.replay.warehouse.fit_rows` leaves them), written as ``str(value)`` (psycopg's text
+    too, but for a bool's True/False, which PostgreSQL reads as well). Made column by column, with no
+    Python code run per value (psycopg's ``write_row`` costs several microseconds a row): a column's
+    values are gathered, the lines joined from them, NULLs put in at the end. Values that need
+    escaping (a backslash, tab, newline or carriage return) are so rare that the block is made
+    without, then checked by counting those characters; when a count is off it is made again with
+    the columns that have such values escaped value by value."""
+    n = len(rows)
+    cols: list[list[Any]] = []
+    for column, kind in zip(columns, types, strict=True):
+        values = list(map(dict.get, rows, repeat(column), repeat(_NULL)))
+        cols.append(list(map(str, values)) if kind in _NOT_TEXT else values)
+    if stamp is not None:
+        cols.append([stamp] * n)
+    try:
+        text = "\n".join(map("\t".join, zip(*cols)))
+    except TypeError:  # a value that is not a string where strings were expected
+        cols = [list(map(str, values)) for values in cols]
+        text = "\n".join(map("\t".join, zip(*cols)))
+    nulls = len(columns) * n - sum(map(len, rows))  # a row's keys are among the columns
+    if (
+        "\\" not in text
+        and "\r" not in text
+        and text.count("\t") == (len(cols) - 1) * n
+        and text.count("\n") == n - 1
+        and text.count(_NULL) == nulls
+    ):
+        return text.replace(_NULL, "\\N") + "\n"
+    for k, values in enumerate(cols):
+        cols[k] = ["\\N" if v == _NULL else _escape(v) for v in values]
+    return "\n".join(map("\t".join, zip(*cols))) + "\n"
+
+
+def _escape(text: str) -> str:
+    """A value in COPY's text format (a NUL character is left as it is: PostgreSQL refuses it, as it
+    would from psycopg)."""
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    return text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _received(rows: list[tuple[str, dict[str, Any]]]) -> datetime:
+    """A message's ``received_at`` (the oldest possible when missing or invalid)."""
+    return parse_timestamp(rows[0][1].get("received_at")) or _OLDEST
+
+
+def _upsert_sql(target: Any, source: Any, columns: list[str], *, newest: bool) -> Any:
+    """``INSERT INTO target (columns) SELECT ... ON CONFLICT (id) DO UPDATE`` every column, unless the
+    stored row is newer by ``received_at`` (``newest``) or is the same apart from ``uuid_ts`` (a rerun
+    then writes nothing). ``source`` is a staging table (``uuid_ts`` is set to the load time) or a
+    query giving ``columns`` in order."""
+    from psycopg import sql
+
+    ident = sql.Identifier
+    if isinstance(source, sql.Identifier):
+        select = sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(sql.SQL("now()") if c == "uuid_ts" else ident(c) for c in columns), source
+        )
+    else:
+        select = source
+    update = [c for c in columns if c != "id"]
+    compare = [c for c in update if c != "uuid_ts"]
+    conditions: list[Any] = [
+        sql.SQL("ROW({}) IS DISTINCT FROM ROW({})").format(
+            sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in compare),
+            sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(ident(c)) for c in compare),
+        )
+    ]
+    if newest:
+        conditions.insert(
+            0, sql.SQL("COALESCE(t.received_at, '-infinity') <= COALESCE(EXCLUDED.received_at, '-infinity')")
+        )
+    return sql.SQL("INSERT INTO {} AS t ({}) {} ON CONFLICT (id) DO UPDATE SET ({}) = ROW({}) WHERE {}").format(
+        target,
+        sql.SQL(", ").join(map(ident, columns)),
+        select,
+        sql.SQL(", ").join(map(ident, update)),
+        sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(ident(c)) for c in update),
+        sql.SQL(" AND ").join(conditions),
+    )

@@ -1,0 +1,293 @@
+"""The PostgreSQL replay destination against a real, throwaway server (``pg_server``, tests/pg.py):
+Segment's tables per messageId, idempotent reruns and overlaps, newest copy wins, discards for type
+conflicts, new columns, the users merge, the checkpoint committed with its batch, a batch killed
+half-way leaving nothing, dead letters, and no password in labels or errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import pytest
+
+from cdp_cli.replay.destination import Batch, DestinationError, Message, Outcome, Progress
+from cdp_cli.replay.postgres import PostgresDestination
+from cdp_cli.replay.warehouse import rows_for, users_rows
+from tests.conftest import run_cdp
+
+psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'psycopg[binary]')")
+
+
+@pytest.fixture(scope="module")
+def dsn(pg_server) -> str:
+    from tests.pg import fresh_database
+
+    return fresh_database(pg_server, "replay_postgres")
+
+
+@pytest.fixture(scope="module")
+def sample_log(tmp_path_factory) -> list[dict]:
+    path = tmp_path_factory.mktemp("samples") / "events.ndjson"
+    r = run_cdp("samples", "generate", "--events", "2000", "--seed", "7", "-o", str(path), "--force")
+    assert r.returncode == 0, r.stderr
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def schema(request) -> str:
+    return "t_" + request.node.name.replace("[", "_").replace("]", "")[:50].lower()
+
+
+def _messages(datas: Iterable[dict], start: int = 0) -> list[Message]:
+    return [
+        Message(position=start + i, file="log.ndjson", line=start + i + 1, message_id=str(d.get("messageId") or ""),
+                data=d, size=len(json.dumps(d)))
+        for i, d in enumerate(datas)
+    ]  # fmt: skip
+
+
+def _load(dsn: str, schema: str, batches: list[list[Message]], key: str = "replay-1", **kw) -> list[Outcome]:
+    dest = PostgresDestination(dsn, schema=schema, **kw)
+    dest.open(key)
+    try:
+        outcomes = list(
+            dest.deliver((Batch(i, b), Progress(key, {"next": b[-1].position + 1})) for i, b in enumerate(batches))
+        )
+    except BaseException:
+        dest.close(False)
+        raise
+    dest.close(True)
+    return outcomes
+
+
+def _query(dsn: str, sql: str, params: list | None = None) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def _ids(dsn: str, schema: str, table: str) -> list[str]:
+    return [r[0] for r in _query(dsn, f'SELECT id FROM "{schema}"."{table}" ORDER BY id')]
+
+
+def _columns(dsn: str, schema: str, table: str) -> dict[str, str]:
+    rows = _query(
+        dsn,
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        [schema, table],
+    )
+    return dict(rows)
+
+
+def _track(mid: str, received: str, event: str = "Order Completed", **props) -> dict:
+    return {"type": "track", "event": event, "messageId": mid, "userId": "u1", "timestamp": received,
+            "receivedAt": received, "properties": props}  # fmt: skip
+
+
+def _expected_ids(datas: list[dict]) -> dict[str, set[str]]:
+    expected: dict[str, set[str]] = {}
+    for d in datas:
+        try:
+            rows = rows_for(d)
+        except ValueError:
+            continue
+        for table, row in rows:
+            expected.setdefault(table, set()).add(row["id"])
+    return expected
+
+
+def _tables(dsn: str, schema: str) -> set[str]:
+    return {r[0] for r in _query(dsn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                                 [schema])}  # fmt: skip
+
+
+# --- the sample log ---------------------------------------------------------------------------------------
+def test_sample_log_lands_in_segments_tables_once_per_message_id(dsn, schema, sample_log):
+    messages = _messages(sample_log)
+    outcomes = _load(dsn, schema, [messages[i : i + 300] for i in range(0, len(messages), 300)])
+    assert [o.batch.seq for o in outcomes] == list(range(7))
+    assert sum(len(o.acked) + len(o.dead) for o in outcomes) == len(messages)
+    assert all(o.checkpoint_stored and not o.dead for o in outcomes)
+    expected = _expected_ids(sample_log)
+    assert {"tracks", "identifies", "pages", "screens"} <= expected.keys()
+    assert _tables(dsn, schema) == expected.keys() | {"users", "cdp_discards", "cdp_replay_checkpoints"}
+    for table, ids in expected.items():
+        assert _ids(dsn, schema, table) == sorted(ids), table
+    users = users_rows(row for d in sample_log if d["type"] == "identify" for _, row in rows_for(d))
+    assert _ids(dsn, schema, "users") == sorted(u["id"] for u in users)
+    columns = _columns(dsn, schema, "tracks")
+    assert columns["id"] == "text" and columns["received_at"] == "timestamp with time zone"
+    assert columns["uuid_ts"] == "timestamp with time zone" and "context_ip" in columns
+    assert "anonymous_id" not in _columns(dsn, schema, "users")
+    [(nulls,)] = _query(dsn, f'SELECT count(*) FROM "{schema}".tracks WHERE uuid_ts IS NULL OR event IS NULL')
+    assert nulls == 0
+
+
+def test_rerun_and_overlap_never_duplicate_and_an_identical_rerun_rewrites_nothing(dsn, schema, sample_log):
+    messages = _messages(sample_log)
+    _load(dsn, schema, [messages[:1200]])
+    _load(dsn, schema, [messages[800:1400], messages[1400:]])  # overlaps the first load
+    expected = _expected_ids(sample_log)
+    for table, ids in expected.items():
+        assert _ids(dsn, schema, table) == sorted(ids), table
+    before = dict(_query(dsn, f'SELECT id, uuid_ts FROM "{schema}".tracks'))
+    _load(dsn, schema, [messages[i : i + 500] for i in range(0, len(messages), 500)])  # a full rerun
+    for table, ids in expected.items():
+        assert _ids(dsn, schema, table) == sorted(ids), table
+    assert dict(_query(dsn, f'SELECT id, uuid_ts FROM "{schema}".tracks')) == before
+
+
+def test_newest_copy_of_an_id_wins_within_a_batch_and_across_batches(dsn, schema):
+    old = _track("m1", "2026-11-01T00:00:00Z", total=1)
+    new = _track("m1", "2026-11-02T00:00:00Z", total=2)
+    _load(dsn, schema, [_messages([new, old])])  # the newer copy first: still wins
+    assert _query(dsn, f'SELECT total FROM "{schema}".order_completed') == [(2,)]
+    _load(dsn, schema, [_messages([old])])  # an older copy later does not replace it
+    assert _query(dsn, f'SELECT total FROM "{schema}".order_completed') == [(2,)]
+    fixed = _track("m1", "2026-11-02T00:00:00Z", total=3, note="fixed by a transform")
+    _load(dsn, schema, [_messages([fixed])])  # the same received_at: the later load wins
+    assert _query(dsn, f'SELECT total, note FROM "{schema}".order_completed') == [(3, "fixed by a transform")]
+    assert _query(dsn, f'SELECT count(*) FROM "{schema}".tracks') == [(1,)]
+
+
+# --- columns and types ------------------------------------------------------------------------------------
+def test_a_type_conflict_goes_to_cdp_discards_and_keeps_the_value(dsn, schema):
+    _load(dsn, schema, [_messages([_track("m1", "2026-11-01T00:00:00Z", revenue=10, coupon="c")])])
+    _load(dsn, schema, [_messages([_track("m2", "2026-11-02T00:00:00Z", revenue="lots", coupon=5)])])
+    assert _columns(dsn, schema, "order_completed")["revenue"] == "bigint"
+    rows = _query(dsn, f'SELECT id, revenue, coupon FROM "{schema}".order_completed ORDER BY id')
+    assert rows == [("m1", 10, "c"), ("m2", None, "5")]  # a number into a text column is stringified
+    discards = _query(
+        dsn,
+        f"SELECT table_name, row_id, column_name, column_value, reason, received_at IS NOT NULL, "
+        f'uuid_ts IS NOT NULL FROM "{schema}".cdp_discards',
+    )
+    assert discards == [("order_completed", "m2", "revenue", "lots", "text value in bigint column", True, True)]
+    _load(dsn, schema, [_messages([_track("m2", "2026-11-02T00:00:00Z", revenue="lots", coupon=5)])])
+    assert len(_query(dsn, f'SELECT * FROM "{schema}".cdp_discards')) == 1  # a rerun does not repeat it
+
+
+def test_a_new_property_adds_a_typed_column(dsn, schema):
+    _load(dsn, schema, [_messages([_track("m1", "2026-11-01T00:00:00Z", revenue=10)])])
+    assert "shipped_at" not in _columns(dsn, schema, "order_completed")
+    second = _track("m2", "2026-11-02T00:00:00Z", revenue=2.5, shippedAt="2026-11-03T10:00:00Z", express=True)
+    _load(dsn, schema, [_messages([second])])
+    columns = _columns(dsn, schema, "order_completed")
+    assert columns["shipped_at"] == "timestamp with time zone" and columns["express"] == "boolean"
+    rows = _query(dsn, f'SELECT id, revenue, express FROM "{schema}".order_completed ORDER BY id')
+    assert rows == [("m1", 10, None), ("m2", None, True)]  # revenue is bigint: 2.5 is a discard
+    assert _query(dsn, f'SELECT column_value FROM "{schema}".cdp_discards') == [("2.5",)]
+
+
+def test_columns_beyond_postgresqls_limit_are_discarded(dsn, schema):
+    wide = _track("m1", "2026-11-01T00:00:00Z", event="Wide", **{f"p{i:04d}": "v" for i in range(1600)})
+    _load(dsn, schema, [_messages([wide])])
+    assert len(_columns(dsn, schema, "wide")) == 1600
+    [(n, reason)] = _query(dsn, f'SELECT count(*), min(reason) FROM "{schema}".cdp_discards GROUP BY reason')
+    assert n == 10 and "1600 columns" in reason  # the 10 base columns come first
+
+
+# --- users --------------------------------------------------------------------------------------------------
+def test_users_hold_the_latest_non_null_trait_whatever_the_load_order(dsn, schema):
+    def identify(mid, ts, **traits):
+        return {"type": "identify", "messageId": mid, "userId": "u1", "anonymousId": "a1", "timestamp": ts,
+                "receivedAt": ts, "traits": traits}  # fmt: skip
+
+    t2 = identify("i2", "2026-11-02T00:00:00Z", plan="pro")
+    t1 = identify("i1", "2026-11-01T00:00:00Z", plan="free", name="Ann")
+    t3 = identify("i3", "2026-11-03T00:00:00Z", email="ann@example.com")
+    anonymous = {"type": "identify", "messageId": "i0", "anonymousId": "a2", "traits": {"plan": "anon"}}
+    _load(dsn, schema, [_messages([t2]), _messages([t1, anonymous])])
+    _load(dsn, schema, [_messages([t3])])
+    rows = _query(dsn, f'SELECT id, plan, name, email, received_at IS NOT NULL FROM "{schema}".users')
+    assert rows == [("u1", "pro", "Ann", "ann@example.com", True)]
+    assert "anonymous_id" not in _columns(dsn, schema, "users")
+    assert _ids(dsn, schema, "identifies") == ["i0", "i1", "i2", "i3"]
+
+
+# --- checkpoints and failures -----------------------------------------------------------------------------
+def test_the_checkpoint_is_committed_with_its_batch_and_returned_by_open(dsn, schema):
+    outcomes = _load(dsn, schema, [_messages([_track("m1", "2026-11-01T00:00:00Z")])], key="k1")
+    assert outcomes[0].checkpoint_stored and [m.message_id for m in outcomes[0].acked] == ["m1"]
+    dest = PostgresDestination(dsn, schema=schema)
+    assert dest.open("k1") == {"next": 1}
+    dest.close(True)
+    dest = PostgresDestination(dsn, schema=schema)
+    assert dest.open("another replay") is None
+    dest.close(True)
+
+
+def test_a_batch_killed_half_way_leaves_neither_rows_nor_checkpoint(dsn, schema, monkeypatch):
+    first = _messages([_track("m1", "2026-11-01T00:00:00Z")])
+    second = _messages([_track("m2", "2026-11-02T00:00:00Z", event="Brand New", x=1)], start=1)
+    dest = PostgresDestination(dsn, schema=schema)
+    dest.open("k")
+    outcomes = dest.deliver(
+        [(Batch(0, first), Progress("k", {"next": 1})), (Batch(1, second), Progress("k", {"next": 2}))]
+    )
+    assert next(outcomes).checkpoint_stored
+    store = dest._store_checkpoint
+
+    def killed_before_the_checkpoint(progress):  # the rows of batch 1 are written by now
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [dest._conn.info.backend_pid])
+        store(progress)
+
+    monkeypatch.setattr(dest, "_store_checkpoint", killed_before_the_checkpoint)
+    with pytest.raises(DestinationError) as error:
+        next(outcomes)
+    dest.close(False)
+    assert str(error.value).startswith(dest.label + ": batch 1 not loaded")
+    assert _ids(dsn, schema, "tracks") == ["m1"] and "brand_new" not in _tables(dsn, schema)
+    again = PostgresDestination(dsn, schema=schema)
+    assert again.open("k") == {"next": 1}
+    again.close(True)
+
+
+def test_messages_without_a_place_are_dead_lettered(dsn, schema):
+    good = _track("m1", "2026-11-01T00:00:00Z")
+    no_id = {"type": "track", "event": "E"}
+    odd = {"type": "extract", "messageId": "m3"}
+    [outcome] = _load(dsn, schema, [_messages([good, no_id, odd])])
+    assert [m.message_id for m in outcome.acked] == ["m1"]
+    assert [(d.message.position, d.status) for d in outcome.dead] == [(1, "rejected"), (2, "rejected")]
+    assert "messageId" in outcome.dead[0].reason and "extract" in outcome.dead[1].reason
+
+
+def test_a_table_cdp_did_not_create_is_refused(dsn, schema):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".tracks (id text, note text)')
+    with pytest.raises(DestinationError, match="without a primary key on id"):
+        _load(dsn, schema, [_messages([_track("m1", "2026-11-01T00:00:00Z")])])
+
+
+# --- secrets ------------------------------------------------------------------------------------------------
+def test_the_label_and_errors_never_show_the_password(monkeypatch):
+    from tests.pg import free_port
+
+    port = free_port()  # nothing listens there
+    dest = PostgresDestination(f"postgresql://loader:s3cret-pw@127.0.0.1:{port}/warehouse?sslmode=disable")
+    assert dest.label == f"postgresql://loader@127.0.0.1:{port}/warehouse?sslmode=disable"
+    assert dest.kind == "postgresql"
+    assert dest.transactional and dest.limits.max_messages == 10000 and dest.limits.max_bytes == 64 * 1024 * 1024
+    with pytest.raises(DestinationError) as error:
+        dest.open("k")
+    message = str(error.value)
+    assert "s3cret-pw" not in message and "127.0.0.1" in message and "warehouse" in message
+    dest = PostgresDestination(f"postgresql://loader@127.0.0.1:{port}/warehouse", password_env="CDP_TEST_PG_PASSWORD")
+    monkeypatch.delenv("CDP_TEST_PG_PASSWORD", raising=False)
+    with pytest.raises(DestinationError, match="CDP_TEST_PG_PASSWORD"):
+        dest.open("k")
+    monkeypatch.setenv("CDP_TEST_PG_PASSWORD", "hunter2-pw")
+    with pytest.raises(DestinationError) as error:
+        dest.open("k")
+    assert "hunter2-pw" not in str(error.value)
+    with pytest.raises(DestinationError, match="postgresql://"):
+        PostgresDestination("mysql://x@y/z")
+    quoted = PostgresDestination("postgresql://u:p%40ss@db.example/w?password=other&application_name=cdp")
+    assert quoted.label == "postgresql://u@db.example/w?application_name=cdp"
+    assert {"p%40ss", "p@ss", "other"} <= set(quoted._secrets)
+
+
+def test_batch_rows_sets_the_limits(dsn):
+    assert PostgresDestination(dsn, batch_rows=250).limits.max_messages == 250
