@@ -79,6 +79,16 @@ def validate(
 
 class ExportTarget(str, Enum):
     JSONSCHEMA = "jsonschema"
+    SEGMENT = "segment"
+    RUDDERSTACK = "rudderstack"
+    MARKDOWN = "markdown"
+
+
+class ImportSource(str, Enum):
+    SEGMENT = "segment"
+    RUDDERSTACK = "rudderstack"
+    AVO = "avo"
+    JSONSCHEMA = "jsonschema"
 
 
 @app.command("export")
@@ -87,8 +97,8 @@ def export(
     directory: Annotated[
         Path,
         typer.Argument(
-            help="Output directory (created; replaced atomically if an earlier export wrote it). "
-            "Example: build/schemas",
+            help="Output: a directory for jsonschema and rudderstack (replaced atomically if an earlier export "
+            "wrote it), a file for segment (JSON) and markdown. Example: build/schemas",
             show_default=False,
         ),
     ],
@@ -97,7 +107,9 @@ def export(
         typer.Option(
             "--to",
             help="Target format. jsonschema: one standalone draft 2020-12 schema per event version, identify, group, "
-            "page and screen, plus manifest.json. Example: --to jsonschema",
+            "page and screen, plus manifest.json; segment: Public API tracking-plan rules (JSON); rudderstack: a "
+            "rudder-cli rudder/v1 YAML project; markdown: a readable catalog. What a format cannot express is "
+            "listed as warnings. Example: --to segment",
             case_sensitive=False,
         ),
     ] = ExportTarget.JSONSCHEMA,
@@ -111,22 +123,194 @@ def export(
             show_default=False,
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing output file cdp cannot tell is its own. Example: --force"),
+    ] = False,
     color: ColorOpt = Color.AUTO,
 ) -> None:
     """Export a plan to another format. The plan must validate without errors first.
 
-    Example:
+    Examples:
 
       cdp plan export --to jsonschema build/schemas --plan plans/ecommerce
+
+      cdp plan export --to segment build/ecommerce.segment.json --plan plans/ecommerce
     """
     from rich.markup import escape
 
     from cdp_cli import api
     from cdp_cli.reporters import render
 
-    result = api.export_plan(directory, list(plan or [Path("plans")]), to=to.value)
+    if to is ExportTarget.JSONSCHEMA:
+        result = api.export_plan(directory, list(plan or [Path("plans")]), to=to.value)
+    else:
+        result = api.export_plan_to(list(plan or [Path("plans")]), to.value, directory, force=force)
+        for f in result.findings:
+            err_console().print(f"[yellow]{f.level.value}[/] {escape(f.message)}")
     if result.failed():
         render(Report.of(result), Format.TEXT, sys.stderr, Options(color=color_flag(color), quiet=True))
         err_console().print(f"[bold red]Error:[/] {escape(result.verdict())}")
         raise typer.Exit(int(ExitCode.FINDINGS))
     err_console().print(escape(result.verdict()))
+
+
+class DiffFormat(str, Enum):
+    AUTO = "auto"
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+    GITHUB = "github"
+    SARIF = "sarif"
+
+
+class FailOn(str, Enum):
+    BREAKING = "breaking"
+    WARNING = "warning"
+    NEVER = "never"
+
+
+class DiffSide(str, Enum):
+    PRODUCER = "producer"
+    CONSUMER = "consumer"
+    BOTH = "both"
+
+
+@app.command("diff")
+@handle_errors
+def diff(
+    old: Annotated[
+        str,
+        typer.Argument(
+            help="The plan before: a file or directory, or REV:PATH read from git. Example: main:plans/ecommerce",
+            show_default=False,
+        ),
+    ],
+    new: Annotated[
+        str,
+        typer.Argument(
+            help="The plan after: a file or directory, or REV:PATH. Example: plans/ecommerce", show_default=False
+        ),
+    ],
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 on breaking changes, on warnings too, or never. Example: --fail-on warning",
+            case_sensitive=False,
+        ),
+    ] = FailOn.BREAKING,
+    side: Annotated[
+        DiffSide,
+        typer.Option(
+            "--side",
+            help="Whose verdicts decide: producers (apps that send events: could messages that passed now "
+            "fail?), consumers (tools that read them: could they now see data they never saw?), or both. "
+            "Example: --side both",
+            case_sensitive=False,
+        ),
+    ] = DiffSide.PRODUCER,
+    format: Annotated[
+        DiffFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (people), json (machines), markdown (a pull-request comment), github (workflow "
+            "annotations), sarif; auto = github under GitHub Actions, else text. Example: --format markdown",
+            case_sensitive=False,
+        ),
+    ] = DiffFormat.AUTO,
+    output: OutputOpt = None,
+    color: ColorOpt = Color.AUTO,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare two tracking plans: every change, whether it breaks producers or consumers, and the
+    version bump each changed event needs.
+
+    Changes are found recursively through nested objects and array items, after expanding refs;
+    open and closed objects are told apart. Each has a rule code (PD001...; `cdp rules --family
+    plan-diff`), a location in the plan files and two verdicts, breaking, warning or safe.
+
+    Exit codes: 0 nothing at or above --fail-on for --side, 1 otherwise, 2 usage or input error
+    (including a plan with errors).
+
+    Examples:
+
+      cdp plan diff main:plans/ecommerce plans/ecommerce
+
+      cdp plan diff old/plan.yaml new/plan.yaml --side both --fail-on warning --format markdown -o diff.md
+    """
+    from cdp_cli import api
+    from cdp_cli.cli.common import print_overview, write_text
+
+    result = api.diff_plans(old, new, fail_on=fail_on.value, side=side.value)
+    if format is DiffFormat.MARKDOWN:
+        write_text(result.markdown(), output)
+    elif format in (DiffFormat.TEXT, DiffFormat.AUTO) and output is None and not _github_actions():
+        print_overview(result, color, quiet=quiet, mark="✗" if result.failed() else "✓")
+    else:
+        fmt = Format.AUTO if format is DiffFormat.AUTO else Format(format.value)
+        emit_result(result, fmt, output, Options(color=color_flag(color), quiet=quiet))
+    raise exit_code(result)
+
+
+def _github_actions() -> bool:
+    import os
+
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="The plan to import: a file or a directory, in the --from format. Example: segment-plan.json",
+            show_default=False,
+        ),
+    ],
+    from_: Annotated[
+        ImportSource,
+        typer.Option(
+            "--from",
+            help="Its format: segment (Public API rules or Config API export), rudderstack (rudder-cli YAML, "
+            "rudder/v1 or v0.1), avo (JSON Schema export), jsonschema (a directory of JSON Schemas, Iglu too). "
+            "Example: --from segment",
+            case_sensitive=False,
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the cdp plan: NAME.yaml (one file) or a directory. Example: -o plans/imported",
+            show_default=False,
+        ),
+    ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing output file cdp cannot tell is its own. Example: --force"),
+    ] = False,
+    format: FormatOpt = Format.AUTO,
+    color: ColorOpt = Color.AUTO,
+    quiet: QuietOpt = False,
+) -> None:
+    """Import a tracking plan from Segment, RudderStack, Avo or JSON Schema into cdp's plan format.
+
+    Real exports are messy (id paths on every node, type lists, mixed drafts, null in enums, names
+    with trailing whitespace): they are imported and every normalisation is reported; whatever cdp's
+    format cannot hold is reported as a warning, never dropped silently. The written plan is validated.
+
+    Exit codes: 0 imported (warnings allowed), 1 the imported plan has errors, 2 usage or input error.
+
+    Example:
+
+      cdp plan import exports/segment-plan.json --from segment -o plans/imported
+    """
+    from cdp_cli import api
+
+    result = api.import_plan(source, from_.value, out, force=force)
+    emit_result(result, format, None, Options(color=color_flag(color), quiet=quiet))
+    raise exit_code(result)

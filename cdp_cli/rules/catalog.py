@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from cdp_cli.rules import codes
 from cdp_cli.rules.event_rules import EVENT_RULES
+from cdp_cli.rules.plan_diff_rules import PLAN_DIFF_RULES
 from cdp_cli.rules.plan_rules import PLAN_RULES
 from cdp_cli.rules.rule import Rule
 
@@ -35,12 +36,12 @@ def _build(rules: Iterable[Rule]) -> Mapping[str, Rule]:
 
 
 #: code -> rule, in code order. Read-only.
-CATALOG: Mapping[str, Rule] = _build(EVENT_RULES + PLAN_RULES)
+CATALOG: Mapping[str, Rule] = _build(EVENT_RULES + PLAN_RULES + PLAN_DIFF_RULES)
 #: The former name of :data:`CATALOG`, kept for callers.
 REGISTRY = CATALOG
 _ALL: tuple[Rule, ...] = tuple(CATALOG.values())
 #: Rule families, in the order the reference lists them.
-FAMILIES: tuple[str, ...] = ("input", "spec", "naming", "privacy", "conformance", "plan")
+FAMILIES: tuple[str, ...] = ("input", "spec", "naming", "privacy", "conformance", "plan", "plan-diff")
 assert {r.family for r in _ALL} == set(FAMILIES)
 
 

@@ -29,8 +29,9 @@ FAMILY_TITLES = {
     "privacy": "Privacy (`PI`): personal data where it does not belong",
     "conformance": "Conformance (`TP`): messages against a tracking plan (`--plan`)",
     "plan": "Plan (`PL`): `cdp plan validate`",
+    "plan-diff": "Plan diff (`PD`): `cdp plan diff`, changes between two versions of a plan",
 }
-_COMMAND = {"plan": "cdp plan validate"}
+_COMMAND = {"plan": "cdp plan validate", "plan-diff": "cdp plan diff"}
 
 __all__ = ["REFERENCE_PATH", "rule_record", "rules_markdown", "rules_reference", "select_rules"]
 

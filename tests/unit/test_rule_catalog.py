@@ -19,7 +19,7 @@ from cdp_cli.rules.rule import Coverage, Rule, Status
 from tests.conftest import ROOT
 
 PKG = ROOT / "cdp_cli"
-CODE_LITERAL = re.compile(r"""["'](?:EV|SP|NM|PI|TP|PL)\d{3}["']""")
+CODE_LITERAL = re.compile(r"""["'](?:EV|SP|NM|PI|TP|PL|PD)\d{3}["']""")
 PER_MESSAGE_FAMILIES = {"spec", "naming", "privacy", "conformance"}
 WHOLE_INPUT = {codes.SPEC_DUPLICATE_MESSAGE_ID}  # found across all messages, not in one
 
