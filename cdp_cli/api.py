@@ -30,6 +30,7 @@ from typing import Any
 from cdp_cli.errors import UsageError
 from cdp_cli.findings import Finding
 from cdp_cli.fsutil import atomic_open, guard_outputs
+from cdp_cli.replay.run import ReplayOptions
 from cdp_cli.results import Observer, Progress, Table, plural
 
 PathLike = str | Path
@@ -604,7 +605,82 @@ def explanation_lines(explanation: Any) -> list[str]:
     return lines(explanation)
 
 
+def run_project(
+    project: PathLike = ".",
+    *,
+    out: PathLike | None = None,
+    force: bool = False,
+    strict: bool = False,
+    observer: Observer | None = None,
+):
+    """Run a project's whole job (``cdp.yaml``): plan, lint, profiles, traits, audiences, replay,
+    report: a :class:`~cdp_cli.project.run.RunResult`."""
+    from cdp_cli.project.run import run_project as run
+
+    return run(project, out=out, force=force, strict=strict, observer=observer)
+
+
+def import_plan(source: PathLike, fmt: str, out: PathLike, *, force: bool = False):
+    """Import a tracking plan from another tool's format (segment, rudderstack, avo, jsonschema) into
+    cdp's plan format at ``out``, reporting what was normalised or could not be kept: an
+    :class:`~cdp_cli.plan.formats.ImportResult`."""
+    from cdp_cli.plan.formats import import_plan as run
+
+    return run(source, fmt, out, force=force)
+
+
+def export_plan_to(plans: Sequence[PathLike] | PathLike, fmt: str, out: PathLike, *, force: bool = False):
+    """Export one plan to another tool's format (segment, rudderstack, jsonschema, markdown),
+    reporting what the format cannot express: an :class:`~cdp_cli.plan.formats.ExportFormatResult`."""
+    from cdp_cli.plan.formats import export_plan_as
+
+    return export_plan_as(plans, fmt, out, force=force)
+
+
+def diff_plans(
+    old: PathLike | Sequence[PathLike],
+    new: PathLike | Sequence[PathLike],
+    *,
+    fail_on: str = "breaking",
+    side: str = "producer",
+    cwd: PathLike | None = None,
+):
+    """Compare two plans (paths or ``REV:PATH`` from git): every change with its producer and consumer
+    verdicts and the version bumps it needs: a :class:`~cdp_cli.plan.diff.DiffResult`."""
+    from cdp_cli.plan.diff import diff_plans as diff
+
+    return diff(old, new, fail_on=fail_on, side=side, cwd=cwd)
+
+
+def replay_events(
+    inputs: Sequence[PathLike] | PathLike | None = None,
+    to: str | None = None,
+    *,
+    options: Any = None,
+    observer: Observer | None = None,
+    **kw: Any,
+):
+    """Replay event logs to a destination (``file:PATH``, ``-``, ``parquet:DIR``, an http(s) URL of a
+    Segment-compatible API, a ``postgresql://`` DSN), filtered, shaped, de-duplicated, resumable: a
+    :class:`~cdp_cli.replay.run.ReplayResult`. ``options``: a
+    :class:`~cdp_cli.replay.run.ReplayOptions` (or give its fields as keywords)."""
+    from cdp_cli.replay.run import replay
+
+    if options is None:
+        if inputs is None or to is None:
+            raise UsageError("replay_events needs inputs and to")
+        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        options = ReplayOptions(inputs=items, to=to, **kw)
+    return replay(options, observer)
+
+
 __all__ = [
+    "run_project",
+    "diff_plans",
+    "import_plan",
+    "export_plan_to",
+    "ReplayOptions",
+    "replay_events",
     "ExportOptions",
     "ExportResult",
     "LintOptions",

@@ -47,7 +47,7 @@ def test_quick_start_is_two_commands_and_ci_runs_them_as_written() -> None:
     install, test = quick
     # a virtual environment in the command itself: system Pythons that refuse `pip install` (PEP 668)
     assert install.startswith("python3 -m venv .venv && . .venv/bin/activate && python -m pip install -e '.[test]'")
-    assert "cdp plan validate plans/" in install and "cdp events lint samples/" in install
+    assert install.endswith("&& cdp run samples/")  # the main job on the shipped samples
     assert test.startswith(".venv/bin/python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     # CI reads both lines from this README and runs them verbatim (set-up first, then the tests)
@@ -139,3 +139,37 @@ def test_readme_traits_tour_output_is_real(tmp_path: Path) -> None:
         assert r.returncode == 0, (command, r.stderr)
         for line in block[1:]:
             assert line.strip() in (r.stdout + r.stderr), (command, line)
+
+
+def test_readme_replay_tour_runs_against_real_servers(tmp_path: Path, pg_server: str) -> None:
+    """The replay tour, line by line: `postgresql://localhost/analytics` is a fresh database on the
+    test session's throwaway PostgreSQL, `http://localhost:8080` the test Segment-compatible server."""
+    import psycopg
+
+    from tests.pg import fresh_database
+    from tests.replay.server import SegmentServer
+
+    shown = README.split("### Replay: `cdp events replay`", 1)[1].split("### From Python", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in shown.split("```text\n")[1:]]
+    steps = [b.strip().splitlines() for block in blocks for b in ("\n" + block).split("\n$ ") if b.strip()]
+    dsn = fresh_database(pg_server, "analytics")
+    for sub in ("samples", "plans"):
+        shutil.copytree(ROOT / sub, tmp_path / sub)
+    with SegmentServer(write_key="key-from-the-environment") as server:
+        for step in steps:
+            command = step[0].replace("postgresql://localhost/analytics", dsn)
+            command = command.replace("http://localhost:8080", server.url)
+            args = shlex.split(command)
+            if args[0] == "psql":
+                with psycopg.connect(dsn) as conn:
+                    rows = conn.execute(args[-1]).fetchall()
+                out = "\n".join(f" {a:<19} | {b:>5}" for a, b in rows)
+            else:
+                env = {"COLUMNS": "250", "SEGMENT_WRITE_KEY": "key-from-the-environment"}
+                r = run_cdp(*args[1:], cwd=tmp_path, env=env)
+                assert r.returncode == 0, (command, r.stderr)
+                out = r.stdout + r.stderr
+            for line in step[1:]:
+                assert line.strip() in out, (command, line, out)
+        ids = server.received_ids()
+        assert len(ids) == len(set(ids)) == 150

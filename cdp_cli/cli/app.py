@@ -12,6 +12,7 @@ from cdp_cli.cli import events as events_cli
 from cdp_cli.cli import plan as plan_cli
 from cdp_cli.cli import profiles as profiles_cli
 from cdp_cli.cli import rules as rules_cli
+from cdp_cli.cli import run as run_cli
 from cdp_cli.cli import samples as samples_cli
 from cdp_cli.cli import traits as traits_cli
 from cdp_cli.cli.common import state
@@ -21,7 +22,7 @@ app = typer.Typer(
     help="cdp: an offline customer-data-platform toolkit for Segment-spec event data.\n\n"
     "Tracking plans in git, event-log linting, identity resolution, traits and audiences: on files, "
     "no SaaS. Exit codes: 0 clean, 1 findings, 2 usage or input error.\n\n"
-    "Example: cdp plan validate plans/",
+    "Example: cdp run samples/",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -61,6 +62,7 @@ app.add_typer(samples_cli.app, name="samples")
 app.add_typer(traits_cli.app, name="traits")
 app.add_typer(audiences_cli.app, name="audiences")
 app.command("rules")(rules_cli.rules)
+app.command("run")(run_cli.run)
 
 
 def main() -> None:

@@ -368,7 +368,8 @@ def print_overview(result: Any, color: Color, *, quiet: bool = False, mark: str 
 
     console = stdout_console(color)
     for table in result.tables():
-        console.print(rich_table(table))
+        if table.rows:  # an empty table says nothing the verdict does not
+            console.print(rich_table(table))
     console.print((f"{mark} " if mark else "") + escape(printable(result.verdict())))
 
 
@@ -394,3 +395,44 @@ def print_json(data: Any) -> None:
     import json
 
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def report_replay(result: Any, fmt: str, color: Color, quiet: bool, *, to_stderr: bool = False) -> None:
+    """A replay's summary: JSON or tables and the verdict, on stdout, or on stderr when the messages
+    themselves go to stdout; skipped lines and dead letters as warnings on stderr."""
+    import json
+
+    from rich.markup import escape
+
+    from cdp_cli.reporters import printable, rich_table
+
+    if fmt == "json":
+        data = {
+            **result.summary(),
+            "problems": [
+                {"code": p.code, "file": p.file, "line": p.line, "column": p.column, "message": p.message}
+                for p in result.problems
+            ],
+        }
+        (sys.stderr if to_stderr else sys.stdout).write(json.dumps(data, indent=2, default=str) + "\n")
+    elif not quiet:
+        console = err_console() if to_stderr else stdout_console(color)
+        for table in result.tables():
+            console.print(rich_table(table))
+        mark = "!" if result.failed() else "✓"
+        console.print(f"{mark} " + escape(printable(result.verdict())))
+    err = err_console()
+    for line in result.warnings():
+        err.print(f"[yellow]warning[/] {lit(line)}")
+
+
+def write_text(text: str, output: Path | None) -> None:
+    """A document (markdown, ...) to stdout, or atomically to ``output``."""
+    from cdp_cli.api import atomic_open
+
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
+    with atomic_open(output, flag="--output") as fh:
+        fh.write(text if text.endswith("\n") else text + "\n")

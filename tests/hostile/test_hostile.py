@@ -152,6 +152,10 @@ def big_log(tmp_path_factory) -> Path:
 #: name -> the arguments that run it on the standard corpus (bad inputs among good ones).
 COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "plan validate": lambda c: ["plan", "validate", "plans/"],
+    "run": lambda c: ["run", "."],
+    "plan diff": lambda c: ["plan", "diff", "plans/ecommerce", "plans/"],
+    "plan import": lambda c: [*"plan import plans/ecommerce --from segment -o build/imported".split()],
+    "plan export segment": lambda c: [*"plan export --to segment build/p.json --plan plans/ecommerce".split()],
     "plan export": lambda c: ["plan", "export", "--to", "jsonschema", "build/schemas", "--plan", "plans/ecommerce"],
     "events lint": lambda c: [
         "events",
@@ -191,6 +195,16 @@ COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "audiences compute": lambda c: ["audiences", "compute", "-P", "profiles", "-s", "aud.yaml", "-o", "build/aud"],
     "audiences preview": lambda c: ["audiences", "preview", "-P", "profiles", "--spec", "aud.yaml"],
     "audiences explain": lambda c: ["audiences", "explain", "user_id:u-1", "-P", "profiles", "-s", "aud.yaml"],
+    "events replay": lambda c: [*"events replay logs/ --to file:build/r.ndjson --dead-letter build/d.ndjson".split()],
+    "events replay parquet": lambda c: [
+        "events",
+        "replay",
+        "logs/",
+        "--to",
+        "parquet:build/wh",
+        "--plan",
+        "plans/ecommerce",
+    ],
 }
 #: commands whose output legitimately shows values the user asked for by name
 SHOWS_VALUES = {"profiles show", "profiles explain", "traits explain", "audiences explain"}
@@ -199,6 +213,31 @@ SHOWS_VALUES = {"profiles show", "profiles explain", "traits explain", "audience
 OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
     ("plan validate -o", "file"): lambda t: ["plan", "validate", "plans/ecommerce", "-o", t],
     ("plan export", "dir"): lambda t: ["plan", "export", "--to", "jsonschema", t, "--plan", "plans/ecommerce"],
+    ("plan export --to segment", "file"): lambda t: [
+        "plan",
+        "export",
+        "--to",
+        "segment",
+        t,
+        "--plan",
+        "plans/ecommerce",
+    ],
+    ("plan export --to rudderstack", "dir"): lambda t: [
+        *"plan export --to rudderstack".split(),
+        t,
+        "--plan",
+        "plans/ecommerce",
+    ],
+    ("plan diff -o", "file"): lambda t: [
+        "plan",
+        "diff",
+        "plans/ecommerce",
+        "plans/ecommerce",
+        "-f",
+        "markdown",
+        "-o",
+        t,
+    ],
     ("events lint -o", "file"): lambda t: ["events", "lint", "logs/good.ndjson", "-o", t],
     ("events lint --findings-out", "file"): lambda t: ["events", "lint", "logs/good.ndjson", "--findings-out", t],
     ("profiles resolve --out", "dir"): lambda t: ["profiles", "resolve", "logs/good.ndjson", "--out", t],
@@ -221,6 +260,8 @@ OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
         *"audiences compute -P profiles -s aud.yaml -o build/a --emit-events".split(),
         t,
     ],
+    ("events replay --to file:", "file"): lambda t: ["events", "replay", "logs/good.ndjson", "--to", f"file:{t}"],
+    ("events replay --to parquet:", "dir"): lambda t: ["events", "replay", "logs/good.ndjson", "--to", f"parquet:{t}"],
     ("samples generate -o", "file"): lambda t: [
         "samples",
         "generate",
