@@ -314,3 +314,8 @@ def import_(
     result = api.import_plan(source, from_.value, out, force=force)
     emit_result(result, format, None, Options(color=color_flag(color), quiet=quiet))
     raise exit_code(result)
+
+
+from cdp_cli.cli.plan_docs import register as _register_docs  # noqa: E402  (a command kept in its own module)
+
+_register_docs(app)
