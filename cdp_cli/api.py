@@ -605,6 +605,24 @@ def explanation_lines(explanation: Any) -> list[str]:
     return lines(explanation)
 
 
+def plan_docs(
+    plans: Sequence[PathLike] | PathLike | None = None,
+    out: PathLike | None = None,
+    *,
+    since: str | None = None,
+):
+    """Write a static HTML catalog of the plan(s) at ``plans`` (files or directories; default ``plans``)
+    to the directory ``out``: an overview with search, a page per event, page, screen, identify, group and
+    common rules, and a property index; with ``since`` (a git revision) what changed since then, with
+    producer and consumer verdicts. A plan with errors is not documented: a
+    :class:`~cdp_cli.plan.docs_html.DocsResult`."""
+    from cdp_cli.plan.docs_html import plan_docs as run
+
+    if out is None:
+        raise UsageError("plan_docs needs an output directory")
+    return run(_paths(plans) or [Path("plans")], out, since=since)
+
+
 def run_project(
     project: PathLike = ".",
     *,
@@ -674,7 +692,50 @@ def replay_events(
     return replay(options, observer)
 
 
+# --- privacy ------------------------------------------------------------------------------------------
+def privacy_delete(
+    inputs: Sequence[PathLike] | PathLike | None = None,
+    *,
+    options: Any = None,
+    observer: Observer | None = None,
+    **kw: Any,
+):
+    """Remove people (``user_ids`` and/or an ``identifiers`` file; with ``profiles``, everything their
+    resolved profiles link to them) from event files, the profiles directory and a PostgreSQL
+    ``warehouse``, and add them to a suppression list: a :class:`~cdp_cli.privacy.delete.DeleteResult`.
+    ``options``: a :class:`~cdp_cli.privacy.delete.DeleteOptions` (or give its fields as keywords)."""
+    from cdp_cli.privacy.delete import DeleteOptions, delete
+
+    if options is None:
+        items = [] if inputs is None else [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        options = DeleteOptions(inputs=items, **kw)
+    return delete(options, observer)
+
+
+def privacy_scan(
+    inputs: Sequence[PathLike] | PathLike | None = None,
+    *,
+    options: Any = None,
+    observer: Observer | None = None,
+    **kw: Any,
+):
+    """Where personal data appears in event logs, by key and by value (key path, class, count, example
+    locations; never a value): a :class:`~cdp_cli.privacy.scan.ScanResult`. ``options``: a
+    :class:`~cdp_cli.privacy.scan.ScanOptions` (or give its fields as keywords)."""
+    from cdp_cli.privacy.scan import ScanOptions, scan
+
+    if options is None:
+        if inputs is None:
+            raise UsageError("privacy_scan needs inputs")
+        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        options = ScanOptions(inputs=items, **kw)
+    return scan(options, observer)
+
+
 __all__ = [
+    "plan_docs",
+    "privacy_delete",
+    "privacy_scan",
     "run_project",
     "diff_plans",
     "import_plan",

@@ -38,6 +38,22 @@ def write_table(
     pq.write_table(table, path, compression=compression, row_group_size=row_group_size)
 
 
+def write_batches(
+    path: str | Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch], *, compression: str = "zstd"
+) -> int:
+    """Stream record batches into one Parquet file with ``schema`` (memory: one batch at a time); the
+    rows written. The caller makes it atomic."""
+    import pyarrow.parquet as pq
+
+    rows = 0
+    with pq.ParquetWriter(path, schema, compression=compression) as writer:
+        for batch in batches:
+            if batch.num_rows:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    return rows
+
+
 def read_schema(path: str | Path) -> pa.Schema:
     """The schema of a Parquet file (from its footer: no data is read)."""
     import pyarrow.parquet as pq

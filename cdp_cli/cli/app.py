@@ -10,6 +10,7 @@ from cdp_cli import __version__
 from cdp_cli.cli import audiences as audiences_cli
 from cdp_cli.cli import events as events_cli
 from cdp_cli.cli import plan as plan_cli
+from cdp_cli.cli import privacy as privacy_cli
 from cdp_cli.cli import profiles as profiles_cli
 from cdp_cli.cli import rules as rules_cli
 from cdp_cli.cli import run as run_cli
@@ -61,6 +62,7 @@ app.add_typer(profiles_cli.app, name="profiles")
 app.add_typer(samples_cli.app, name="samples")
 app.add_typer(traits_cli.app, name="traits")
 app.add_typer(audiences_cli.app, name="audiences")
+app.add_typer(privacy_cli.app, name="privacy")
 app.command("rules")(rules_cli.rules)
 app.command("run")(run_cli.run)
 

@@ -153,6 +153,9 @@ def big_log(tmp_path_factory) -> Path:
 COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "plan validate": lambda c: ["plan", "validate", "plans/"],
     "run": lambda c: ["run", "."],
+    "plan docs": lambda c: ["plan", "docs", "plans/", "-o", "build/docs"],
+    "privacy scan": lambda c: ["privacy", "scan", "logs/"],
+    "privacy delete": lambda c: [*"privacy delete logs/ --user-id u-1 --status build/s.json --dry-run".split()],
     "plan diff": lambda c: ["plan", "diff", "plans/ecommerce", "plans/"],
     "plan import": lambda c: [*"plan import plans/ecommerce --from segment -o build/imported".split()],
     "plan export segment": lambda c: [*"plan export --to segment build/p.json --plan plans/ecommerce".split()],
@@ -228,6 +231,14 @@ OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
         "--plan",
         "plans/ecommerce",
     ],
+    ("privacy scan -o", "file"): lambda t: ["privacy", "scan", "logs/good.ndjson", "-o", t],
+    ("privacy delete -o", "file"): lambda t: [*"privacy delete logs/good.ndjson -u u-404 -o".split(), t],
+    ("privacy delete --status", "file"): lambda t: [*"privacy delete logs/good.ndjson -u u-404 --status".split(), t],
+    ("privacy delete --suppress-out", "file"): lambda t: [
+        *"privacy delete logs/good.ndjson -u u-404 --suppress-out".split(),
+        t,
+    ],
+    ("plan docs -o", "dir"): lambda t: ["plan", "docs", "plans/ecommerce", "-o", t],
     ("plan diff -o", "file"): lambda t: [
         "plan",
         "diff",
