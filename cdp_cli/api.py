@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cdp_cli.collect import CollectOptions, CollectResult
 from cdp_cli.errors import UsageError
 from cdp_cli.findings import Finding
 from cdp_cli.fsutil import atomic_open, guard_outputs
@@ -605,6 +606,26 @@ def explanation_lines(explanation: Any) -> list[str]:
     return lines(explanation)
 
 
+# --- collect ----------------------------------------------------------------------------------------
+def collect(
+    options: CollectOptions | None = None,
+    *,
+    observer: Observer | None = None,
+    on_ready: Callable[[str], None] | None = None,
+    stop: Any = None,
+    **kw: Any,
+) -> CollectResult:
+    """Run a local Segment-compatible collector (``cdp collect``) until SIGINT/SIGTERM, ``stop`` (a
+    ``threading.Event``) is set, or ``options.duration`` passes: a :class:`~cdp_cli.collect.CollectResult`.
+    ``on_ready(url)`` is called once it listens. ``options``: a :class:`~cdp_cli.collect.CollectOptions`
+    (or give its fields as keywords: ``collect(out="collected", port=0)``)."""
+    from cdp_cli.collect import run_collector
+
+    if options is None:
+        options = CollectOptions(**kw)
+    return run_collector(options, observer, on_ready=on_ready, stop=stop)
+
+
 def plan_docs(
     plans: Sequence[PathLike] | PathLike | None = None,
     out: PathLike | None = None,
@@ -733,6 +754,9 @@ def privacy_scan(
 
 
 __all__ = [
+    "collect",
+    "CollectOptions",
+    "CollectResult",
     "plan_docs",
     "privacy_delete",
     "privacy_scan",

@@ -8,6 +8,7 @@ import typer
 
 from cdp_cli import __version__
 from cdp_cli.cli import audiences as audiences_cli
+from cdp_cli.cli import collect as collect_cli
 from cdp_cli.cli import events as events_cli
 from cdp_cli.cli import plan as plan_cli
 from cdp_cli.cli import privacy as privacy_cli
@@ -65,6 +66,7 @@ app.add_typer(audiences_cli.app, name="audiences")
 app.add_typer(privacy_cli.app, name="privacy")
 app.command("rules")(rules_cli.rules)
 app.command("run")(run_cli.run)
+collect_cli.register(app)
 
 
 def main() -> None:

@@ -153,6 +153,7 @@ def big_log(tmp_path_factory) -> Path:
 COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "plan validate": lambda c: ["plan", "validate", "plans/"],
     "run": lambda c: ["run", "."],
+    "collect": lambda c: ["collect", "--out", "build/collected", "--port", "0", "--duration", "0.3"],
     "plan docs": lambda c: ["plan", "docs", "plans/", "-o", "build/docs"],
     "privacy scan": lambda c: ["privacy", "scan", "logs/"],
     "privacy delete": lambda c: [*"privacy delete logs/ --user-id u-1 --status build/s.json --dry-run".split()],
@@ -239,6 +240,7 @@ OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
         t,
     ],
     ("plan docs -o", "dir"): lambda t: ["plan", "docs", "plans/ecommerce", "-o", t],
+    ("collect --out", "dir"): lambda t: ["collect", "--out", t, "--port", "0", "--duration", "0.3"],
     ("plan diff -o", "file"): lambda t: [
         "plan",
         "diff",
