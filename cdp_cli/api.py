@@ -626,6 +626,28 @@ def collect(
     return run_collector(options, observer, on_ready=on_ready, stop=stop)
 
 
+def infer_plan(
+    inputs: Sequence[PathLike] | PathLike,
+    out: PathLike | None = None,
+    *,
+    force: bool = False,
+    observer: Observer | None = None,
+    **kw: Any,
+):
+    """Infer a draft tracking plan from event logs (names, types with unions and null, required by
+    share, enums, formats, nested objects, traits, common context; values never copied but enum
+    members, checked for personal data first), written to ``out`` (``NAME.yaml`` or a directory) when
+    given: an :class:`~cdp_cli.plan.infer.InferResult`. Keywords: the thresholds of
+    :func:`cdp_cli.plan.infer.infer_plan` (``required_share``, ``min_count``, ...)."""
+    from cdp_cli.plan.infer import infer_plan as infer
+
+    items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    result = infer(items, observer=observer, **kw)
+    if out is not None and not result.failed():
+        result.write(out, force=force)
+    return result
+
+
 def plan_docs(
     plans: Sequence[PathLike] | PathLike | None = None,
     out: PathLike | None = None,
@@ -754,6 +776,7 @@ def privacy_scan(
 
 
 __all__ = [
+    "infer_plan",
     "collect",
     "CollectOptions",
     "CollectResult",

@@ -140,6 +140,8 @@ def written_by_cdp(path: Path) -> bool:
         return True
     if text.startswith("### Tracking plan diff"):
         return True  # cdp plan diff --format markdown
+    if text.startswith(("# Inferred by cdp plan infer", "# Imported by cdp from")):
+        return True  # a plan file cdp plan infer / import wrote
     if re.match(r'\{\s*"format":\s*"cdp-replay-(checkpoint|dead-letters)",\s*"written_by":\s*"cdp"', text):
         return True  # a replay checkpoint (one JSON line, maybe long) or dead-letter file
     first = text.split("\n", 1)[0]

@@ -316,6 +316,82 @@ def import_(
     raise exit_code(result)
 
 
+@app.command("infer")
+@handle_errors
+def infer(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Event logs: NDJSON files, .gz or .zst, directories, globs, or - for standard input. Example: logs/",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the draft plan: NAME.yaml (one file) or a directory. Example: -o plans/inferred",
+            show_default=False,
+        ),
+    ],
+    required_share: Annotated[
+        float,
+        typer.Option(
+            "--required-share",
+            min=0.0,
+            max=1.0,
+            help="A property is required when present in at least this share of its event's occurrences. "
+            "Example: --required-share 0.95",
+        ),
+    ] = 0.99,
+    min_count: Annotated[
+        int,
+        typer.Option(
+            "--min-count",
+            min=1,
+            help="...and in at least this many of them. Example: --min-count 50",
+        ),
+    ] = 20,
+    name: Annotated[str, typer.Option("--name", help="The plan's name. Example: --name shop")] = "inferred",
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", min=0, help="Worker processes; 0 = automatic. Example: --jobs 2"),
+    ] = 0,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing output file cdp cannot tell is its own. Example: --force"),
+    ] = False,
+    color: ColorOpt = Color.AUTO,
+    quiet: QuietOpt = False,
+) -> None:
+    """Infer a draft tracking plan from existing event logs.
+
+    Event, page and screen names; property types with unions and null (null kept apart from absent;
+    integer and number become number); required when present in --required-share of occurrences;
+    enums for low-cardinality strings (never numeric-looking, long or personal values); formats;
+    nested objects and arrays of objects; identify and group traits; the common context; naming
+    conventions. Counts and first/last seen are YAML comments. No values are copied into the plan
+    except enum members. The draft validates clean with `cdp plan validate --strict`.
+
+    Exit codes: 0 written, 1 no message was read, 2 usage or input error.
+
+    Example:
+
+      cdp plan infer samples/ecommerce -o build/inferred.yaml
+    """
+    from cdp_cli import api
+    from cdp_cli.cli.common import print_overview, progress_bar, show_progress
+
+    with progress_bar(show_progress(quiet)) as observer:
+        result = api.infer_plan(
+            inputs, out, force=force, observer=observer, required_share=required_share, min_count=min_count,
+            name=name, jobs=jobs,
+        )  # fmt: skip
+    print_overview(result, color, quiet=quiet, mark="✗" if result.failed() else "✓")
+    raise exit_code(result)
+
+
 from cdp_cli.cli.plan_docs import register as _register_docs  # noqa: E402  (a command kept in its own module)
 
 _register_docs(app)

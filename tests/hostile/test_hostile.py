@@ -153,6 +153,7 @@ def big_log(tmp_path_factory) -> Path:
 COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "plan validate": lambda c: ["plan", "validate", "plans/"],
     "run": lambda c: ["run", "."],
+    "plan infer": lambda c: ["plan", "infer", "logs/", "-o", "build/inferred.yaml"],
     "collect": lambda c: ["collect", "--out", "build/collected", "--port", "0", "--duration", "0.3"],
     "plan docs": lambda c: ["plan", "docs", "plans/", "-o", "build/docs"],
     "privacy scan": lambda c: ["privacy", "scan", "logs/"],
@@ -241,6 +242,7 @@ OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
     ],
     ("plan docs -o", "dir"): lambda t: ["plan", "docs", "plans/ecommerce", "-o", t],
     ("collect --out", "dir"): lambda t: ["collect", "--out", t, "--port", "0", "--duration", "0.3"],
+    ("plan infer -o", "file"): lambda t: ["plan", "infer", "logs/good.ndjson", "-o", t],
     ("plan diff -o", "file"): lambda t: [
         "plan",
         "diff",
