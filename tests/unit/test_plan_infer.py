@@ -584,9 +584,13 @@ def test_write_a_file_or_a_directory(tmp_path, sdk_log):
     target = tmp_path / "out" / "plan.yaml"
     assert result.write(target) == [str(target)]
     assert target.read_text().startswith("# Inferred by cdp plan infer from 360 messages in sdk.ndjson.")
+    assert result.write(target) == [str(target)]  # its own earlier output is recognised and replaced
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("# my plan\nversion: 1\n")
     with pytest.raises(OutputError):
-        result.write(target)  # a YAML file cdp cannot prove it wrote is replaced only with force
-    result.write(target, force=True)
+        result.write(mine)  # a YAML file cdp did not write is replaced only with force
+    assert mine.read_text() == "# my plan\nversion: 1\n"
+    result.write(mine, force=True)
     directory = tmp_path / "plan"
     files = result.write(directory)
     assert [Path(f).name for f in files] == ["plan.yaml", "properties.yaml", "traits.yaml", "events.yaml", "pages.yaml"]
