@@ -13,8 +13,10 @@ Steps, in order (each one's outputs under ``out/``):
 6. ``replay``: send the activation events to each ``replay:`` destination;
 7. ``report``: ``report.html`` (one self-contained file) and ``summary.json``.
 
-A step whose inputs, definitions and upstream steps did not change since the last run is skipped
-(content fingerprints in ``out/.cdp-run.json``); ``--force`` reruns everything. A step that cannot
+A step whose inputs, definitions and upstream steps did not change since the last run is skipped:
+its fingerprint digests the content hashes (SHA-256) of the files it reads, its settings and the
+steps before it, all kept in ``out/.cdp-run.json`` (a file is hashed again only when its size or
+modification time changed); ``--force`` reruns everything. A step that cannot
 run stops the run (exit 1 for findings, 2 for an error); the report still tells what happened.
 """
 
@@ -123,17 +125,37 @@ def _files(path: Path) -> list[Path]:
     return [path] if path.exists() else []
 
 
-def fingerprint(*parts: Any) -> str:
-    """A digest of files (path, size, mtime) and values: what a step depends on."""
-    h = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, Path):
-            for f in _files(part):
-                st = f.stat()
-                h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        else:
-            h.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:24]
+class Hasher:
+    """Content hashes of files, remembered by (size, mtime) between runs (``out/.cdp-run.json``): a
+    file is read again only when it changed, like git's index. A step's fingerprint is a digest of
+    the content hashes of what it reads, its settings and the steps before it."""
+
+    def __init__(self, known: dict[str, list[Any]] | None = None) -> None:
+        self.known = dict(known or {})
+
+    def file(self, f: Path) -> str:
+        st = f.stat()
+        key = str(f.resolve())
+        seen = self.known.get(key)
+        if seen and seen[0] == st.st_size and seen[1] == st.st_mtime_ns:
+            return str(seen[2])
+        h = hashlib.sha256()
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        self.known[key] = [st.st_size, st.st_mtime_ns, digest]
+        return digest
+
+    def fingerprint(self, *parts: Any) -> str:
+        h = hashlib.sha256()
+        for part in parts:
+            if isinstance(part, Path):
+                for f in _files(part):
+                    h.update(f"{f}\0{self.file(f)}\n".encode())
+            else:
+                h.update(json.dumps(part, sort_keys=True, default=str).encode())
+        return h.hexdigest()[:24]
 
 
 # --- the run -----------------------------------------------------------------------------------------
@@ -183,11 +205,15 @@ def run_project(
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / STATE
     state: dict[str, str] = {}
-    if state_path.exists() and not force:
+    saved: dict[str, Any] = {}
+    if state_path.exists():
         try:
-            state = json.loads(state_path.read_text(encoding="utf-8")).get("fingerprints", {})
+            saved = json.loads(state_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            state = {}
+            saved = {}
+    if not force:
+        state = saved.get("fingerprints", {})
+    hasher = Hasher(saved.get("files"))
     new_state: dict[str, str] = {}
     upstream = ""
     steps = {s.name: s for s in result.steps}
@@ -199,7 +225,7 @@ def run_project(
             if not todo:
                 step.status = "off"
                 continue
-            fp = fingerprint(upstream, name, *runners.depends(name))
+            fp = hasher.fingerprint(upstream, name, *runners.depends(name))
             new_state[name] = fp
             upstream = fp
             if state.get(name) == fp and runners.outputs_exist(name):
@@ -229,7 +255,7 @@ def run_project(
             if s.status == "pending":
                 s.status = "not run"
     finally:
-        _write_state(state_path, new_state)
+        _write_state(state_path, new_state, hasher.known)
         result.seconds = time.perf_counter() - started
         report = steps["report"]
         from cdp_cli.project.report import write_report
@@ -243,11 +269,12 @@ def run_project(
     return result
 
 
-def _write_state(path: Path, fingerprints: dict[str, str]) -> None:
+def _write_state(path: Path, fingerprints: dict[str, str], files: dict[str, list[Any]]) -> None:
     from cdp_cli.fsutil import atomic_open
 
+    doc = {"written_by": "cdp", "fingerprints": fingerprints, "files": files}
     with atomic_open(path, "w", flag="run state", force=True) as fh:
-        fh.write(json.dumps({"written_by": "cdp", "fingerprints": fingerprints}, indent=1) + "\n")
+        fh.write(json.dumps(doc, indent=1) + "\n")
 
 
 class _Runners:

@@ -50,8 +50,12 @@ def test_a_rerun_skips_what_did_not_change_and_reruns_what_did(project: Path) ->
         "plan": "skipped", "lint": "skipped", "profiles": "skipped", "traits": "skipped",
         "audiences": "skipped", "replay": "skipped", "report": "ran",
     }  # fmt: skip
+    traits = project / "traits.yaml"
+    traits.write_text(traits.read_text())  # a new modification time, the same content: nothing reruns
+    same = json.loads(run_cdp("run", str(project), "--format", "json").stdout)
+    assert [k for k, v in same["steps"].items() if v["status"] == "ran"] == ["report"]
     spec = project / "audiences.yaml"
-    spec.write_text(spec.read_text() + "\n")  # touched: audiences and what follows rerun
+    spec.write_text(spec.read_text() + "\n")  # changed: audiences and what follows rerun
     third = json.loads(run_cdp("run", str(project), "--format", "json").stdout)
     assert [k for k, v in third["steps"].items() if v["status"] == "ran"] == ["audiences", "replay", "report"]
     forced = json.loads(run_cdp("run", str(project), "--force", "--format", "json").stdout)
