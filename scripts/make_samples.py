@@ -46,6 +46,7 @@ def build(root: Path = ROOT) -> dict[Path, bytes]:
     # hand-written, not generated: kept as is (docs/traits.md; checked against plans/ecommerce by a test)
     files[Path("samples/traits.yaml")] = (root / "samples" / "traits.yaml").read_bytes()
     files[Path("samples/audiences.yaml")] = (root / "samples" / "audiences.yaml").read_bytes()  # docs/audiences.md
+    files[Path("samples/cdp.yaml")] = (root / "samples" / "cdp.yaml").read_bytes()  # the project: docs/run.md
     return files
 
 

@@ -152,19 +152,16 @@ def test_errors_exit_2_with_file_line_col(work, tmp_path):
         "audiences", "explain", "user_id:nobody", "-P", str(work / "profiles"), "-s", str(work / "audiences.yaml")
     )
     assert r.returncode == 2
-    r = run_cdp(
-        "audiences",
-        "compute",
-        "-P",
-        str(work / "profiles"),
-        "-s",
-        str(ROOT / "samples/audiences.yaml"),
-        "--plan",
-        str(ROOT / "plans/ecommerce"),
-        "--out",
-        str(tmp_path / "o2"),
-    )
-    assert r.returncode == 0, r.stderr  # the shipped sample's events and properties are in the plan
+    shipped = ["-P", str(work / "profiles"), "-s", str(ROOT / "samples/audiences.yaml")]
+    plan = ["--plan", str(ROOT / "plans/ecommerce")]
+    r = run_cdp("audiences", "compute", *shipped, *plan, "--out", str(tmp_path / "o2"))
+    assert r.returncode == 2  # without --traits its computed-trait condition names nothing known
+    assert "samples/audiences.yaml:" in r.stderr and "'revenue_total'" in r.stderr
+    traits = tmp_path / "t.parquet"
+    assert run_cdp("traits", "compute", "-P", str(work / "profiles"), "-s", str(ROOT / "samples/traits.yaml"),
+                   "-o", str(traits)).returncode == 0  # fmt: skip
+    r = run_cdp("audiences", "compute", *shipped, *plan, "--traits", str(traits), "--out", str(tmp_path / "o2"))
+    assert r.returncode == 0, r.stderr  # the shipped sample's events, properties and traits are all known
 
 
 # --- activation events (--emit-events) ----------------------------------------------------------------

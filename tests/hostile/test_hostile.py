@@ -242,7 +242,7 @@ OUTPUTS: dict[tuple[str, str], Callable[[str], list[str]]] = {
     ],
     ("plan docs -o", "dir"): lambda t: ["plan", "docs", "plans/ecommerce", "-o", t],
     ("collect --out", "dir"): lambda t: ["collect", "--out", t, "--port", "0", "--duration", "0.3"],
-    ("plan infer -o", "file"): lambda t: ["plan", "infer", "logs/good.ndjson", "-o", t],
+    ("plan infer -o", "dir"): lambda t: ["plan", "infer", "logs/good.ndjson", "-o", t],
     ("plan diff -o", "file"): lambda t: [
         "plan",
         "diff",
