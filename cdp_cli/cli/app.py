@@ -22,8 +22,9 @@ from cdp_cli.cli.common import state
 app = typer.Typer(
     name="cdp",
     help="cdp: an offline customer-data-platform toolkit for Segment-spec event data.\n\n"
-    "Tracking plans in git, event-log linting, identity resolution, traits and audiences: on files, "
-    "no SaaS. Exit codes: 0 clean, 1 findings, 2 usage or input error.\n\n"
+    "Tracking plans in git, event-log linting and replay, identity resolution, traits and audiences, a "
+    "local collector and privacy requests: on files, no SaaS. Exit codes: 0 clean, 1 findings, 2 usage or "
+    "input error.\n\n"
     "Example: cdp run samples/",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

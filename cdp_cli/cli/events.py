@@ -28,7 +28,8 @@ from cdp_cli.cli.common import (
 from cdp_cli.reporters import Format, Options
 
 app = typer.Typer(
-    help="Event logs (NDJSON, .gz, .zst, directories, stdin): lint them against the Segment spec and a plan.\n\n"
+    help="Event logs (NDJSON, .gz, .zst, directories, stdin): lint them against the Segment spec and a plan; "
+    "replay them to files, Parquet, an HTTP API or PostgreSQL.\n\n"
     "Example: cdp events lint samples/ecommerce --plan plans/ecommerce",
     no_args_is_help=True,
 )

@@ -28,7 +28,8 @@ from cdp_cli.errors import ExitCode
 from cdp_cli.reporters import Format, Options, Report
 
 app = typer.Typer(
-    help="Tracking plans as YAML in git: validate them in CI, export them as JSON Schema.\n\n"
+    help="Tracking plans as YAML in git: validate and diff them in CI, infer a draft from logs, import and "
+    "export other tools' formats, publish an HTML catalog.\n\n"
     "Example: cdp plan validate plans/ --strict",
     no_args_is_help=True,
 )
