@@ -10,7 +10,9 @@ Parquet destination); this module only loads. Why it is built the way it is:
   "position committed before the rows" loss cannot happen. :meth:`open` returns that checkpoint.
 * **Idempotent on ``id``** (= messageId, the primary key of every message table). Rows whose id a
   table does not have yet are COPYed straight into it (the common case, a first load: each row is
-  written once); the others are COPYed into a temporary staging table, then merged with ``INSERT ...
+  written once; a batch is first written that way under a savepoint, and only when a table has one
+  of its ids already is it rolled back to there and its ids looked up, as are the next batches' until
+  one has none); the others are COPYed into a temporary staging table, then merged with ``INSERT ...
   SELECT ... ON CONFLICT (id) DO UPDATE ... WHERE``: the **newest copy wins**, newest meaning the
   later ``received_at`` (a missing one is the oldest; on a tie the later load wins). That is
   Segment's rule ("dedup keeps the newest copy") and makes the result independent of the order and
@@ -36,6 +38,14 @@ Parquet destination); this module only loads. Why it is built the way it is:
   because every identify is kept in ``identifies`` anyway (indexed on ``user_id``).
 * **Concurrency**: a transaction-scoped advisory lock per schema serialises batches of concurrent
   replays into the same schema (DDL races, column-type races).
+* **Speed** (``bench/replay_bench.py``; a first load is bound by this process's CPU): rows are fitted
+  column by column (:func:`cdp_cli.replay.warehouse.fit_columns`) and written as COPY text joined
+  from those columns (:func:`_copy_text`), not row by row through psycopg; the ``tracks`` row of a
+  track with an event name (its common columns, which its event table's row has too) is copied by
+  the server from that row when both tables type those columns alike (:meth:`_fit_tracks`), so
+  Python fits and writes it once; a batch's last statements and COMMIT go as one query whose results
+  are read after the next batch is laid out (:meth:`deliver`); the cyclic garbage collector is off
+  meanwhile. Each of these gives exactly the rows, columns and discards of the plain way.
 * **Secrets**: the password comes from the DSN, libpq's usual sources, or the environment variable
   named by ``password_env``; :attr:`label` omits it and every driver error is re-worded as the label
   plus libpq's first line, with any known password masked.
@@ -43,9 +53,11 @@ Parquet destination); this module only loads. Why it is built the way it is:
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain, repeat
 from typing import Any
@@ -66,10 +78,12 @@ from cdp_cli.replay.warehouse import (
     CHECKPOINTS_TABLE,
     DISCARDS_TABLE,
     MAX_COLUMNS,
+    MISSING,
     USERS_COLUMNS,
     Discard,
     Unloadable,
     base_columns,
+    fit_columns,
     fit_rows,
     infer_type,
     parse_timestamp,
@@ -161,6 +175,10 @@ class PostgresDestination:
         self._stages: dict[str, tuple[str, set[str]]] = {}
         self._stage_epoch = 0
         self._statements: dict[tuple[str, ...], bytes] = {}
+        #: whether no value of the batch being loaded needs escaping in COPY text (see _copy_text)
+        self._clean = False
+        #: the batch's last statements, sent with its COMMIT as one query (see deliver)
+        self._tail: list[bytes] = []
         #: whether the next batch is written as new rows first (no table has their ids: a first load);
         #: after a batch that had some, the next one looks them up first
         self._fresh = True
@@ -323,26 +341,79 @@ class PostgresDestination:
     def deliver(self, batches: Iterable[tuple[Batch, Progress | None]]) -> Iterator[Outcome]:
         """Load each batch in one transaction with its checkpoint, yielding its outcome once
         committed, in order; a batch that cannot be committed raises :class:`DestinationError`
-        (nothing of it stays). (Laying out the next batch in a thread while the server works was
-        measured: no faster, the layout needs the interpreter lock as much as the load does.)"""
+        (nothing of it stays).
+
+        The server and Python overlap: a batch's last statements (the tracks rows copied from event
+        tables, the discards, ``users``, the checkpoint, COMMIT) go as one query whose results are
+        read only after the next batch is laid out (:func:`_prepare`), which they take about as long
+        as. (Laying out the next batch in a thread was measured: no faster, the layout needs the
+        interpreter lock as much as the load does.) The cyclic garbage collector is off while a batch
+        is laid out and written (:func:`_gc_paused`); no outcome waits while a query is in flight."""
         if self._conn is None:
             raise DestinationError(f"{self.label}: deliver before open")
+        pending: _Pending | None = None
         for batch, progress in batches:
-            yield self._commit(batch, progress, _prepare(batch))
+            with _gc_paused():
+                prepared = _prepare(batch)
+                outcome = self._settle(pending) if pending is not None else None
+            pending = None
+            if outcome is not None:
+                yield outcome
+            with _gc_paused():
+                pending = self._send(batch, progress, prepared)
+        if pending is not None:
+            with _gc_paused():
+                outcome = self._settle(pending)
+            yield outcome
 
-    def _commit(self, batch: Batch, progress: Progress | None, prepared: _Prepared) -> Outcome:
-        acked, dead, by_table, pairs = prepared
+    def _send(self, batch: Batch, progress: Progress | None, prepared: _Prepared) -> _Pending:
+        """Begin the batch's transaction, write its rows, and send its last statements and COMMIT as
+        one query (:meth:`_settle` reads their results)."""
+        from psycopg import generators
+
+        acked, dead, by_table, pairs, self._clean = prepared
+        doing = f"batch {batch.seq} not loaded (rolled back, nothing of it stored)"
+        self._tail = []
         try:
-            with self._errors(f"batch {batch.seq} not loaded (rolled back, nothing of it stored)"):
-                with self._conn.transaction():
-                    self._load(by_table, pairs, progress)
+            with self._errors(doing):
+                self._conn.execute("BEGIN")
+                self._load(by_table, pairs, progress)
+                pgconn = self._conn.pgconn
+                pgconn.send_query(b"; ".join([*self._tail, b"COMMIT"]))
+                self._conn.wait(generators.send(pgconn))
         except BaseException:
-            # the caches may hold tables and columns whose DDL was rolled back: read them again
-            self._stale = True
-            self._stages.clear()
-            self._stage_epoch += 1  # staging tables created in the failed batch are gone: new names
+            self._failed()
             raise
-        return Outcome(batch=batch, acked=acked, dead=dead, checkpoint_stored=progress is not None)
+        finally:
+            self._tail = []
+        return _Pending(Outcome(batch=batch, acked=acked, dead=dead, checkpoint_stored=progress is not None), doing)
+
+    def _settle(self, pending: _Pending) -> Outcome:
+        """Read the results of a batch's last query (:meth:`_send`): its outcome once committed."""
+        import psycopg
+        from psycopg import generators
+
+        try:
+            with self._errors(pending.doing):
+                pgconn = self._conn.pgconn
+                for result in self._conn.wait(generators.fetch_many(pgconn)):
+                    if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
+                        raise psycopg.errors.error_from_result(result, encoding=pgconn._encoding)
+        except BaseException:
+            self._failed()
+            raise
+        return pending.outcome
+
+    def _failed(self) -> None:
+        """After a batch failed: roll its transaction back (when the connection still works) and
+        forget what the caches learnt in it (its DDL is rolled back with it)."""
+        try:
+            self._conn.execute("ROLLBACK")
+        except Exception:  # a dead connection or one busy with the failed query: nothing was committed
+            pass
+        self._stale = True
+        self._stages.clear()
+        self._stage_epoch += 1  # staging tables created in the failed batch are gone: new names
 
     def _load(self, by_table: _Rows, pairs: _Rows, progress: Progress | None) -> None:
         import psycopg
@@ -361,18 +432,23 @@ class PostgresDestination:
             self._read_catalog(unknown)
         discards: list[Discard] = []
         created: set[str] = set()
+        #: table -> the rows Python writes and their values by column, as fitted
+        fitted: dict[str, tuple[list[dict[str, Any]], dict[str, list[Any]]]] = {}
         for table, rows in by_table.items():
             if table != "tracks":  # last: its rows can come from the event tables' (_fit_tracks)
-                added, dropped = fit_rows(table, rows, self._columns.get(table, {}), max_columns=MAX_COLUMNS)
+                current = self._columns.get(table, {})
+                added, dropped, values = fit_columns(table, rows, current, max_columns=MAX_COLUMNS)
                 if self._ensure(table, added):
                     created.add(table)
                 discards.extend(dropped)
+                fitted[table] = rows, values
         derived: _Rows = {}
         if "tracks" in by_table:
-            added, dropped, derived = self._fit_tracks(by_table["tracks"], pairs, discards)
+            added, dropped, derived, rest, values = self._fit_tracks(by_table["tracks"], pairs, discards)
             if self._ensure("tracks", added):
                 created.add("tracks")
             discards.extend(dropped)
+            fitted["tracks"] = rest, values
         if "identifies" in by_table:
             columns = self._columns["identifies"]
             users = self._columns.get("users", {})
@@ -381,11 +457,12 @@ class PostgresDestination:
         stamp = loaded_at.isoformat()
         done = False
         if self._fresh:
+            self._conn.execute("SAVEPOINT cdp_fresh")  # a row that is there already undoes only this
             try:
-                with self._conn.transaction():  # a savepoint: a row that is there already undoes only this
-                    self._write_fresh(by_table, derived, stamp)
+                self._write_fresh(fitted, derived, stamp)
                 done = True
             except psycopg.errors.UniqueViolation:
+                self._conn.execute("ROLLBACK TO SAVEPOINT cdp_fresh")
                 self._fresh = False
         if not done:
             if derived:  # their tracks rows go the usual way after all: fitted as tracks rows
@@ -411,7 +488,7 @@ class PostgresDestination:
         event table's, named for ``tracks``. Returns the columns to add to ``tracks``, the discards
         of its rows, and the rows to copy by event table. New columns, when they fit in the table,
         are added as :func:`fit_rows` would add them: in order of first use, typed by the first
-        value."""
+        value. And the rows Python writes, with their values by column (:func:`fit_columns`)."""
         current = self._columns.get("tracks", {})
         known = {**base_columns("tracks"), **current}
         new = [c for c in dict.fromkeys(chain.from_iterable(rows)) if c not in known]
@@ -419,15 +496,16 @@ class PostgresDestination:
         for column in new:
             types[column] = infer_type(next(row[column] for row in rows if column in row))
         if not pairs or len(known) + len(new) > MAX_COLUMNS or "jsonb" in (types[c] for c in new):
-            added, dropped = fit_rows("tracks", rows, current, max_columns=MAX_COLUMNS)
-            return added, dropped, {}
+            added, dropped, values = fit_columns("tracks", rows, current, max_columns=MAX_COLUMNS)
+            return added, dropped, {}, rows, values
         derived: _Rows = {}
         for table, trows in pairs.items():
             columns = self._columns[table]
             if all(columns.get(c) == types[c] for c in dict.fromkeys(chain.from_iterable(trows))):
                 derived[table] = trows
         copied = {id(row) for row in chain.from_iterable(derived.values())}
-        added, dropped = fit_rows("tracks", [row for row in rows if id(row) not in copied], types)
+        rest = [row for row in rows if id(row) not in copied] if copied else rows
+        added, dropped, values = fit_columns("tracks", rest, types)
         assert not added  # every column is known by now
         by_id: dict[str, dict[str, dict[str, Any]]] = {}
         for d in discards:
@@ -438,7 +516,7 @@ class PostgresDestination:
                 if row is not None and d.column in row:  # one of its common columns: tracks has it too
                     del row[d.column]
                     dropped.append(Discard("tracks", d.row_id, d.column, d.value, d.reason, d.received_at))
-        return {c: types[c] for c in new}, dropped, derived
+        return {c: types[c] for c in new}, dropped, derived, rest, values
 
     def _have(self, by_table: dict[str, list[dict[str, Any]]]) -> dict[str, set[str]]:
         """The ids of ``by_table``'s rows that each table has already, in one statement (a round trip
@@ -518,44 +596,64 @@ class PostgresDestination:
             columns = list(self._columns[table])
             self._conn.execute(_upsert_sql(target, sql.Identifier(stage), columns, newest=True))
 
-    def _write_fresh(self, by_table: _Rows, derived: _Rows, stamp: str) -> None:
+    def _write_fresh(
+        self, fitted: dict[str, tuple[list[dict[str, Any]], dict[str, list[Any]]]], derived: _Rows, stamp: str
+    ) -> None:
         """Write every row as new (a first load: no table has any of their ids; one that has raises
-        UniqueViolation): COPY straight into each table, and the ``tracks`` rows of ``derived`` (by
-        event table) copied from their event table's rows, just written, by the server."""
-        tables = sorted(by_table, key=lambda t: t == "tracks")  # tracks last: it copies from the others
+        UniqueViolation): COPY straight into each table (``fitted``: the rows and their values by
+        column), and the ``tracks`` rows of ``derived`` (by event table) copied from their event
+        table's rows, just written, by the server."""
+        tables = sorted(fitted, key=lambda t: t == "tracks")  # tracks last: it copies from the others
         for table in tables:
-            rows = by_table[table]
-            copied = {id(row) for row in chain.from_iterable(derived.values())} if table == "tracks" else set()
-            present = list(dict.fromkeys(chain.from_iterable(dict.fromkeys(map(tuple, rows)))))
-            written = [row for row in rows if id(row) not in copied] if copied else rows
-            if written:
-                self._copy(self._copy_statement(table, present), table, written, present, stamp)
-            if table != "tracks":
-                continue
-            for source, trows in derived.items():
-                query = self._derive_statement(source, present, set(chain.from_iterable(trows)))
-                self._conn.execute(query, [orjson.dumps([row["id"] for row in trows]).decode()])
+            rows, values = fitted[table]
+            present = list(values)
+            if table == "tracks" and derived:  # the columns of all its rows, as one COPY would have
+                copied = chain.from_iterable(chain.from_iterable(derived.values()))
+                present = list(dict.fromkeys(chain(present, copied)))
+            if rows:
+                self._copy(self._copy_statement(table, present), table, rows, present, stamp, values)
+            if table == "tracks":
+                self._tail.extend(self._derive_statement(source, trows, present) for source, trows in derived.items())
 
-    def _derive_statement(self, source: str, columns: list[str], have: set[str]) -> bytes:
-        """``INSERT INTO tracks (columns, uuid_ts) SELECT ...`` from the rows of event table ``source``
-        whose ids are the parameter (a JSON array): its values of the columns in ``have``, NULL for the
-        others (as COPY writes a row's missing columns)."""
+    def _derive_statement(self, source: str, rows: list[dict[str, Any]], columns: list[str]) -> bytes:
+        """The tracks ``rows`` of the rows of event table ``source`` copied by the server from those:
+        ``INSERT INTO tracks (columns, uuid_ts) SELECT ...`` its values of the columns the rows have,
+        NULL for the others (as COPY writes a row's missing columns). An upsert with the rule of
+        :meth:`_write` for the ids tracks has already (every column set, NULL where the row has none,
+        as from its staging table), so that it cannot fail on one: it goes with the batch's last
+        statements, after the check that COPY makes."""
         from psycopg import sql
 
-        def build() -> Any:
-            return sql.SQL(
-                "INSERT INTO {} ({}, uuid_ts) SELECT {}, now() FROM {} e "
-                "JOIN json_array_elements_text(%s::json) AS u(id) ON e.id = u.id"
-            ).format(
+        have = set(chain.from_iterable(rows))
+        given = set(columns)
+        update = [c for c in self._columns["tracks"] if c != "id"]
+        new = {c: sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in update if c in given or c == "uuid_ts"}
+        value = [new.get(c, sql.SQL("NULL")) for c in update]
+        compared = [(c, v) for c, v in zip(update, value, strict=True) if c != "uuid_ts"]
+        ids = orjson.dumps([row["id"] for row in rows]).decode()
+        return (
+            sql.SQL(
+                "INSERT INTO {} AS t ({}, uuid_ts) SELECT {}, now() FROM {} e "
+                "JOIN json_array_elements_text({}::json) AS u(id) ON e.id = u.id "
+                "ON CONFLICT (id) DO UPDATE SET ({}) = ROW({}) WHERE "
+                "COALESCE(t.received_at, '-infinity') <= COALESCE({}, '-infinity') AND ROW({}) IS DISTINCT FROM ROW({})"
+            )
+            .format(
                 self._ident("tracks"),
                 sql.SQL(", ").join(map(sql.Identifier, columns)),
                 sql.SQL(", ").join(
                     sql.SQL("e.{}").format(sql.Identifier(c)) if c in have else sql.SQL("NULL") for c in columns
                 ),
                 self._ident(source),
+                sql.Literal(ids),
+                sql.SQL(", ").join(map(sql.Identifier, update)),
+                sql.SQL(", ").join(value),
+                new.get("received_at", sql.SQL("NULL::timestamptz")),
+                sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c, _ in compared),
+                sql.SQL(", ").join(v for _, v in compared),
             )
-
-        return self._statement(("derive", source, *(c if c in have else "" for c in columns)), build)
+            .as_bytes(self._conn)
+        )
 
     def _copy_statement(self, table: str, columns: list[str]) -> bytes:
         from psycopg import sql
@@ -568,16 +666,26 @@ class PostgresDestination:
         )
 
     def _copy(
-        self, statement: Any, table: str, rows: list[dict[str, Any]], columns: list[str], stamp: str | None
+        self,
+        statement: Any,
+        table: str,
+        rows: list[dict[str, Any]],
+        columns: list[str],
+        stamp: str | None,
+        values: dict[str, list[Any]] | None = None,
     ) -> None:
-        """COPY ``rows`` (the values of ``columns`` of ``table``, then ``stamp`` if given) in blocks of
-        COPY text made by :func:`_copy_text`: the server works on a block while the next one is made."""
+        """COPY ``rows`` (the values of ``columns`` of ``table``, then ``stamp`` if given; ``values``:
+        theirs by column when known) in blocks of COPY text made by :func:`_copy_text`: the server
+        works on a block while the next one is made."""
         encoding = self._conn.info.encoding
         known = self._columns[table]
         types = [known[c] for c in columns]
         with self._conn.cursor() as cur, cur.copy(statement) as copy:
             for start in range(0, len(rows), _COPY_BLOCK):
-                copy.write(_copy_text(rows[start : start + _COPY_BLOCK], columns, types, stamp).encode(encoding))
+                end = start + _COPY_BLOCK
+                block = None if values is None else {c: v[start:end] for c, v in values.items()}
+                text = _copy_text(rows[start:end], columns, types, stamp, block, self._clean)
+                copy.write(text.encode(encoding))
 
     def _statement(self, key: tuple[str, ...], build: Callable[[], Any]) -> bytes:
         """A statement composed once (composing identifiers costs more than running the statement
@@ -596,24 +704,26 @@ class PostgresDestination:
         values = ((d.table, d.row_id, d.column, d.value, d.received_at, d.reason) for d in discards)
         rows = [{c: v for c, v in zip(columns, row) if v is not None} for row in values]  # a missing one is NULL
         stage = self._stage(DISCARDS_TABLE, columns, rows)
-        self._conn.execute(
+        self._tail.append(
             sql.SQL(
                 "INSERT INTO {table} AS d ({columns}, uuid_ts) SELECT {columns}, now() FROM {stage} "
                 "ON CONFLICT (table_name, row_id, column_name) DO UPDATE SET "
                 "column_value = EXCLUDED.column_value, received_at = EXCLUDED.received_at, "
                 "uuid_ts = EXCLUDED.uuid_ts, reason = EXCLUDED.reason "
                 "WHERE COALESCE(d.received_at, '-infinity') <= COALESCE(EXCLUDED.received_at, '-infinity')"
-            ).format(
+            )
+            .format(
                 table=self._ident(DISCARDS_TABLE),
                 stage=sql.Identifier(stage),
                 columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
             )
+            .as_bytes(self._conn)
         )
 
     def _merge_users(self, user_ids: list[str]) -> None:
         """Recompute ``users`` rows for the user ids of this batch's identifies: per trait column the
         latest non-null value over all their identifies (latest: ``timestamp``, ``received_at``, ``id``
-        descending; ``COLLATE "C"`` so ties break as in Python)."""
+        descending; ``COLLATE "C"`` so ties break as in Python). One of the batch's last statements."""
         from psycopg import sql
 
         traits = [c for c in self._columns["users"] if c not in USERS_COLUMNS]
@@ -626,42 +736,71 @@ class PostgresDestination:
         ]
         select = sql.SQL(
             "SELECT i.user_id, (array_agg(i.received_at ORDER BY {order}))[1], now(){picks} FROM {identifies} i "
-            "WHERE i.user_id = ANY(%s) GROUP BY i.user_id"
+            "WHERE i.user_id = ANY({ids}::text[]) GROUP BY i.user_id"
         ).format(
             order=order,
             picks=sql.SQL("").join(sql.SQL(", ") + p for p in picks),
             identifies=self._ident("identifies"),
+            ids=sql.Literal(user_ids),
         )
         columns = ["id", "received_at", "uuid_ts", *traits]
         if user_ids:
-            self._conn.execute(_upsert_sql(self._ident("users"), select, columns, newest=False), [user_ids])
+            self._tail.append(_upsert_sql(self._ident("users"), select, columns, newest=False).as_bytes(self._conn))
 
     def _store_checkpoint(self, progress: Progress) -> None:
+        """The checkpoint, as one of the batch's last statements (committed with its rows)."""
         from psycopg import sql
         from psycopg.types.json import Jsonb
 
-        self._conn.execute(
+        self._tail.append(
             sql.SQL(
-                "INSERT INTO {} (key, state, updated_at) VALUES (%s, %s, now()) "
+                "INSERT INTO {} (key, state, updated_at) VALUES ({}, {}, now()) "
                 "ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at"
-            ).format(self._ident(CHECKPOINTS_TABLE)),
-            [progress.key, Jsonb(progress.state)],
+            )
+            .format(self._ident(CHECKPOINTS_TABLE), sql.Literal(progress.key), sql.Literal(Jsonb(progress.state)))
+            .as_bytes(self._conn)
         )
 
 
 #: a batch laid out: acknowledged messages, dead letters, the rows of each table
 _Rows = dict[str, list[dict[str, Any]]]
-#: a batch laid out: acknowledged messages, dead letters, the rows of each table, and by event table
-#: the tracks rows of its rows (the same dicts as in ``tracks``)
-_Prepared = tuple[list[Message], list[DeadLetter], _Rows, _Rows]
-#: fitted tracks rows: the columns to add, the discards, the rows copied from event tables
-_Fitted = tuple[dict[str, str], list[Discard], _Rows]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A batch whose last query is sent: its outcome once that commits, and what to say if not."""
+
+    outcome: Outcome
+    doing: str
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a stretch of the load (back on at the end, when it was
+    on): a batch's rows and columns hold no cycles, and every collection walks all of them and the
+    batch's messages (measured: about a tenth of the load's time, then a fortieth)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+#: a batch laid out: acknowledged messages, dead letters, the rows of each table, by event table the
+#: tracks rows of its rows (the same dicts as in ``tracks``), and whether its JSON has no backslash
+_Prepared = tuple[list[Message], list[DeadLetter], _Rows, _Rows, bool]
+#: fitted tracks rows: the columns to add, the discards, the rows copied from event tables, the rows
+#: Python writes and their values by column
+_Fitted = tuple[dict[str, str], list[Discard], _Rows, list[dict[str, Any]], dict[str, list[Any]]]
 
 
 def _prepare(batch: Batch) -> _Prepared:
     """A batch's rows by table, the newest copy of each messageId only (``ON CONFLICT DO UPDATE``
     cannot see an id twice in one statement): the newer ``received_at``, on a tie the later message.
-    Messages with no place in the schema are dead letters."""
+    Messages with no place in the schema are dead letters. A batch whose JSON has no backslash has no
+    string value with a character that COPY text must escape (JSON escapes them all)."""
     acked: list[Message] = []
     dead: list[DeadLetter] = []
     newest: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -683,7 +822,8 @@ def _prepare(batch: Batch) -> _Prepared:
             by_table.setdefault(table, []).append(row)
         if len(rows) == 2:  # a track with an event name: its tracks row and its event table's
             pairs.setdefault(rows[1][0], []).append(rows[0][1])
-    return acked, dead, by_table, pairs
+    clean = b"\\" not in b"".join(m.raw for m in batch.messages)
+    return acked, dead, by_table, pairs, clean
 
 
 #: rows per block of COPY text: enough to make the per-column work cheap, few enough that the server
@@ -691,46 +831,61 @@ def _prepare(batch: Batch) -> _Prepared:
 _COPY_BLOCK = 2000
 #: column types whose values (as fit_rows leaves them) are not strings: written as ``str(value)``
 _NOT_TEXT = frozenset({"bigint", "numeric", "boolean"})
-#: stands for NULL while a block is made (no value holds a NUL character: rows_for removes them)
-_NULL = "\x00"
 
 
-def _copy_text(rows: list[dict[str, Any]], columns: list[str], types: list[str], stamp: str | None) -> str:
+def _copy_text(
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    types: list[str],
+    stamp: str | None,
+    values: dict[str, list[Any]] | None = None,
+    clean: bool = False,
+) -> str:
     """``rows`` in COPY's text format: per line the values of ``columns`` (of column ``types``),
-    ``\\N`` where a row has none, then ``stamp`` when given, separated by tabs.
+    ``\\N`` where a row has none, then ``stamp`` when given, separated by tabs. ``values``: the rows'
+    values by column with :data:`MISSING` where a row has none (:func:`fit_columns`), when known.
 
     Rows hold strings, and ints, floats and bools for the columns of those types (as
     :func:`cdp_cli.replay.warehouse.fit_rows` leaves them), written as ``str(value)`` (psycopg's text
     too, but for a bool's True/False, which PostgreSQL reads as well). Made column by column, with no
     Python code run per value (psycopg's ``write_row`` costs several microseconds a row): a column's
-    values are gathered, the lines joined from them, NULLs put in at the end. Values that need
-    escaping (a backslash, tab, newline or carriage return) are so rare that the block is made
-    without, then checked by counting those characters; when a count is off it is made again with
-    the columns that have such values escaped value by value."""
+    values (:data:`MISSING`, a string, is ``\\N`` already) are joined into lines. A value that needs
+    escaping holds a backslash, tab, newline, carriage return (or NUL, which PostgreSQL refuses): none
+    can when the batch's JSON has no backslash (``clean``: JSON escapes them all). Else the text is
+    checked by counting those characters and, when a count is off, made again with the columns that
+    have such values escaped value by value."""
     n = len(rows)
     cols: list[list[Any]] = []
-    for column, kind in zip(columns, types, strict=True):
-        values = list(map(dict.get, rows, repeat(column), repeat(_NULL)))
-        cols.append(list(map(str, values)) if kind in _NOT_TEXT else values)
+    for column in columns:
+        if values is None:
+            cols.append(list(map(dict.get, rows, repeat(column), repeat(MISSING))))
+        else:
+            cols.append(values.get(column) or [MISSING] * n)
+    texts = [list(map(str, col)) if kind in _NOT_TEXT else col for col, kind in zip(cols, types, strict=True)]
     if stamp is not None:
-        cols.append([stamp] * n)
+        texts.append([stamp] * n)
     try:
-        text = "\n".join(map("\t".join, zip(*cols)))
+        text = "\n".join(map("\t".join, zip(*texts)))
     except TypeError:  # a value that is not a string where strings were expected
-        cols = [list(map(str, values)) for values in cols]
-        text = "\n".join(map("\t".join, zip(*cols)))
+        texts = [list(map(str, col)) for col in texts]
+        text = "\n".join(map("\t".join, zip(*texts)))
+    if clean:
+        return text + "\n"
     nulls = len(columns) * n - sum(map(len, rows))  # a row's keys are among the columns
     if (
-        "\\" not in text
+        text.count("\\") == nulls
         and "\r" not in text
-        and text.count("\t") == (len(cols) - 1) * n
+        and "\x00" not in text
+        and text.count("\t") == (len(texts) - 1) * n
         and text.count("\n") == n - 1
-        and text.count(_NULL) == nulls
     ):
-        return text.replace(_NULL, "\\N") + "\n"
-    for k, values in enumerate(cols):
-        cols[k] = ["\\N" if v == _NULL else _escape(v) for v in values]
-    return "\n".join(map("\t".join, zip(*cols))) + "\n"
+        return text + "\n"
+    for k, col in enumerate(cols):
+        strs = texts[k]
+        joined = "".join(strs)
+        if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+            texts[k] = ["\\N" if v is MISSING else _escape(s) for v, s in zip(col, strs, strict=True)]
+    return "\n".join(map("\t".join, zip(*texts))) + "\n"
 
 
 def _escape(text: str) -> str:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -302,22 +303,37 @@ def _value(v: Any) -> Any:
     return orjson.dumps(v, default=str).decode()
 
 
-#: group -> object path -> key -> (path of the key, its column): one lookup per value in the hot loop
-_LEVELS: dict[str, dict[str, dict[Any, tuple[str, str]]]] = {}
+#: group -> object path -> key -> [path of the key, its column, the level of its path once it holds an
+#: object]: one lookup per value in the hot loop
+_LEVELS: dict[str, dict[str, dict[Any, list[Any]]]] = {}
 
 
-def _flatten(
-    out: dict[str, Any], prefix: str, obj: Mapping[str, Any], group: str, reserved: frozenset[str] | None
-) -> None:
-    """Nested objects flattened with ``_`` into ``out``; ``null`` creates nothing. Later keys win when
-    two keys give the same column (as in RudderStack's transformer). The hot loop of a load: names
-    are cached per object path and key, and plain strings and numbers skip :func:`_value`."""
+def _level(group: str, prefix: str) -> dict[Any, list[Any]]:
+    """The names cached for the keys of the objects at ``prefix`` in ``group`` (bounded: a log with
+    ever new keys starts them over)."""
     levels = _LEVELS.get(group)
     if levels is None or len(levels) > 10_000:
         levels = _LEVELS[group] = {}
     level = levels.get(prefix)
-    if level is None or len(level) > 10_000:
+    if level is None:
         level = levels[prefix] = {}
+    return level
+
+
+def _flatten(
+    out: dict[str, Any],
+    level: dict[Any, list[Any]],
+    prefix: str,
+    obj: Mapping[str, Any],
+    group: str,
+    reserved: frozenset[str] | None,
+) -> None:
+    """Nested objects flattened with ``_`` into ``out``; ``null`` creates nothing. Later keys win when
+    two keys give the same column (as in RudderStack's transformer). The hot loop of a load: names
+    are cached per object path and key (``level``: those of ``prefix``, from :func:`_level`; a nested
+    object's level is kept with its key), and plain strings and numbers skip :func:`_value`."""
+    if len(level) > 10_000:
+        level.clear()
     for key, v in obj.items():
         if v is None:
             continue
@@ -325,13 +341,15 @@ def _flatten(
         if entry is None:
             seg = _segment(str(key))
             path = prefix + "_" + seg if prefix else seg
-            entry = level[key] = (path, _finish(path, reserved))
+            entry = level[key] = [path, _finish(path, reserved), None]
         t = type(v)
         if t is str:
             out[entry[1]] = v if "\x00" not in v else v.replace("\x00", "")
         elif t is dict:
             if v:
-                _flatten(out, entry[0], v, group, reserved)
+                if entry[2] is None:
+                    entry[2] = _level(group, entry[0])
+                _flatten(out, entry[2], entry[0], v, group, reserved)
         elif t is int or t is float or t is bool:
             out[entry[1]] = v
         else:
@@ -369,18 +387,30 @@ def rows_for(message: Message | Mapping[str, Any]) -> list[tuple[str, dict[str, 
     page, screen) and traits (identify, group) are flattened without prefix; ``context`` as
     ``context_*``. ``uuid_ts`` is left to the loader; ``users`` rows come from :func:`users_rows`.
     Values are JSON scalars: their column types come from :func:`fit_rows`."""
-    data, mid = _data(message)
+    data: Mapping[str, Any]
+    if type(message) is Message:  # the hot path (the others: _data), with the calls it makes inlined
+        parsed = message._data  # as message_data()
+        data = orjson.loads(message.raw) if parsed is None else parsed
+        mid = data.get("messageId") or message.message_id
+    else:
+        data, mid = _data(message)
     if mid is None or mid == "" or isinstance(mid, dict | list):
         raise Unloadable("no messageId: the warehouse keys every row on it")
-    kind = _kind(data)
-    base: dict[str, Any] = {"id": _value(mid) if type(mid) is str else str(_value(mid))}
+    kind = data.get("type")  # as _kind()
+    kind = kind.lower() if isinstance(kind, str) else kind
+    if kind not in KIND_COLUMNS:
+        raise Unloadable(f"message type {kind!r} has no warehouse table")
+    if type(mid) is str:
+        base: dict[str, Any] = {"id": mid if "\x00" not in mid else mid.replace("\x00", "")}
+    else:
+        base = {"id": str(_value(mid))}
     for field, col in _COMMON_FIELDS:
         v = data.get(field)
         if v is not None:
-            base[col] = _value(v)
+            base[col] = v if type(v) is str and "\x00" not in v else _value(v)
     context = data.get("context")
     if type(context) is dict and context:
-        _flatten(base, "context", context, "context", None)
+        _flatten(base, _level("context", "context"), "context", context, "context", None)
     reserved = _RESERVED[kind]
     if kind == "track":
         event = data.get("event")
@@ -410,8 +440,8 @@ def rows_for(message: Message | Mapping[str, Any]) -> list[tuple[str, dict[str, 
 
 
 def _props(row: dict[str, Any], props: Any, kind: str, reserved: frozenset[str]) -> None:
-    if type(props) is dict and props:
-        _flatten(row, "", props, kind, reserved)  # reserved names are prefixed: the row's own columns stay
+    if type(props) is dict and props:  # reserved names are prefixed: the row's own columns stay
+        _flatten(row, _level(kind, ""), "", props, kind, reserved)
 
 
 # --- types ----------------------------------------------------------------------------------------------
@@ -524,62 +554,96 @@ def coerce(value: Any, column_type: str) -> tuple[bool, Any]:
 _NATIVE = {"text": str, "boolean": bool, "numeric": float}
 
 
-class _Missing:
-    """The value :func:`fit_rows` sees where a row has no such column (None is a value there)."""
+class _Missing(str):
+    """The type of :data:`MISSING`."""
+
+    __slots__ = ()
 
 
-_MISSING = _Missing()
-#: many timestamps of the shape SDKs send (``2024-05-01T10:00:00.123Z``), one a line, each a real
-#: instant: what :func:`is_timestamp` accepts, checked for a whole column at once. February 29th
-#: and the year 0 are left to :func:`is_timestamp`.
-_SDK_TIMESTAMP = (
-    r"(?!0000)[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
-    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z"
-)
-_SDK_TIMESTAMPS = re.compile(rf"(?:{_SDK_TIMESTAMP}\n)*{_SDK_TIMESTAMP}")
-
-
-#: timestamps checked by one match: small enough that a block with an odd one costs little to redo
-_TIMESTAMP_BLOCK = 64
+#: What :func:`fit_columns` gives where a row has no such column (None would be a value). Of a type
+#: of its own, and a string: ``\\N``, PostgreSQL COPY's NULL, so that a column of values joins into
+#: COPY text as it is (a value with a backslash is escaped by the writer, so cannot be taken for it).
+MISSING = _Missing("\\N")
 _A_TIMESTAMP = "2000-01-01T00:00:00.000Z"
+#: the separators of a timestamp of the shape SDKs send (``2024-05-01T10:00:00.123Z``, 24 characters):
+#: position, character, and a pattern for any other character
+_SDK_SEPARATORS = [(i, c, re.compile(f"[^{re.escape(c)}]")) for i, c in enumerate(_A_TIMESTAMP) if c in "-T:.Z"]
 
 
-def _suspects(values: list[Any], types: set[type], column_type: str) -> list[int]:
-    """The positions of the values of a column (``_MISSING`` where a row has none; ``types``: theirs,
+def _positions(items: list[Any], item: Any) -> list[int]:
+    """Where ``item`` is in ``items`` (found by the list's ``index``, not by Python code per item)."""
+    out: list[int] = []
+    try:
+        i = items.index(item)
+        while True:
+            out.append(i)
+            i = items.index(item, i + 1)
+    except ValueError:
+        return out
+
+
+def _timestamp_suspects(texts: list[str]) -> set[int]:
+    """The positions of the strings that may not be timestamps: every other one has the shape SDKs
+    send (24 characters, the separators in place, a ``Z``) and :meth:`datetime.fromisoformat` reads
+    it, which is exactly when :func:`is_timestamp` accepts a string of that shape. Checked for all at
+    once: their lengths, each separator's column of the joined text, and one ``fromisoformat`` pass
+    (split in halves only when it fails)."""
+    odd: set[int] = set()
+    lengths = list(map(len, texts))
+    for length in set(lengths) - {24}:
+        odd.update(_positions(lengths, length))
+    plain = [_A_TIMESTAMP if i in odd else t for i, t in enumerate(texts)] if odd else texts
+    text = "".join(plain)
+    found: set[int] = set()
+    for at, separator, other in _SDK_SEPARATORS:
+        column = text[at::24]
+        if column != separator * len(plain):
+            found.update(m.start() for m in other.finditer(column))
+    if found:
+        odd |= found
+        plain = [_A_TIMESTAMP if i in found else t for i, t in enumerate(plain)]
+    _unreadable(plain, 0, len(plain), odd)
+    return odd
+
+
+def _unreadable(texts: list[str], start: int, end: int, out: set[int]) -> None:
+    """Add to ``out`` the positions in ``texts[start:end]`` that ``fromisoformat`` may refuse."""
+    try:
+        deque(map(datetime.fromisoformat, texts[start:end]), maxlen=0)
+    except ValueError:
+        if end - start <= 8:
+            out.update(range(start, end))
+        else:
+            middle = (start + end) // 2
+            _unreadable(texts, start, middle, out)
+            _unreadable(texts, middle, end, out)
+
+
+def _suspects(values: list[Any], types: set[type], column_type: str) -> set[int]:
+    """The positions of the values of a column (:data:`MISSING` where a row has none; ``types``: theirs,
     without ``_Missing``) that may not be stored as they are; the others certainly are. Worked out
     for the whole column at once, not value by value: by type (a list's ``index`` finds the few values
-    of an odd type), by range for integers, and for timestamps by one regular expression for a block
-    of them (a block that does not match has its strings looked at one by one)."""
+    of an odd type), by range for integers, for timestamps by :func:`_timestamp_suspects`."""
     odd = types - {_NATIVE.get(column_type)}
     if column_type == "numeric":
         odd.discard(int)  # an integer is a numeric as it is
     elif column_type == "bigint" and int in odd:
-        ints = [v for v in values if type(v) is int] if len(types) > 1 or _MISSING in values else values
+        ints = [v for v in values if type(v) is int] if len(types) > 1 or MISSING in values else values
         if _INT_MIN <= min(ints) and max(ints) <= _INT_MAX:
             odd.discard(int)
     if not odd:
-        return []
-    suspects: list[int] = []
+        return set()
+    suspects: set[int] = set()
     if column_type == "timestamptz" and str in odd:
         odd.discard(str)
-        plain = values if types == {str} and _MISSING not in values else [
-            v if type(v) is str else _A_TIMESTAMP for v in values
-        ]  # fmt: skip
-        for start in range(0, len(plain), _TIMESTAMP_BLOCK):
-            block = plain[start : start + _TIMESTAMP_BLOCK]
-            text = "\n".join(block)  # 24 characters a value, when all are of that shape
-            if len(text) != 25 * len(block) - 1 or _SDK_TIMESTAMPS.fullmatch(text) is None:
-                suspects.extend(range(start, start + len(block)))
+        if types == {str} and MISSING not in values:
+            suspects = _timestamp_suspects(values)
+        else:
+            suspects = _timestamp_suspects([v if type(v) is str else _A_TIMESTAMP for v in values])
     if odd:
         kinds = list(map(type, values))
         for kind in odd:
-            i = kinds.index(kind)
-            while True:
-                suspects.append(i)
-                try:
-                    i = kinds.index(kind, i + 1)
-                except ValueError:
-                    break
+            suspects.update(_positions(kinds, kind))
     return suspects
 
 
@@ -592,25 +656,37 @@ def fit_rows(
     columns a new column is refused. A value whose type conflicts with its column is coerced when the
     column's type allows (:func:`coerce`), else removed from the row and returned as a
     :class:`Discard`. Returns the columns to add (name -> type, in order of first use) and the
-    discards (in ``rows`` order, then the row's).
+    discards (in ``rows`` order, then the row's)."""
+    added, discards, _ = fit_columns(table, rows, columns, max_columns=max_columns)
+    return added, discards
+
+
+def fit_columns(
+    table: str, rows: list[dict[str, Any]], columns: Mapping[str, str], *, max_columns: int | None = MAX_COLUMNS
+) -> tuple[dict[str, str], list[Discard], dict[str, list[Any]]]:
+    """:func:`fit_rows`, and the rows' values by column as fitted: for each column some row has (in
+    order of first use), its value in each row, :data:`MISSING` where the row has none.
 
     The hot loop of a load, so it goes column by column: a column's values are gathered and
     :func:`_suspects` finds, without Python code run per value, the few that may not fit as they
-    are; only those are looked at one by one. When new columns would pass ``max_columns``, which ones are
-    refused depends on the order of the values: then it goes row by row."""
+    are; only those are looked at one by one. When new columns would pass ``max_columns``, which
+    ones are refused depends on the order of the values: then it goes row by row."""
     known: dict[str, str] = {**base_columns(table), **columns}
     order = list(dict.fromkeys(chain.from_iterable(rows)))  # every column, in order of first use
     new = [c for c in order if c not in known]
     if new and max_columns is not None and len(known) + len(new) > max_columns:
-        return _fit_by_row(table, rows, known, max_columns)
+        new_columns, dropped = _fit_by_row(table, rows, known, max_columns)
+        present = dict.fromkeys(chain.from_iterable(rows))
+        return new_columns, dropped, {c: list(map(dict.get, rows, repeat(c), repeat(MISSING))) for c in present}
     added: dict[str, str] = {}
+    by_column: dict[str, list[Any]] = {}
     problems: list[tuple[int, str, Any, str]] = []  # (row, column, value, reason)
     for col in order:
-        values = list(map(dict.get, rows, repeat(col), repeat(_MISSING)))
+        values = by_column[col] = list(map(dict.get, rows, repeat(col), repeat(MISSING)))
         first = -1
         ctype = known.get(col)
         if ctype is None:  # a new column: its first value gives the type (and is not checked)
-            first = next(i for i, v in enumerate(values) if v is not _MISSING)
+            first = next(i for i, v in enumerate(values) if v is not MISSING)
             ctype = known[col] = added[col] = infer_type(values[first])
         types = set(map(type, values))
         types.discard(_Missing)
@@ -618,7 +694,7 @@ def fit_rows(
         for i in _suspects(values, types, ctype):
             v = values[i]
             t = type(v)
-            if t is native or v is _MISSING or i == first:
+            if t is native or v is MISSING or i == first:
                 continue
             if t is str and ctype == "timestamptz" and is_timestamp(v):
                 continue
@@ -626,10 +702,19 @@ def fit_rows(
                 continue
             ok, fitted = coerce(v, ctype)
             if ok:
-                rows[i][col] = fitted
+                rows[i][col] = values[i] = fitted
             else:
                 problems.append((i, col, v, f"{infer_type(v)} value in {ctype} column"))
-    return added, _discards(table, rows, problems) if problems else []
+    if not problems:
+        return added, [], by_column
+    discards = _discards(table, rows, problems)
+    for col in {p[1] for p in problems}:
+        values = by_column[col]
+        for i in (p[0] for p in problems if p[1] == col):
+            values[i] = MISSING
+        if all(v is MISSING for v in values):  # no row has it any more
+            del by_column[col]
+    return added, discards, by_column
 
 
 def _discards(table: str, rows: list[dict[str, Any]], problems: list[tuple[int, str, Any, str]]) -> list[Discard]:
@@ -663,10 +748,10 @@ def _fit_by_row(
         dropped: list[tuple[str, Any, str]] | None = None
         for col, v in row.items():
             t = type(v)
-            nt = native.get(col, _MISSING)
+            nt = native.get(col, MISSING)
             if t is nt:
                 continue
-            if nt is _MISSING:
+            if nt is MISSING:
                 if full:
                     dropped = dropped or []
                     dropped.append((col, v, f"table {table} already has {max_columns} columns (PostgreSQL's limit)"))

@@ -12,7 +12,7 @@ import pytest
 
 from cdp_cli.replay.destination import Batch, DestinationError, Message, Outcome, Progress
 from cdp_cli.replay.postgres import PostgresDestination
-from cdp_cli.replay.warehouse import rows_for, users_rows
+from cdp_cli.replay.warehouse import fit_rows, rows_for, users_rows
 from tests.conftest import run_cdp
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'psycopg[binary]')")
@@ -184,6 +184,56 @@ def test_columns_beyond_postgresqls_limit_are_discarded(dsn, schema):
     assert len(_columns(dsn, schema, "wide")) == 1600
     [(n, reason)] = _query(dsn, f'SELECT count(*), min(reason) FROM "{schema}".cdp_discards GROUP BY reason')
     assert n == 10 and "1600 columns" in reason  # the 10 base columns come first
+
+
+def test_values_copy_text_must_escape_round_trip(dsn, schema):
+    odd = ["tab\there", "line\nbreak", "carriage\rreturn", "back\\slash", "\\N", "x\\Ny", "", "plain"]
+    plain = [_track(f"p{i}", "2026-11-01T00:00:00Z", note=f"plain {i}") for i in range(3)]
+    tricky = [_track(f"m{i}", "2026-11-01T00:00:00Z", note=v, page={"title": v}) for i, v in enumerate(odd)]
+    _load(dsn, schema, [_messages(plain), _messages(tricky + plain[:1])])  # a batch without backslashes, one with
+    rows = _query(
+        dsn, f'SELECT id, note, page_title FROM "{schema}".order_completed WHERE id LIKE %s ORDER BY id', ["m%"]
+    )
+    assert rows == [(f"m{i}", v, v) for i, v in enumerate(odd)]  # "\\N" is text, not NULL
+
+
+def test_tracks_rows_are_fitted_as_tracks_rows_when_an_event_table_types_a_column_otherwise(dsn, schema):
+    def track(mid, event, foo):
+        return {**_track(mid, "2026-11-01T00:00:00Z", event=event), "context": {"foo": foo}}
+
+    no_event = {"type": "track", "messageId": "m5", "receivedAt": "2026-11-01T00:00:00Z", "context": {"foo": 7}}
+    datas = [
+        track("m1", "Alpha", 5),
+        track("m2", "Beta", "five"),
+        track("m3", "Beta", 6),
+        track("m4", "Alpha", "x"),
+        no_event,
+    ]
+    _load(dsn, schema, [_messages(datas)])
+    rows = [row for d in datas for table, row in rows_for(d) if table == "tracks"]
+    _, expected = fit_rows("tracks", rows, {})  # the pure rule: context_foo is bigint in tracks (its first value)
+    assert _columns(dsn, schema, "tracks")["context_foo"] == "bigint"
+    assert _columns(dsn, schema, "beta")["context_foo"] == "text"
+    assert _query(dsn, f'SELECT id, context_foo FROM "{schema}".tracks ORDER BY id') == [
+        ("m1", 5), ("m2", None), ("m3", 6), ("m4", None), ("m5", 7)
+    ]  # fmt: skip
+    stored = _query(
+        dsn,
+        f"SELECT row_id, column_name, column_value, reason FROM \"{schema}\".cdp_discards WHERE table_name = 'tracks'",
+    )
+    assert sorted(stored) == sorted((d.row_id, d.column, d.value, d.reason) for d in expected)
+    assert len(stored) == 2
+
+
+def test_a_message_loaded_again_under_another_event_updates_its_tracks_row_by_the_newest_rule(dsn, schema):
+    first = _track("m1", "2026-11-01T00:00:00Z", event="Order Completed")
+    _load(dsn, schema, [_messages([first])])
+    renamed = _track("m1", "2026-11-02T00:00:00Z", event="Order Placed")  # newer: wins in tracks
+    older = _track("m1", "2026-10-01T00:00:00Z", event="Order Lost")  # older: tracks keeps the newer
+    _load(dsn, schema, [_messages([renamed]), _messages([older])])
+    assert _query(dsn, f'SELECT id, event FROM "{schema}".tracks') == [("m1", "order_placed")]
+    for table in ("order_completed", "order_placed", "order_lost"):  # each event table has its copy
+        assert _ids(dsn, schema, table) == ["m1"]
 
 
 # --- users --------------------------------------------------------------------------------------------------

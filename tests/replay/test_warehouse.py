@@ -11,11 +11,15 @@ from hypothesis import strategies as st
 from cdp_cli.replay.destination import Message
 from cdp_cli.replay.warehouse import (
     MAX_IDENTIFIER,
+    MISSING,
     Discard,
     Unloadable,
+    _fit_by_row,
+    base_columns,
     coerce,
     column_name,
     event_table,
+    fit_columns,
     fit_rows,
     infer_type,
     is_timestamp,
@@ -290,6 +294,40 @@ def test_fit_rows_refuses_columns_beyond_the_limit():
     assert len(added) == 15 - 10  # the 10 base columns of an event table count
     assert {d.column for d in discards} == {f"p{i}" for i in range(5, 20)}
     assert all("15 columns" in d.reason for d in discards)
+
+
+_ODD = ["2026-11-01T10:00:00.000Z", "2026-11-01", "2026-02-29T10:00:00.000Z", "2024-02-29T10:00:00.000Z",
+        "0000-01-01T00:00:00.000Z", "2026-11-01T24:00:00.000Z", "2026-11-01T10:00:00.000Z\n2026-11-01T10:00:00.000Z",
+        "x", "", 0, 7, -(2**63), 2**63, 2**64, 1.5, True, False, None, [1], {"a": 1}]  # fmt: skip
+_VALUES = st.one_of(
+    st.sampled_from(_ODD),
+    st.text("0123456789-T:.Z x", min_size=20, max_size=26),  # near-timestamps
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+)
+_KEYS = st.sampled_from(["a", "b", "c", "received_at", "timestamp", "event"])
+_TYPES = st.sampled_from(["text", "bigint", "numeric", "boolean", "timestamptz", "jsonb", "int4range"])
+
+
+@given(
+    st.lists(st.dictionaries(_KEYS, _VALUES), max_size=12), st.dictionaries(st.sampled_from(["a", "b", "c"]), _TYPES)
+)
+def test_fit_columns_decides_each_value_as_the_row_by_row_fit_does(rows, columns):
+    rows = [{"id": f"m{i}", **row} for i, row in enumerate(rows)]
+    by_row = [dict(row) for row in rows]
+    try:
+        expected = _fit_by_row("t", by_row, {**base_columns("t"), **columns}, 10**6)
+    except ValueError:  # a new column whose first value is null: both refuse it
+        with pytest.raises(ValueError):
+            fit_columns("t", rows, columns)
+        return
+    added, discards, values = fit_columns("t", rows, columns)
+    assert (added, discards) == expected
+    assert [list(row.items()) for row in rows] == [list(row.items()) for row in by_row]
+    assert values.keys() == {c for row in rows for c in row}
+    for column, column_values in values.items():  # each row's value as fitted, MISSING where it has none
+        assert all(v is row.get(column, MISSING) for v, row in zip(column_values, rows, strict=True))
 
 
 # --- users ----------------------------------------------------------------------------------------------
