@@ -139,24 +139,40 @@ def _coerce(enum: type[Enum], value: Any, what: str) -> Any:
 
 
 # --- rules ----------------------------------------------------------------------------------------
+def _catalog(code: str) -> Any:
+    from cdp_cli.rules import get_rule
+
+    return get_rule(code)
 
 
 @dataclass(frozen=True, slots=True)
 class DiffRule:
-    """One kind of plan change: a stable id, its code (``PD…``), the default verdicts and the text the
-    rules reference needs. Where a verdict depends on the plan (an open or closed object, a plan that
+    """One kind of plan change: a stable id, its code (``PD…``) and the default verdicts; its text
+    comes from the rule catalog. Where a verdict depends on the plan (an open or closed object, a plan that
     blocks unplanned events), the defaults are the common case and the summary says when it differs."""
 
     id: str
     code: str
     producer: Verdict
     consumer: Verdict
-    summary: str
-    why: str
-    bad: str
-    good: str
     #: the worst verdict the rule gives in any plan (when it is worse than the defaults)
     worst: Verdict | None = None
+
+    @property
+    def summary(self) -> str:
+        return _catalog(self.code).summary
+
+    @property
+    def why(self) -> str:
+        return _catalog(self.code).why
+
+    @property
+    def bad(self) -> str:
+        return _catalog(self.code).bad
+
+    @property
+    def good(self) -> str:
+        return _catalog(self.code).good
 
     @property
     def name(self) -> str:
@@ -171,470 +187,56 @@ class DiffRule:
         return {BREAKING: Level.ERROR, WARNING: Level.WARNING}.get(worst, Level.INFO)
 
 
-# The codes are spelled here until the rule catalog (cdp_cli/rules/) holds the plan-diff family;
-# then they come from cdp_cli.rules.codes like every other code.
+# Each kind of change with its code and default verdicts; its words (summary, why, examples) are the
+# rule catalog's (cdp_cli/rules/plan_diff_rules.py), the one place `cdp rules` and docs/rules.md read.
 _RULE_LIST: tuple[DiffRule, ...] = (
     # --- definitions ---------------------------------------------------------------------------
-    DiffRule(
-        "EVENT_ADDED",
-        PLAN_DIFF_EVENT_ADDED,
-        SAFE,
-        SAFE,
-        "An event is in NEW and not in OLD. A warning for producers when OLD allowed unplanned events: "
-        "messages already sent under that name are now checked against its definition.",
-        "New events break nobody, except producers that already send the name while the plan let "
-        "unplanned events through.",
-        "OLD: (no 'Coupon Applied')  NEW: events: {Coupon Applied: {...}}",
-        "Add the event with the properties producers already send.",
-        worst=WARNING,
-    ),
-    DiffRule(
-        "EVENT_REMOVED",
-        PLAN_DIFF_EVENT_REMOVED,
-        WARNING,
-        BREAKING,
-        "An event of OLD is not in NEW (names are exact, so a rename is a removal and an addition). Breaking "
-        "for producers when the plan blocks unplanned events; always breaking for consumers.",
-        "Producers still sending the event become unplanned, and readers (dashboards, warehouse models) stop "
-        "receiving it.",
-        "OLD: events: {Order Completed: ...}  NEW: (gone)",
-        "Mark the event `deprecated: true` first; remove it once no producer sends it.",
-    ),
-    DiffRule(
-        "EVENT_VERSION_ADDED",
-        PLAN_DIFF_EVENT_VERSION_ADDED,
-        SAFE,
-        WARNING,
-        "An event has a new version. A warning for consumers, who will receive messages of a version they "
-        "never saw; when the new version is the oldest, messages without a version are checked against it.",
-        "Versions let producers move at their own pace, but readers must handle every version being sent.",
-        "NEW: versions: {1: ..., 2: {properties: {plan: {type: string, required: true}}}}",
-        "Tell the readers of the event which version adds what before producers send it.",
-        worst=BREAKING,
-    ),
-    DiffRule(
-        "EVENT_VERSION_REMOVED",
-        PLAN_DIFF_EVENT_VERSION_REMOVED,
-        WARNING,
-        WARNING,
-        f"A version of an event is gone: messages still sending it get {CONFORMANCE_UNKNOWN_EVENT_VERSION} and are "
-        "checked against the oldest version left. Breaking when that version rejects what the removed one accepted.",
-        "Producers pinned to the removed version fall back to another definition they were not written for.",
-        "OLD: versions: {1: ..., 2: ...}  NEW: versions: {2: ...}",
-        "Remove a version only when no producer sends it any more.",
-        worst=BREAKING,
-    ),
-    DiffRule(
-        "DEFINITION_ADDED",
-        PLAN_DIFF_DEFINITION_ADDED,
-        SAFE,
-        SAFE,
-        "A page, screen, identify, group or common definition is in NEW and not in OLD. Its rules are "
-        "reported one by one as property changes; a first page or screen makes every other name unplanned.",
-        "A new definition constrains messages that were only checked against the common rules before.",
-        "NEW: pages: {Home: {properties: {...}}}",
-        "Define what producers already send; tighten it later, in steps.",
-        worst=BREAKING,
-    ),
-    DiffRule(
-        "DEFINITION_REMOVED",
-        PLAN_DIFF_DEFINITION_REMOVED,
-        WARNING,
-        BREAKING,
-        "A page, screen, identify, group or common definition of OLD is not in NEW. Pages and screens "
-        "behave like events; identify, group and common rules simply stop applying.",
-        "Producers of a removed page become unplanned; readers lose the guarantees the definition gave.",
-        "OLD: pages: {Checkout: ...}  NEW: (gone)",
-        "Keep the definition until no producer sends the page or screen.",
-    ),
-    DiffRule(
-        "UNPLANNED_EVENTS_BLOCKED",
-        PLAN_DIFF_UNPLANNED_EVENTS_BLOCKED,
-        BREAKING,
-        SAFE,
-        "`settings.allow_unplanned_events` went from true to false: events the plan does not list now fail.",
-        "Every producer that sends an event the plan does not list starts failing at once.",
-        "OLD: settings: {allow_unplanned_events: true}  NEW: settings: {allow_unplanned_events: false}",
-        "List every event producers send (cdp plan infer), then block the rest.",
-    ),
-    DiffRule(
-        "UNPLANNED_EVENTS_ALLOWED",
-        PLAN_DIFF_UNPLANNED_EVENTS_ALLOWED,
-        SAFE,
-        WARNING,
-        "`settings.allow_unplanned_events` went from false to true: any event name now passes.",
-        "Readers can receive events that no definition describes.",
-        "OLD: settings: {allow_unplanned_events: false}  NEW: settings: {allow_unplanned_events: true}",
-        "Keep unplanned events blocked and add the events you need.",
-    ),
+    DiffRule("EVENT_ADDED", PLAN_DIFF_EVENT_ADDED, SAFE, SAFE, worst=WARNING),
+    DiffRule("EVENT_REMOVED", PLAN_DIFF_EVENT_REMOVED, WARNING, BREAKING),
+    DiffRule("EVENT_VERSION_ADDED", PLAN_DIFF_EVENT_VERSION_ADDED, SAFE, WARNING, worst=BREAKING),
+    DiffRule("EVENT_VERSION_REMOVED", PLAN_DIFF_EVENT_VERSION_REMOVED, WARNING, WARNING, worst=BREAKING),
+    DiffRule("DEFINITION_ADDED", PLAN_DIFF_DEFINITION_ADDED, SAFE, SAFE, worst=BREAKING),
+    DiffRule("DEFINITION_REMOVED", PLAN_DIFF_DEFINITION_REMOVED, WARNING, BREAKING),
+    DiffRule("UNPLANNED_EVENTS_BLOCKED", PLAN_DIFF_UNPLANNED_EVENTS_BLOCKED, BREAKING, SAFE),
+    DiffRule("UNPLANNED_EVENTS_ALLOWED", PLAN_DIFF_UNPLANNED_EVENTS_ALLOWED, SAFE, WARNING),
     # --- properties ----------------------------------------------------------------------------
-    DiffRule(
-        "OPTIONAL_PROPERTY_ADDED",
-        PLAN_DIFF_OPTIONAL_PROPERTY_ADDED,
-        WARNING,
-        SAFE,
-        "An optional property was added. Safe for producers when the object was closed; a warning when it "
-        "was open, since producers may already send that name with another shape.",
-        "In an open object any name passes, so a new definition can reject values that passed before.",
-        "OLD: properties: {total: ...}  NEW: properties: {total: ..., coupon: {type: string}}",
-        "Check what producers send under the name (cdp plan infer) before defining it.",
-    ),
-    DiffRule(
-        "REQUIRED_PROPERTY_ADDED",
-        PLAN_DIFF_REQUIRED_PROPERTY_ADDED,
-        BREAKING,
-        SAFE,
-        "A required property was added (a default does not help: validation does not fill it in).",
-        "Every message that lacks the property now fails.",
-        "NEW: properties: {currency: {type: string, required: true}}",
-        "Add it as optional, or in a new version of the event.",
-    ),
-    DiffRule(
-        "PROPERTY_REMOVED",
-        PLAN_DIFF_PROPERTY_REMOVED,
-        SAFE,
-        WARNING,
-        "A property was removed. Breaking for producers when the object is closed; for consumers a warning, "
-        "breaking when it was required.",
-        "A closed object rejects the name once it is not defined; readers that relied on the property lose it.",
-        "OLD: properties: {coupon: {type: string}}  NEW: (gone, additionalProperties: false)",
-        "Deprecate the property first (`deprecated: true`) and remove it in a new version.",
-        worst=BREAKING,
-    ),
-    DiffRule(
-        "PROPERTY_BECAME_REQUIRED",
-        PLAN_DIFF_PROPERTY_BECAME_REQUIRED,
-        BREAKING,
-        SAFE,
-        "An optional property became required.",
-        "Every message without the property now fails.",
-        "OLD: currency: {type: string}  NEW: currency: {type: string, required: true}",
-        "Make it required in a new version of the event.",
-    ),
-    DiffRule(
-        "PROPERTY_BECAME_OPTIONAL",
-        PLAN_DIFF_PROPERTY_BECAME_OPTIONAL,
-        SAFE,
-        WARNING,
-        "A required property became optional.",
-        "Readers that count on the property being there can now receive messages without it.",
-        "OLD: order_id: {required: true}  NEW: order_id: {}",
-        "Tell the readers of the event before relaxing it.",
-    ),
-    DiffRule(
-        "OBJECT_CLOSED",
-        PLAN_DIFF_OBJECT_CLOSED,
-        BREAKING,
-        SAFE,
-        "An open object (additionalProperties missing or true) was closed (additionalProperties: false), "
-        "directly or through the plan's settings.additionalProperties default.",
-        "Every message carrying a property the plan does not list now fails.",
-        "OLD: Order Completed: {properties: ...}  NEW: Order Completed: {additionalProperties: false, ...}",
-        "List every property producers send first (cdp plan infer), then close the object.",
-    ),
-    DiffRule(
-        "OBJECT_OPENED",
-        PLAN_DIFF_OBJECT_OPENED,
-        SAFE,
-        WARNING,
-        "A closed object (additionalProperties: false) was opened.",
-        "Readers can receive properties that no definition describes.",
-        "OLD: additionalProperties: false  NEW: additionalProperties: true",
-        "Define the new properties instead of opening the object.",
-    ),
+    DiffRule("OPTIONAL_PROPERTY_ADDED", PLAN_DIFF_OPTIONAL_PROPERTY_ADDED, WARNING, SAFE),
+    DiffRule("REQUIRED_PROPERTY_ADDED", PLAN_DIFF_REQUIRED_PROPERTY_ADDED, BREAKING, SAFE),
+    DiffRule("PROPERTY_REMOVED", PLAN_DIFF_PROPERTY_REMOVED, SAFE, WARNING, worst=BREAKING),
+    DiffRule("PROPERTY_BECAME_REQUIRED", PLAN_DIFF_PROPERTY_BECAME_REQUIRED, BREAKING, SAFE),
+    DiffRule("PROPERTY_BECAME_OPTIONAL", PLAN_DIFF_PROPERTY_BECAME_OPTIONAL, SAFE, WARNING),
+    DiffRule("OBJECT_CLOSED", PLAN_DIFF_OBJECT_CLOSED, BREAKING, SAFE),
+    DiffRule("OBJECT_OPENED", PLAN_DIFF_OBJECT_OPENED, SAFE, WARNING),
     # --- types and values ----------------------------------------------------------------------
-    DiffRule(
-        "TYPE_CHANGED",
-        PLAN_DIFF_TYPE_CHANGED,
-        BREAKING,
-        BREAKING,
-        "The type changed incompatibly (string to number, ...). For consumers a warning when old and new "
-        "types overlap.",
-        "Values of the old type now fail, and readers receive values of a type they never saw.",
-        "OLD: quantity: {type: string}  NEW: quantity: {type: integer}",
-        "Add a property with the new type and deprecate the old one.",
-    ),
-    DiffRule(
-        "TYPE_NARROWED",
-        PLAN_DIFF_TYPE_NARROWED,
-        BREAKING,
-        SAFE,
-        "The type accepts less: number to integer, a type or null removed from a list, or a type added "
-        "where there was none.",
-        "Values that passed as the removed type now fail.",
-        "OLD: total: {type: [number, 'null']}  NEW: total: {type: number}",
-        "Narrow types in a new version of the event.",
-    ),
-    DiffRule(
-        "TYPE_WIDENED",
-        PLAN_DIFF_TYPE_WIDENED,
-        SAFE,
-        WARNING,
-        "The type accepts more: integer to number, null or another type added, or the type removed.",
-        "Readers can receive values of a type they never saw (a null where a number always was).",
-        "OLD: quantity: {type: integer}  NEW: quantity: {type: number}",
-        "Tell the readers before widening a type.",
-    ),
-    DiffRule(
-        "ENUM_ADDED",
-        PLAN_DIFF_ENUM_ADDED,
-        BREAKING,
-        SAFE,
-        "An `enum` or `const` now limits a property that took any value.",
-        "Every value outside the list now fails.",
-        "OLD: method: {type: string}  NEW: method: {type: string, enum: [email, google]}",
-        "Check the values producers send (cdp plan infer) before limiting them.",
-    ),
-    DiffRule(
-        "ENUM_REMOVED",
-        PLAN_DIFF_ENUM_REMOVED,
-        SAFE,
-        WARNING,
-        "The `enum` or `const` of a property was removed: any value passes.",
-        "Readers that map each known value (a CASE in a model) can receive values they never saw.",
-        "OLD: method: {enum: [email, google]}  NEW: method: {type: string}",
-        "Add values to the enum instead.",
-    ),
-    DiffRule(
-        "ENUM_VALUE_ADDED",
-        PLAN_DIFF_ENUM_VALUE_ADDED,
-        SAFE,
-        WARNING,
-        "Values were added to an `enum`.",
-        "Readers that map each known value can receive one they never saw.",
-        "OLD: enum: [email, google]  NEW: enum: [email, google, sso]",
-        "Tell the readers before producers send the new value.",
-    ),
-    DiffRule(
-        "ENUM_VALUE_REMOVED",
-        PLAN_DIFF_ENUM_VALUE_REMOVED,
-        BREAKING,
-        SAFE,
-        "Values were removed from an `enum` (or a `const` changed).",
-        "Messages that send a removed value now fail.",
-        "OLD: enum: [email, google, sso]  NEW: enum: [email, google]",
-        "Remove values in a new version of the event, once no producer sends them.",
-    ),
-    DiffRule(
-        "PATTERN_ADDED",
-        PLAN_DIFF_PATTERN_ADDED,
-        BREAKING,
-        SAFE,
-        "A `pattern` now limits a string (a pattern that matches everything, such as `.*`, does not count).",
-        "Strings that do not match now fail.",
-        "OLD: sku: {type: string}  NEW: sku: {type: string, pattern: '^[A-Z]+-[0-9]+$'}",
-        "Check the values producers send before adding a pattern.",
-    ),
-    DiffRule(
-        "PATTERN_CHANGED",
-        PLAN_DIFF_PATTERN_CHANGED,
-        BREAKING,
-        SAFE,
-        "The `pattern` of a string changed (to anything but a pattern that matches everything).",
-        "cdp cannot tell whether the new pattern accepts every string the old one did.",
-        "OLD: pattern: '^[A-Z]+$'  NEW: pattern: '^[A-Z]{3}$'",
-        "Change a pattern in a new version of the event.",
-    ),
-    DiffRule(
-        "PATTERN_REMOVED",
-        PLAN_DIFF_PATTERN_REMOVED,
-        SAFE,
-        WARNING,
-        "The `pattern` of a string was removed (or changed to one that matches everything, such as `.*`).",
-        "Readers that parse the string by its pattern can receive strings that do not match it.",
-        "OLD: sku: {pattern: '^[A-Z]+-[0-9]+$'}  NEW: sku: {type: string}",
-        "Tell the readers before relaxing the pattern.",
-    ),
-    DiffRule(
-        "FORMAT_ADDED",
-        PLAN_DIFF_FORMAT_ADDED,
-        BREAKING,
-        SAFE,
-        "A `format` (date-time, email, uuid, ...) now limits a string; cdp checks formats.",
-        "Strings that are not in the format now fail.",
-        "OLD: created_at: {type: string}  NEW: created_at: {type: string, format: date-time}",
-        "Check the values producers send before adding a format.",
-    ),
-    DiffRule(
-        "FORMAT_CHANGED",
-        PLAN_DIFF_FORMAT_CHANGED,
-        BREAKING,
-        SAFE,
-        "The `format` of a string changed. Safe for producers (a warning for consumers) when the new format "
-        "accepts more, such as email to idn-email or uri to uri-reference.",
-        "Strings in the old format can fail the new one.",
-        "OLD: format: date-time  NEW: format: date",
-        "Add a property with the new format and deprecate the old one.",
-    ),
-    DiffRule(
-        "FORMAT_REMOVED",
-        PLAN_DIFF_FORMAT_REMOVED,
-        SAFE,
-        WARNING,
-        "The `format` of a string was removed.",
-        "Readers that parse the string (as a date, a uuid) can receive strings that do not parse.",
-        "OLD: created_at: {format: date-time}  NEW: created_at: {type: string}",
-        "Keep the format, or tell the readers first.",
-    ),
-    DiffRule(
-        "BOUND_ADDED",
-        PLAN_DIFF_BOUND_ADDED,
-        BREAKING,
-        SAFE,
-        "A bound was added: minimum, maximum (exclusive too), minLength, maxLength, minItems, maxItems, "
-        "minProperties, maxProperties, minContains, maxContains, multipleOf or uniqueItems.",
-        "Values outside the new bound now fail.",
-        "OLD: quantity: {type: integer}  NEW: quantity: {type: integer, minimum: 1}",
-        "Check the values producers send before adding a bound.",
-    ),
-    DiffRule(
-        "BOUND_TIGHTENED",
-        PLAN_DIFF_BOUND_TIGHTENED,
-        BREAKING,
-        SAFE,
-        "A bound was tightened: a maximum or max* lowered, a minimum or min* raised, multipleOf changed to a "
-        "multiple of itself (an unrelated multipleOf is also a warning for consumers).",
-        "Values between the old and the new bound now fail.",
-        "OLD: maxLength: 64  NEW: maxLength: 32",
-        "Tighten bounds in a new version of the event.",
-    ),
-    DiffRule(
-        "BOUND_RELAXED",
-        PLAN_DIFF_BOUND_RELAXED,
-        SAFE,
-        WARNING,
-        "A bound was relaxed: a maximum raised, a minimum lowered, multipleOf changed to a divisor.",
-        "Readers that sized columns or checks by the old bound can receive larger or smaller values.",
-        "OLD: maxLength: 32  NEW: maxLength: 64",
-        "Tell the readers before relaxing a bound.",
-    ),
-    DiffRule(
-        "BOUND_REMOVED",
-        PLAN_DIFF_BOUND_REMOVED,
-        SAFE,
-        WARNING,
-        "A bound was removed.",
-        "Readers that relied on the bound can receive any value.",
-        "OLD: price: {minimum: 0}  NEW: price: {type: number}",
-        "Relax the bound instead of removing it.",
-    ),
-    DiffRule(
-        "CONSTRAINT_ADDED",
-        PLAN_DIFF_CONSTRAINT_ADDED,
-        BREAKING,
-        SAFE,
-        "A sub-schema now limits values: items, contains, not, an allOf part, a prefixItems position, "
-        "an additionalProperties schema, dependentRequired, or a new anyOf/oneOf. Verdicts come from what the "
-        "added schema itself limits.",
-        "Values that the new sub-schema rejects now fail.",
-        "OLD: tags: {type: array}  NEW: tags: {type: array, items: {type: string}}",
-        "Check what producers send before adding the constraint.",
-    ),
-    DiffRule(
-        "CONSTRAINT_REMOVED",
-        PLAN_DIFF_CONSTRAINT_REMOVED,
-        SAFE,
-        WARNING,
-        "A sub-schema no longer limits values (items, contains, not, allOf, prefixItems, an "
-        "additionalProperties schema, dependentRequired, anyOf/oneOf).",
-        "Readers can receive values the removed sub-schema kept out.",
-        "OLD: tags: {items: {type: string}}  NEW: tags: {type: array}",
-        "Tell the readers before removing the constraint.",
-    ),
-    DiffRule(
-        "CONSTRAINT_CHANGED",
-        PLAN_DIFF_CONSTRAINT_CHANGED,
-        BREAKING,
-        WARNING,
-        "A sub-schema changed in a way cdp cannot order (a `not` schema): treated as breaking for producers "
-        "and a warning for consumers.",
-        "The change may reject values that passed and accept values that did not.",
-        "OLD: not: {enum: [test]}  NEW: not: {enum: [demo]}",
-        "Make the change in a new version of the event.",
-    ),
-    DiffRule(
-        "BRANCH_ADDED",
-        PLAN_DIFF_BRANCH_ADDED,
-        SAFE,
-        WARNING,
-        "An anyOf/oneOf alternative was added (for oneOf a warning for producers as well: a value that "
-        "matches two alternatives fails).",
-        "Readers can receive values of a shape they never saw.",
-        "OLD: anyOf: [{type: string}]  NEW: anyOf: [{type: string}, {type: integer}]",
-        "Tell the readers before adding an alternative.",
-    ),
-    DiffRule(
-        "BRANCH_REMOVED",
-        PLAN_DIFF_BRANCH_REMOVED,
-        BREAKING,
-        SAFE,
-        "An anyOf/oneOf alternative was removed.",
-        "Values that matched only the removed alternative now fail.",
-        "OLD: anyOf: [{type: string}, {type: integer}]  NEW: anyOf: [{type: string}]",
-        "Remove alternatives in a new version of the event.",
-    ),
+    DiffRule("TYPE_CHANGED", PLAN_DIFF_TYPE_CHANGED, BREAKING, BREAKING),
+    DiffRule("TYPE_NARROWED", PLAN_DIFF_TYPE_NARROWED, BREAKING, SAFE),
+    DiffRule("TYPE_WIDENED", PLAN_DIFF_TYPE_WIDENED, SAFE, WARNING),
+    DiffRule("ENUM_ADDED", PLAN_DIFF_ENUM_ADDED, BREAKING, SAFE),
+    DiffRule("ENUM_REMOVED", PLAN_DIFF_ENUM_REMOVED, SAFE, WARNING),
+    DiffRule("ENUM_VALUE_ADDED", PLAN_DIFF_ENUM_VALUE_ADDED, SAFE, WARNING),
+    DiffRule("ENUM_VALUE_REMOVED", PLAN_DIFF_ENUM_VALUE_REMOVED, BREAKING, SAFE),
+    DiffRule("PATTERN_ADDED", PLAN_DIFF_PATTERN_ADDED, BREAKING, SAFE),
+    DiffRule("PATTERN_CHANGED", PLAN_DIFF_PATTERN_CHANGED, BREAKING, SAFE),
+    DiffRule("PATTERN_REMOVED", PLAN_DIFF_PATTERN_REMOVED, SAFE, WARNING),
+    DiffRule("FORMAT_ADDED", PLAN_DIFF_FORMAT_ADDED, BREAKING, SAFE),
+    DiffRule("FORMAT_CHANGED", PLAN_DIFF_FORMAT_CHANGED, BREAKING, SAFE),
+    DiffRule("FORMAT_REMOVED", PLAN_DIFF_FORMAT_REMOVED, SAFE, WARNING),
+    DiffRule("BOUND_ADDED", PLAN_DIFF_BOUND_ADDED, BREAKING, SAFE),
+    DiffRule("BOUND_TIGHTENED", PLAN_DIFF_BOUND_TIGHTENED, BREAKING, SAFE),
+    DiffRule("BOUND_RELAXED", PLAN_DIFF_BOUND_RELAXED, SAFE, WARNING),
+    DiffRule("BOUND_REMOVED", PLAN_DIFF_BOUND_REMOVED, SAFE, WARNING),
+    DiffRule("CONSTRAINT_ADDED", PLAN_DIFF_CONSTRAINT_ADDED, BREAKING, SAFE),
+    DiffRule("CONSTRAINT_REMOVED", PLAN_DIFF_CONSTRAINT_REMOVED, SAFE, WARNING),
+    DiffRule("CONSTRAINT_CHANGED", PLAN_DIFF_CONSTRAINT_CHANGED, BREAKING, WARNING),
+    DiffRule("BRANCH_ADDED", PLAN_DIFF_BRANCH_ADDED, SAFE, WARNING),
+    DiffRule("BRANCH_REMOVED", PLAN_DIFF_BRANCH_REMOVED, BREAKING, SAFE),
     # --- information ---------------------------------------------------------------------------
-    DiffRule(
-        "DESCRIPTION_CHANGED",
-        PLAN_DIFF_DESCRIPTION_CHANGED,
-        SAFE,
-        SAFE,
-        "A description was added, changed or removed.",
-        "Descriptions are documentation: worth a look in review, harmless to data.",
-        "OLD: description: Order total.  NEW: description: Order total after discounts.",
-        "No action needed.",
-    ),
-    DiffRule(
-        "OWNER_CHANGED",
-        PLAN_DIFF_OWNER_CHANGED,
-        SAFE,
-        SAFE,
-        "The owner of an event, page, screen, identify or group definition changed.",
-        "Ownership is documentation: the new owner should know.",
-        "OLD: owner: checkout-team  NEW: owner: growth-team",
-        "No action needed.",
-    ),
-    DiffRule(
-        "LABELS_CHANGED",
-        PLAN_DIFF_LABELS_CHANGED,
-        SAFE,
-        SAFE,
-        "The labels of a definition changed.",
-        "Labels are documentation; tools that select events by label see a different set.",
-        "OLD: labels: [orders]  NEW: labels: [orders, revenue]",
-        "No action needed.",
-    ),
-    DiffRule(
-        "ANNOTATION_CHANGED",
-        PLAN_DIFF_ANNOTATION_CHANGED,
-        SAFE,
-        SAFE,
-        "An annotation changed: title, default, examples or an x- extension key.",
-        "Annotations do not change which messages pass.",
-        "OLD: examples: [12.5]  NEW: examples: [12.5, 99]",
-        "No action needed.",
-    ),
-    DiffRule(
-        "DEPRECATION_CHANGED",
-        PLAN_DIFF_DEPRECATION_CHANGED,
-        SAFE,
-        SAFE,
-        "An event or property was marked `deprecated` (or no longer is).",
-        "Deprecation does not change which messages pass; it announces a later removal.",
-        "OLD: coupon: {type: string}  NEW: coupon: {type: string, deprecated: true}",
-        "No action needed.",
-    ),
-    DiffRule(
-        "PII_CHANGED",
-        PLAN_DIFF_PII_CHANGED,
-        SAFE,
-        WARNING,
-        "The `pii` class of a property changed. A warning for consumers when it was removed or changed: "
-        "later commands hash or drop values by class, so readers may now receive values they did not see.",
-        "Declassifying a property lets raw personal data through to every reader.",
-        "OLD: email: {pii: email}  NEW: email: {}",
-        "Keep personal data classified.",
-    ),
+    DiffRule("DESCRIPTION_CHANGED", PLAN_DIFF_DESCRIPTION_CHANGED, SAFE, SAFE),
+    DiffRule("OWNER_CHANGED", PLAN_DIFF_OWNER_CHANGED, SAFE, SAFE),
+    DiffRule("LABELS_CHANGED", PLAN_DIFF_LABELS_CHANGED, SAFE, SAFE),
+    DiffRule("ANNOTATION_CHANGED", PLAN_DIFF_ANNOTATION_CHANGED, SAFE, SAFE),
+    DiffRule("DEPRECATION_CHANGED", PLAN_DIFF_DEPRECATION_CHANGED, SAFE, SAFE),
+    DiffRule("PII_CHANGED", PLAN_DIFF_PII_CHANGED, SAFE, WARNING),
 )
 
 RULES: dict[str, DiffRule] = {r.id: r for r in _RULE_LIST}

@@ -573,6 +573,9 @@ def test_every_rule_has_a_code_a_name_and_a_description() -> None:
     for rule in RULES.values():
         assert rule.code.startswith("PD") and rule.name == "plan-diff." + rule.id.lower().replace("_", "-")
         assert rule.summary and rule.why and rule.bad and rule.good
+        from cdp_cli.rules import get_rule
+
+        assert get_rule(rule.code).level == rule.level  # the catalog's level is the worst the verdicts give
 
 
 # --- the property table: values shown, both removals and additions ----------------------------------
