@@ -458,6 +458,7 @@ STOPPABLE = {
         "build/r.json",
     ],
     "profiles resolve": lambda log: ["profiles", "resolve", str(log), "--jobs", "2", "--out", "build/p"],
+    "events replay": lambda log: ["events", "replay", str(log), "--jobs", "2", "--to", "file:build/r.ndjson.gz"],
     "samples generate": lambda log: [
         "samples",
         "generate",
@@ -534,6 +535,9 @@ PIPED = {
     "events lint github": ["events", "lint", "logs/", "--format", "github", "--max-findings", "0"],
     "events lint text": ["events", "lint", "logs/", "--max-findings", "0"],
     "rules": ["rules", "--format", "json"],
+    "events replay to stdout": ["events", "replay", "logs/", "--to", "-"],
+    "privacy scan json": ["privacy", "scan", "logs/", "--format", "json"],
+    "plan diff markdown": ["plan", "diff", "plans/ecommerce", "plans/ecommerce", "--format", "markdown"],
 }
 
 
