@@ -705,12 +705,31 @@ def diff_plans(
     fail_on: str = "breaking",
     side: str = "producer",
     cwd: PathLike | None = None,
+    old_from: str | None = None,
+    new_from: str | None = None,
 ):
     """Compare two plans (paths or ``REV:PATH`` from git): every change with its producer and consumer
-    verdicts and the version bumps it needs: a :class:`~cdp_cli.plan.diff.DiffResult`."""
-    from cdp_cli.plan.diff import diff_plans as diff
+    verdicts and the version bumps it needs: a :class:`~cdp_cli.plan.diff.DiffResult`. ``old_from`` /
+    ``new_from``: that side is in another tool's format (segment, rudderstack, avo, jsonschema) and is
+    imported first (its locations then point into the imported copy)."""
+    import tempfile
 
-    return diff(old, new, fail_on=fail_on, side=side, cwd=cwd)
+    from cdp_cli.plan.diff import diff_plans as diff
+    from cdp_cli.plan.formats import import_plan as imported
+
+    with tempfile.TemporaryDirectory(prefix="cdp-plan-diff-") as tmp:
+        sides = []
+        for name, paths, fmt in (("old", old, old_from), ("new", new, new_from)):
+            if fmt is None:
+                sides.append(paths)
+                continue
+            if not isinstance(paths, (str, Path)):
+                raise UsageError(f"--{name}-from imports one source; give one {name.upper()} path")
+            result = imported(paths, fmt, Path(tmp) / f"{name}.yaml")
+            if result.failed():
+                raise UsageError(f"{paths}: the {fmt} import has errors: {result.verdict()}")
+            sides.append(Path(tmp) / f"{name}.yaml")
+        return diff(sides[0], sides[1], fail_on=fail_on, side=side, cwd=cwd)
 
 
 def replay_events(

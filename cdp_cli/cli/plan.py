@@ -211,6 +211,34 @@ def diff(
             case_sensitive=False,
         ),
     ] = DiffSide.PRODUCER,
+    from_: Annotated[
+        ImportSource | None,
+        typer.Option(
+            "--from",
+            help="Both sides are in another tool's format (imported first, as cdp plan import does). "
+            "Example: --from segment",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
+    old_from: Annotated[
+        ImportSource | None,
+        typer.Option(
+            "--old-from",
+            help="Only OLD is in another tool's format. Example: --old-from segment",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
+    new_from: Annotated[
+        ImportSource | None,
+        typer.Option(
+            "--new-from",
+            help="Only NEW is in another tool's format. Example: --new-from rudderstack",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
     format: Annotated[
         DiffFormat,
         typer.Option(
@@ -240,11 +268,16 @@ def diff(
       cdp plan diff main:plans/ecommerce plans/ecommerce
 
       cdp plan diff old/plan.yaml new/plan.yaml --side both --fail-on warning --format markdown -o diff.md
+
+      cdp plan diff exports/segment-plan.json plans/ecommerce --old-from segment
     """
     from cdp_cli import api
     from cdp_cli.cli.common import print_overview, write_text
 
-    result = api.diff_plans(old, new, fail_on=fail_on.value, side=side.value)
+    of, nf = old_from or from_, new_from or from_
+    result = api.diff_plans(
+        old, new, fail_on=fail_on.value, side=side.value, old_from=of and of.value, new_from=nf and nf.value
+    )
     if format is DiffFormat.MARKDOWN:
         write_text(result.markdown(), output)
     elif format in (DiffFormat.TEXT, DiffFormat.AUTO) and output is None and not _github_actions():

@@ -1105,3 +1105,26 @@ def test_local_paths_win_over_rev_specs(tmp_path: Path, monkeypatch: pytest.Monk
     assert parse_rev_spec("plain/path") is None
     spec = parse_rev_spec("main:plans/x")
     assert spec is not None and (spec.rev, spec.path) == ("main", "plans/x")
+
+
+def test_a_side_in_another_tools_format_is_imported_first(tmp_path: Path) -> None:
+    from tests.conftest import ROOT, run_cdp
+
+    exported = tmp_path / "segment.json"
+    assert (
+        run_cdp("plan", "export", "--to", "segment", str(exported), "--plan", str(ROOT / "plans/ecommerce")).returncode
+        == 0
+    )
+    same = run_cdp("plan", "diff", str(exported), str(ROOT / "plans/ecommerce"), "--old-from", "segment", "-f", "json")
+    assert same.returncode == 0, same.stderr
+    rules = {c["rule"] for c in json.loads(same.stdout)["summary"]["changes_detail"]}
+    assert rules <= {"DESCRIPTION_CHANGED"}  # the one thing a Segment export does not keep
+    data = json.loads(exported.read_text())
+    for rule in data["rules"]:  # a required property the NEW plan does not have: producers would break
+        if rule.get("key") == "Order Completed":
+            rule["jsonSchema"]["properties"]["properties"].setdefault("required", []).append("loyalty_tier")
+            rule["jsonSchema"]["properties"]["properties"]["properties"]["loyalty_tier"] = {"type": "string"}
+    exported.write_text(json.dumps(data))
+    back = run_cdp("plan", "diff", str(ROOT / "plans/ecommerce"), str(exported), "--new-from", "segment", "-f", "json")
+    assert back.returncode == 1, back.stderr
+    assert "REQUIRED_PROPERTY_ADDED" in {c["rule"] for c in json.loads(back.stdout)["summary"]["changes_detail"]}
