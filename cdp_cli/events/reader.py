@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import cast
 
 from cdp_cli.events.discover import EVENT_SUFFIXES, Source, discover
-from cdp_cli.events.parse import Chunk, Record, gc_paused, parse_chunk
+from cdp_cli.events.parse import Chunk, Record, gc_paused, parse_chunk, parse_slices
 from cdp_cli.events.sources import (
     BLOCK_SIZE,
     CHUNK_LINES,
@@ -67,6 +67,7 @@ __all__ = [
     "iter_chunks",
     "materialize",
     "parse_chunk",
+    "parse_slices",
     "iter_records",
     "gc_paused",
     "sniff",
@@ -114,8 +115,8 @@ def iter_records(
         "Iterator[Chunk]", iter_chunks(sources, max_line_bytes=max_line_bytes, progress=progress, stats=stats)
     )
     for chunk in chunks:
-        records, found = parse_chunk(chunk, stats)
-        if problems is not None:
-            for p in found:
-                problems(p)
-        yield from records
+        for records, found in parse_slices(chunk, stats):
+            if problems is not None:
+                for p in found:
+                    problems(p)
+            yield from records

@@ -15,7 +15,7 @@ from typing import Any
 from zlib import crc32
 
 from cdp_cli.events.model import effective_timestamp, parse_timestamp, traits
-from cdp_cli.events.reader import Problem, ReadStats, materialize, parse_chunk
+from cdp_cli.events.reader import Problem, ReadStats, materialize, parse_slices
 from cdp_cli.identity.config import IdentityConfig
 from cdp_cli.identity.extract import Extractor, ExtractStats
 from cdp_cli.identity.graph import KIND_INDEX, SEP
@@ -67,44 +67,44 @@ class Stager:
         rows: list[tuple] = []
         problems: list[Problem] = []
         for chunk in group:
-            records, found = parse_chunk(materialize(chunk, self.max_line_bytes), stats, keep_raw=True)
-            problems += found
-            for rec in records:
-                msg = rec.msg
-                x.where = (rec.file, rec.line)
-                ids = extract(msg)
-                if len(prefix) != len(x.types):
-                    prefix = [f"{t.name}{SEP}" for t in x.types]
-                raw_type = msg.get("type")
-                t = raw_type if type(raw_type) is str else None  # ["track"] or {} is not a type (nor hashable)
-                tr = _traits(msg, t)
-                mid = msg.get("messageId")
-                get = msg.get
-                rows.append(
-                    (
-                        base + len(rows),
-                        rec.source,
-                        rec.line,
-                        rec.index,
-                        [prefix[k] + v for k, v in ids],
-                        x.previous_id(msg) if t == "alias" else None,
-                        dumps(tr).decode() if tr else None,
-                        micros(effective_timestamp(msg)),
-                        micros(parse_timestamp(get("receivedAt"))),
-                        mid if type(mid) is str else None,
-                        kinds.get(t, -1),
-                        crc32(rec.raw),  # type: ignore[arg-type]
-                        text(raw_type),
-                        text(get("event") if t == "track" else get("name") if t in ("page", "screen") else None),
-                        text(get("userId")),
-                        text(get("anonymousId")),
-                        text(get("groupId")),
-                        text(mid),
-                        text(get("properties")),
-                        text(get("traits")),
-                        text(get("context")),
+            for records, found in parse_slices(materialize(chunk, self.max_line_bytes), stats, keep_raw=True):
+                problems += found
+                for rec in records:
+                    msg = rec.msg
+                    x.where = (rec.file, rec.line)
+                    ids = extract(msg)
+                    if len(prefix) != len(x.types):
+                        prefix = [f"{t.name}{SEP}" for t in x.types]
+                    raw_type = msg.get("type")
+                    t = raw_type if type(raw_type) is str else None  # ["track"] or {} is not a type (nor hashable)
+                    tr = _traits(msg, t)
+                    mid = msg.get("messageId")
+                    get = msg.get
+                    rows.append(
+                        (
+                            base + len(rows),
+                            rec.source,
+                            rec.line,
+                            rec.index,
+                            [prefix[k] + v for k, v in ids],
+                            x.previous_id(msg) if t == "alias" else None,
+                            dumps(tr).decode() if tr else None,
+                            micros(effective_timestamp(msg)),
+                            micros(parse_timestamp(get("receivedAt"))),
+                            mid if type(mid) is str else None,
+                            kinds.get(t, -1),
+                            crc32(rec.raw),  # type: ignore[arg-type]
+                            text(raw_type),
+                            text(get("event") if t == "track" else get("name") if t in ("page", "screen") else None),
+                            text(get("userId")),
+                            text(get("anonymousId")),
+                            text(get("groupId")),
+                            text(mid),
+                            text(get("properties")),
+                            text(get("traits")),
+                            text(get("context")),
+                        )
                     )
-                )
         if rows:
             schema = schemas.stage()
             cols = list(zip(*rows))

@@ -28,7 +28,7 @@ from cdp_cli.events.reader import (
     gc_paused,
     iter_chunks,
     materialize,
-    parse_chunk,
+    parse_slices,
 )
 from cdp_cli.findings import Finding, Level
 from cdp_cli.jsonpath import printable
@@ -154,11 +154,8 @@ class Checker:
         import orjson
 
         stats = ReadStats()
-        records, problems = parse_chunk(chunk, stats)
         findings: list[Finding] = []
-        for p in problems:
-            if self.on[p.code]:
-                findings.append(self._finding(p.code, p.file, p.line, p.column, p.message, "", {}))
+        any_problems = False
         types: dict = {}
         events: dict = {}
         violating: dict = {}
@@ -174,47 +171,52 @@ class Checker:
         emit = em.emit
         dumps = orjson.dumps
         labels = self._labels
-        for rec in records:
-            msg = rec.msg
-            t = msg.get("type")
-            tk = t if type(t) is str and len(t) < 40 else "(invalid)"
-            types[tk] = types.get(tk, 0) + 1
-            nm = msg.get("event") if t == "track" else (msg.get("name") if t == "page" or t == "screen" else None)
-            if (nm is None or type(nm) is str) and (t is None or type(t) is str):
-                label = labels.get((t, nm))
-                if label is None:
+        for records, problems in parse_slices(chunk, stats):
+            for p in problems:
+                any_problems = True
+                if self.on[p.code]:
+                    findings.append(self._finding(p.code, p.file, p.line, p.column, p.message, "", {}))
+            for rec in records:
+                msg = rec.msg
+                t = msg.get("type")
+                tk = t if type(t) is str and len(t) < 40 else "(invalid)"
+                types[tk] = types.get(tk, 0) + 1
+                nm = msg.get("event") if t == "track" else (msg.get("name") if t == "page" or t == "screen" else None)
+                if (nm is None or type(nm) is str) and (t is None or type(t) is str):
+                    label = labels.get((t, nm))
+                    if label is None:
+                        label = safe(_event_label(msg))
+                        if len(labels) > 50_000:
+                            labels.clear()
+                        labels[(t, nm)] = label
+                else:
                     label = safe(_event_label(msg))
-                    if len(labels) > 50_000:
-                        labels.clear()
-                    labels[(t, nm)] = label
-            else:
-                label = safe(_event_label(msg))
-            events[label] = events.get(label, 0) + 1
-            if fast is not None and fast(msg, rec):
+                events[label] = events.get(label, 0) + 1
+                if fast is not None and fast(msg, rec):
+                    if dedup:
+                        mid = msg.get("messageId")
+                        hashes.append(hash(mid) & _MASK)
+                        side.append(dumps((rec.source, rec.line, rec.index, mid, label)))
+                    continue
+                before = len(findings)
+                em.rec = rec
+                em.label = label
+                spec(msg, rec, emit)
+                pii_keys: frozenset = _EMPTY
+                if conformance is not None and tk in _CHECKED_TYPES:
+                    entry = conformance.check(msg, tk, emit)  # tk is t here: a checked type is a str
+                    if entry is not None:
+                        pii_keys = entry.pii
+                if tk in _CHECKED_TYPES:
+                    payload(msg, tk, emit, pii_keys)  # tk is t (a str) here
+                if len(findings) > before:
+                    violating[label] = violating.get(label, 0) + 1
                 if dedup:
                     mid = msg.get("messageId")
-                    hashes.append(hash(mid) & _MASK)
-                    side.append(dumps((rec.source, rec.line, rec.index, mid, label)))
-                continue
-            before = len(findings)
-            em.rec = rec
-            em.label = label
-            spec(msg, rec, emit)
-            pii_keys: frozenset = _EMPTY
-            if conformance is not None and tk in _CHECKED_TYPES:
-                entry = conformance.check(msg, tk, emit)  # tk is t here: a checked type is a str
-                if entry is not None:
-                    pii_keys = entry.pii
-            if tk in _CHECKED_TYPES:
-                payload(msg, tk, emit, pii_keys)  # tk is t (a str) here
-            if len(findings) > before:
-                violating[label] = violating.get(label, 0) + 1
-            if dedup:
-                mid = msg.get("messageId")
-                if type(mid) is str and mid:
-                    hashes.append(hash(mid) & _MASK)
-                    side.append(dumps((rec.source, rec.line, rec.index, mid, label)))
-        if problems:
+                    if type(mid) is str and mid:
+                        hashes.append(hash(mid) & _MASK)
+                        side.append(dumps((rec.source, rec.line, rec.index, mid, label)))
+        if any_problems:
             findings.sort(key=lambda f: f.line)
         side_bytes = b"\n".join(side) + b"\n" if side else b""
         return ChunkResult(

@@ -481,14 +481,14 @@ class Shaper:
         self.strip_sent_at = strip_sent_at
 
     def __call__(self, chunk: Any) -> _Shaped:
-        from cdp_cli.events.parse import parse_chunk
+        from cdp_cli.events.parse import parse_slices
         from cdp_cli.events.sources import ChunkRef, materialize
         from cdp_cli.events.stats import ReadStats
 
         if isinstance(chunk, ChunkRef):
             chunk = materialize(chunk)
         stats = ReadStats()
-        records, problems = parse_chunk(chunk, stats, keep_raw=True)
+        problems: list = []
         out: list[tuple] = []
         append = out.append
         selection, suppressions, controls, transforms = (
@@ -499,35 +499,37 @@ class Shaper:
         )
         strip = self.strip_sent_at
         dumps = orjson.dumps
-        for rec in records:
-            msg = rec.msg
-            mid = msg.get("messageId")
-            generated = not (isinstance(mid, str) and mid)
-            if generated:
-                mid = generated_id(msg)
-            why = selection.reason(msg) if selection is not None else None
-            actions: tuple = ()
-            if why is None and suppressions is not None:
-                kind = suppressions.match(msg)
-                if kind is not None:
-                    why = f"suppressed:{kind}"
-            if why is None and controls is not None:
-                shaped, why, done = controls.apply(msg)
-                if shaped is not None:
-                    msg = shaped
-                    actions += tuple(f"p:{a}" for a in done)
-            if why is None and transforms is not None:
-                msg, done = transforms.apply(msg)
-                actions += tuple(f"t:{a.split(':', 1)[0]}" for a in done)
-            raw = b""
-            if why is None:
+        for records, found in parse_slices(chunk, stats, keep_raw=True):
+            problems += found
+            for rec in records:
+                msg = rec.msg
+                mid = msg.get("messageId")
+                generated = not (isinstance(mid, str) and mid)
                 if generated:
-                    msg = {**msg, "messageId": mid}
-                    actions += ("id",)
-                if strip and "sentAt" in msg:
-                    msg = {k: v for k, v in msg.items() if k != "sentAt"}
-                raw = rec.raw if msg is rec.msg and rec.raw is not None else dumps(msg)
-            append((rec.file, rec.line, rec.index, hash(mid), why, mid, raw, actions))
+                    mid = generated_id(msg)
+                why = selection.reason(msg) if selection is not None else None
+                actions: tuple = ()
+                if why is None and suppressions is not None:
+                    kind = suppressions.match(msg)
+                    if kind is not None:
+                        why = f"suppressed:{kind}"
+                if why is None and controls is not None:
+                    shaped, why, done = controls.apply(msg)
+                    if shaped is not None:
+                        msg = shaped
+                        actions += tuple(f"p:{a}" for a in done)
+                if why is None and transforms is not None:
+                    msg, done = transforms.apply(msg)
+                    actions += tuple(f"t:{a.split(':', 1)[0]}" for a in done)
+                raw = b""
+                if why is None:
+                    if generated:
+                        msg = {**msg, "messageId": mid}
+                        actions += ("id",)
+                    if strip and "sentAt" in msg:
+                        msg = {k: v for k, v in msg.items() if k != "sentAt"}
+                    raw = rec.raw if msg is rec.msg and rec.raw is not None else dumps(msg)
+                append((rec.file, rec.line, rec.index, hash(mid), why, mid, raw, actions))
         return _Shaped(out, problems, stats)
 
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from cdp_cli.errors import InputError
-from cdp_cli.events.reader import ReadStats, discover, iter_chunks, iter_records, parse_chunk
+from cdp_cli.events.reader import ReadStats, discover, iter_chunks, iter_records, parse_chunk, parse_slices
 from tests.conftest import ROOT
 
 MSG = {"type": "track", "event": "Order Completed", "userId": "u1"}
@@ -107,6 +107,26 @@ def test_every_malformed_line_is_reported_counted_and_the_rest_is_read(tmp_path)
     assert stats.lines == 12 and stats.blank == 2 and stats.parsed == 3
     assert sum(stats.skipped.values()) == 7
     assert stats.lines == stats.blank + stats.parsed + sum(stats.skipped.values())
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 200])
+def test_parsing_in_slices_gives_what_one_parse_gives(tmp_path, step):
+    """The reader parses a chunk a slice at a time (cache-hot): every record, problem (the byte
+    stage's too) and count must be what one parse of the whole chunk gives, in the same order."""
+    rows = [line(1), b"[1]", b"", b'{"a": "' + b"x" * 300 + b'"}', line(5), b'{"batch": [' + line(6) + b", 3]}"]
+    rows += [b'{"bad": ' + b"x" * 300 + b"}"] + [line(n) for n in range(8, 20)] + [b'{"x": "' + b"z" * 400 + b'"}']
+    (tmp_path / "m.ndjson").write_bytes(b"\n".join(rows))
+    (chunk,) = list(iter_chunks(discover([tmp_path / "m.ndjson"]), max_line_bytes=200, stats=ReadStats()))
+    whole_stats, sliced_stats = ReadStats(), ReadStats()
+    records, problems = parse_chunk(chunk, whole_stats, keep_raw=True)
+    got_records, got_problems = [], []
+    for rs, ps in parse_slices(chunk, sliced_stats, keep_raw=True, step=step):
+        got_records += rs
+        got_problems += ps
+    assert [(r.line, r.index, r.msg, r.raw) for r in got_records] == [(r.line, r.index, r.msg, r.raw) for r in records]
+    assert [(p.line, p.code, p.column) for p in got_problems] == [(p.line, p.code, p.column) for p in problems]
+    assert {(p.line, p.code) for p in problems} >= {(2, "EV003"), (4, "EV005"), (7, "EV005"), (20, "EV005")}
+    assert sliced_stats.as_dict() == whole_stats.as_dict()
 
 
 def test_a_line_longer_than_a_block_is_skipped_without_holding_it(tmp_path):

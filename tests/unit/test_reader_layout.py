@@ -83,6 +83,7 @@ USED = [
     "iter_records",
     "materialize",
     "parse_chunk",
+    "parse_slices",
     "sniff",
     "INVALID_UTF8",
     "INVALID_JSON",
