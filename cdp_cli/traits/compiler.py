@@ -139,6 +139,7 @@ def compile_traits(
     first (``Compiled.setup``), so that the statement and the non-numeric counts read it instead of
     the events again."""
     ctes, params = _common(traits, as_of, dialect)
+    n_common = len(ctes)  # the traits' own CTEs come after these
     one = OnePass(dialect, as_of)
     aggregates: list[str] = []
     nn_counts: list[tuple[str, str]] = []  # (parameter holding the trait's name, count column)
@@ -151,6 +152,7 @@ def compile_traits(
         joins.append("\n    LEFT JOIN current_account a ON a.profile_id = p.profile_id")
     for i, trait in enumerate(traits):
         cte = f"t{i}"
+        ref = f"{cte}.value"  # the trait's value in the final SELECT
         if isinstance(trait, SqlTrait):
             ctes.append((cte, sql.SQL_TRAIT.fill(name=f"trait {trait.name}", query=user_query(trait))))
             joins.append(f"\n    LEFT JOIN {cte} ON {cte}.profile_id = p.profile_id")
@@ -169,9 +171,9 @@ def compile_traits(
                 params[name] = trait.min_frequency
                 ctes.append((f"{cte}_events", sql.FROM_FACTS.fill(m=m, v=v)))
                 ctes.append((cte, sql.MOST_FREQUENT.fill(events=f"{cte}_events", min_frequency=dialect.param(name))))
-            else:
+            else:  # read straight from the one GROUP BY, joined once (not one join per trait)
                 aggregates.append(f",\n           {_aggregate(trait, m, v, n, dialect)} AS a{i}")
-                ctes.append((cte, sql.FROM_AGGREGATES.fill(column=f"a{i}")))
+                ref = f"ag.a{i}"
             if trait.type == "aggregation":
                 name = f"t{i}nn"
                 params[name] = trait.name
@@ -201,31 +203,33 @@ def compile_traits(
                 params[name] = trait.name
                 non_numeric.append(sql.NON_NUMERIC.fill(name=dialect.param(name), events=f"{cte}_events"))
         unit = "a.group_id" if trait.level == "account" else "p.profile_id"
-        joins.append(f"\n    LEFT JOIN {cte} ON {cte}.unit_id = {unit}")
+        if not ref.startswith("ag."):
+            joins.append(f"\n    LEFT JOIN {cte} ON {cte}.unit_id = {unit}")
         kind = KINDS[trait.type]
         out = dialect.quote_ident(trait.name)
         if kind == "count":
-            value = f"COALESCE({cte}.value, 0)"
+            value = f"COALESCE({ref}, 0)"
             if trait.level == "account":  # no account: no value
                 value = f"CASE WHEN a.group_id IS NOT NULL THEN {value} END"
             selects.append(f"CAST({value} AS BIGINT) AS {out}")
         elif kind == "number":
-            selects.append(f"CAST({cte}.value AS DOUBLE) AS {out}")
+            selects.append(f"CAST({ref} AS DOUBLE) AS {out}")
         elif kind == "text":
-            selects.append(f"CAST({cte}.value AS VARCHAR) AS {out}")
+            selects.append(f"CAST({ref} AS VARCHAR) AS {out}")
         else:
-            selects.append(f"{cte}.value AS {out}")
+            selects.append(f"{ref} AS {out}")
         columns.append(Column(trait.name, trait.name, kind))
     if one.matches:  # before the traits' CTEs, after the common ones
-        at = next(k for k, (name, _) in enumerate(ctes) if name.startswith("t"))
+        at = n_common
         name, body = one.cte()
         params.update(one.params)
         if any(t.type == "most_frequent" for t in traits):  # facts has several readers: compute it once
             name += "!"
         ctes[at:at] = [(name, body), ("aggregates", sql.AGGREGATES.fill(columns="".join(aggregates)))]
+    if aggregates or (materialize and nn_counts):
+        joins.append("\n    LEFT JOIN aggregates ag ON ag.unit_id = p.profile_id")
     if materialize and nn_counts:  # the non-numeric counts per profile, hidden columns of the table
-        joins.append("\n    LEFT JOIN aggregates nn ON nn.unit_id = p.profile_id")
-        selects += [f"nn.{c} AS {dialect.quote_ident(_nn_column(c))}" for _, c in nn_counts]
+        selects += [f"ag.{c} AS {dialect.quote_ident(_nn_column(c))}" for _, c in nn_counts]
     if profile_id is not None:
         params["profile_id"] = profile_id
         where = f"p.profile_id = {dialect.param('profile_id')}"

@@ -47,6 +47,7 @@ class OnePass:
         self.kinds: dict[tuple[str, str], None] = {}  # (type, name or "*") of every definition
         self.reading: dict[tuple[str, str], None] = {}  # ... of those that read properties
         self.matches: list[str] = []
+        self.flags: list[str] = []  # the flag columns (mN), in order
         self.values: list[str] = []
         self.keyed: dict[tuple[str, str], None] = {}  # (type, name) of first/last: they need the order key
 
@@ -96,6 +97,7 @@ class OnePass:
         self.params.update(scope.params)
         self.params.update(tests.params)
         self.matches.append(sql.FACT_MATCH.fill(selection=scope.sql, conditions=tests.sql, m=m))
+        self.flags.append(m)
         if value is not None:
             path, v, n, has = value
             val = self.value_of(path)
@@ -133,6 +135,7 @@ class OnePass:
         return (
             "facts",
             sql.FACTS.fill(
+                flags="".join(f", e.{m}" for m in self.flags),
                 values="".join(self.values),
                 matches="".join(self.matches),
                 paths="".join(columns),

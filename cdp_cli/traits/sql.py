@@ -167,12 +167,12 @@ FACTS = Shape(
     -- every scoped event of a kind some definition selects, read once: per definition whether it
     -- counts (mN) and, only when it does, the property's value (vN scalar text, nN number, hasN
     -- presence); the properties are parsed once per event (jl: the values at every path read; per
-    -- path xI its text and yI its JSON type)
-    SELECT e.*<values>
+    -- path xI its text and yI its JSON type); only the flags, values and order key are kept
+    SELECT e.unit_id, e.k<flags><values>
     FROM (
         SELECT e.*<matches>
         FROM (
-            SELECT e.*<paths>
+            SELECT e.unit_id, e.type, e.event, e.timestamp, e.k<paths>
             FROM (
                 SELECT e.unit_id, e.type, e.event, e.timestamp, <key> AS k, <extract> AS jl
                 FROM <source> e
@@ -213,7 +213,6 @@ AGG_UNIQUE_LIST = Shape(
 
 AGG_UNIQUE_LIST_COUNT = Shape("agg_unique_list_count", "count(DISTINCT <v>) FILTER (WHERE <m> AND <v> IS NOT NULL)")
 
-FROM_AGGREGATES = Shape("from_aggregates", "SELECT unit_id, <column> AS value FROM aggregates")
 
 NON_NUMERIC_COUNT = Shape("non_numeric_count", "count(*) FILTER (WHERE <m> AND <has> AND <n> IS NULL) AS <c>")
 
