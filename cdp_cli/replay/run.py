@@ -634,12 +634,14 @@ def _run(
         nonlocal seq
         current: list[Message] = []
         size = 0
+        max_messages, max_bytes = limits.max_messages, limits.max_bytes
         for m in messages():
-            if current and (len(current) >= limits.max_messages or size + m.size > limits.max_bytes):
+            n = m.size
+            if current and (len(current) >= max_messages or size + n > max_bytes):
                 yield cut(current, m.position)  # it covers everything before m (m opens the next batch)
                 current, size = [], 0
             current.append(m)
-            size += m.size
+            size += n
         if current:
             yield cut(current, position)  # the last one covers everything read
 
