@@ -386,25 +386,38 @@ def compute_traits(
         options = TraitsOptions(profiles=profiles, spec=spec, out=out, as_of=as_of, plan=plan)
     if options.out is None:
         raise UsageError("compute_traits needs out")
-    loaded = None
-    if options.plan is not None:
-        from cdp_cli.plan.load import load_valid_plan
+    return compute(
+        options.profiles,
+        options.spec,
+        options.out,
+        as_of=options.as_of,
+        plan=_plan(options.plan),
+        emit=_traits_emit(options),
+    )
 
-        loaded = load_valid_plan(_paths(options.plan) or [])
-    emit = None
-    if options.emit_events is not None:
-        from cdp_cli.activation import EmitOptions
 
-        emit = EmitOptions(
-            Path(options.emit_events),
-            emit=options.emit,
-            per=options.emit_per,
-            previous=Path(options.previous) if options.previous is not None else None,
-            include_anonymous=options.include_anonymous,
-        )
-    elif options.previous is not None:
-        raise UsageError("--previous needs --emit-events (it says which changes to emit)")
-    return compute(options.profiles, options.spec, options.out, as_of=options.as_of, plan=loaded, emit=emit)
+def _plan(paths: Sequence[PathLike] | PathLike | None):
+    if paths is None:
+        return None
+    from cdp_cli.plan.load import load_valid_plan
+
+    return load_valid_plan(_paths(paths) or [])
+
+
+def _traits_emit(options: TraitsOptions):
+    if options.emit_events is None:
+        if options.previous is not None:
+            raise UsageError("--previous needs --emit-events (it says which changes to emit)")
+        return None
+    from cdp_cli.activation import EmitOptions
+
+    return EmitOptions(
+        Path(options.emit_events),
+        emit=options.emit,
+        per=options.emit_per,
+        previous=Path(options.previous) if options.previous is not None else None,
+        include_anonymous=options.include_anonymous,
+    )
 
 
 def traits_sql(profiles: PathLike, spec: PathLike, as_of: datetime | str | None = None, dialect: str = "duckdb"):
@@ -474,25 +487,73 @@ def compute_audiences(
         options = AudiencesOptions(profiles, spec, out, traits, as_of, plan, previous)
     if options.out is None:
         raise UsageError("compute_audiences needs out")
-    loaded = None
-    if options.plan is not None:
-        from cdp_cli.plan.load import load_valid_plan
-
-        loaded = load_valid_plan(_paths(options.plan) or [])
-    emit = None
-    if options.emit_events is not None:
-        from cdp_cli.activation import EmitOptions
-
-        emit = EmitOptions(Path(options.emit_events), emit=options.emit, per=options.emit_per)
     return compute(
         options.profiles,
         options.spec,
         options.out,
         traits=options.traits,
         as_of=options.as_of,
-        plan=loaded,
+        plan=_plan(options.plan),
         previous=options.previous,
-        emit=emit,
+        emit=_audiences_emit(options),
+    )
+
+
+def _audiences_emit(options: AudiencesOptions):
+    if options.emit_events is None:
+        return None
+    from cdp_cli.activation import EmitOptions
+
+    return EmitOptions(Path(options.emit_events), emit=options.emit, per=options.emit_per)
+
+
+def compute_traits_and_audiences(
+    profiles: PathLike | None = None,
+    traits_spec: PathLike | None = None,
+    traits_out: PathLike | None = None,
+    audiences_spec: PathLike | None = None,
+    audiences_out: PathLike | None = None,
+    as_of: datetime | str | None = None,
+    plan: Sequence[PathLike] | PathLike | None = None,
+    *,
+    traits: TraitsOptions | None = None,
+    audiences: AudiencesOptions | None = None,
+):
+    """:func:`compute_traits`, then :func:`compute_audiences` over those traits, with the same results,
+    in one engine session and one pass over the events (what ``cdp run`` does): a pair
+    ``(TraitsResult, AudiencesResult)``. Either the paths, or ``traits`` and ``audiences`` options
+    (for activation events, ``previous`` and the rest); they must name the same profiles, ``as_of``
+    and plan, and ``audiences.traits`` is unset or ``traits.out``."""
+    from cdp_cli.traits.together import compute_together
+
+    if traits is None or audiences is None:
+        if None in (profiles, traits_spec, traits_out, audiences_spec, audiences_out):
+            raise UsageError("compute_traits_and_audiences needs profiles, both specs and both outputs")
+        assert profiles is not None and traits_spec is not None and audiences_spec is not None
+        traits = TraitsOptions(profiles=profiles, spec=traits_spec, out=traits_out, as_of=as_of, plan=plan)
+        audiences = AudiencesOptions(profiles=profiles, spec=audiences_spec, out=audiences_out, as_of=as_of, plan=plan)
+    if traits.out is None or audiences.out is None:
+        raise UsageError("compute_traits_and_audiences needs both outputs")
+    same = (
+        Path(traits.profiles) == Path(audiences.profiles)
+        and traits.as_of == audiences.as_of
+        and _paths(traits.plan) == _paths(audiences.plan)
+    )
+    if not same:
+        raise UsageError("computed together, traits and audiences share the profiles, as_of and plan")
+    if audiences.traits is not None and Path(audiences.traits) != Path(traits.out):
+        raise UsageError("computed together, the audiences read the traits just computed (traits.out)")
+    return compute_together(
+        traits.profiles,
+        traits.spec,
+        traits.out,
+        audiences.spec,
+        audiences.out,
+        as_of=traits.as_of,
+        plan=_plan(traits.plan),
+        traits_emit=_traits_emit(traits),
+        audiences_emit=_audiences_emit(audiences),
+        previous=audiences.previous,
     )
 
 
@@ -795,6 +856,7 @@ def privacy_scan(
 
 
 __all__ = [
+    "compute_traits_and_audiences",
     "infer_plan",
     "collect",
     "CollectOptions",

@@ -57,6 +57,7 @@ class _Builder:
         trait_columns: set[str],
         trait_types: Mapping[str, str] | None = None,
         combined: bool = True,
+        one: OnePass | None = None,
     ) -> None:
         self.spec, self.d, self.as_of, self.trait_columns = spec, dialect, as_of, trait_columns
         self.combined = combined
@@ -71,7 +72,7 @@ class _Builder:
         self.node_expr: dict[int, tuple[str, str]] = {}  # node number -> (boolean, value)
         self.node_ids: dict[int, int] = {}
         self.joined_traits = {"profile": False, "computed": False, "typed": False}
-        self.one = OnePass(dialect, as_of)  # the performed leaves: one pass over the events
+        self.one = one or OnePass(dialect, as_of)  # the performed leaves: one pass over the events
         self.counts: list[str] = []
 
     def bind(self, name: str, value: Any) -> str:
@@ -167,8 +168,8 @@ class _Builder:
             if audience.lookback is not None:
                 shim = SimpleNamespace(within=audience.lookback, between=None)
                 extra.append(window(shim, self.as_of, self.d, prefix=f"{prefix}lb"))
-            self.one.flag(leaf, f"m{n}", prefix, extra=extra)
-            self.counts.append(f",\n           count(*) FILTER (WHERE m{n}) AS c{n}")
+            self.one.flag(leaf, f"am{n}", prefix, extra=extra)  # "am": distinct from the traits' flags
+            self.counts.append(f",\n           count(*) FILTER (WHERE am{n}) AS c{n}")
             op, count = leaf.bounds()
             value = f"COALESCE(lc.c{n}, 0)"
             return f"{value} {op} {self.bind(prefix + 'count', count)}", value
@@ -234,14 +235,16 @@ def compile_audiences(
     nodes: bool = False,
     only: str | None = None,
     combined: bool = True,
+    one: OnePass | None = None,
 ) -> Compiled:
     """The query of every audience of ``spec`` (in reference order) as of ``as_of``; with ``nodes``
     also a column ``nN`` (true/false) and ``vN`` (the value compared) per node; with ``only`` (a key)
     only that audience's column (the audiences it refers to are computed, not selected);
     ``combined``: the performed leaves in one pass over the events (:mod:`cdp_cli.traits.onepass`),
     else one readable SELECT each (``--show-sql``); computed traits of a scalar type in
-    ``trait_types`` are read from their column, the others through JSON."""
-    b = _Builder(spec, dialect, as_of, trait_columns or set(), trait_types, combined)
+    ``trait_types`` are read from their column, the others through JSON. ``one``: a pass over the
+    events shared with the traits (see :class:`~cdp_cli.traits.onepass.OnePass`)."""
+    b = _Builder(spec, dialect, as_of, trait_columns or set(), trait_types, combined, one)
     scoped = in_time(as_of, dialect, prefix="asof")
     b.params.update(scoped.params)
     common = [("scoped", traits_sql.SCOPED.fill(in_time=scoped.sql))]
@@ -265,10 +268,12 @@ def compile_audiences(
             expr = f"({expr} AND l.identified)"
         b.exprs[audience.key] = expr
     if b.counts:
-        facts = b.one.cte()
-        b.params.update(b.one.params)
-        common += [("user_events", traits_sql.USER_EVENTS.fill()), facts]
-        common.append(("leaf_counts", traits_sql.AGGREGATES.fill(columns="".join(b.counts))))
+        if b.one.table is None:
+            facts = b.one.cte()
+            b.params.update(b.one.params)
+            common += [("user_events", traits_sql.USER_EVENTS.fill()), facts]
+        counts = traits_sql.AGGREGATES.fill(columns="".join(b.counts), facts=b.one.relation)
+        common.append(("leaf_counts", counts))
         b.leaf_joins.append("\n    LEFT JOIN leaf_counts lc ON lc.unit_id = p.profile_id")
     leaves = sql.LEAVES.fill(columns="".join(b.leaf_columns), joins="".join(b.leaf_joins))
     ctes = common + b.ctes + [("leaves", leaves)] + b.wrappers

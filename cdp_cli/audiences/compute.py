@@ -4,7 +4,9 @@ or a preview (sizes, sample, overlap, identifier types) that writes nothing."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 from cdp_cli.audiences.compiler import Compiled, compile_audiences
 from cdp_cli.audiences.definitions import WRAPPERS, AudiencesFile, check_tree, parse_tree, references
+from cdp_cli.engine.base import PARQUET_COPY
 from cdp_cli.errors import ConfigError, InputError, UsageError
 from cdp_cli.results import DefinitionResult, Table, plural
 from cdp_cli.traits.compute import _close, iso, latest_timestamp, parse_as_of
@@ -234,13 +237,26 @@ def _trait_columns(engine: Any, spec: Spec, traits: str | Path | None) -> dict[s
     if "profile_id" not in schema.names:
         raise InputError(f"{t}: has no profile_id column; is it the output of cdp traits compute?")
     types = {f.name: str(f.type) for f in schema if f.name != "profile_id"}
+    check_trait_ops(spec, types)
+    return types
+
+
+def type_class(arrow_type: str) -> str:
+    """What a computed trait's type means to a condition: ``number``, ``string`` or ``other``."""
+    if any(arrow_type.startswith(n) for n in NUMERIC_TYPES):
+        return "number"
+    return "string" if arrow_type in ("string", "large_string") else "other"
+
+
+def check_trait_ops(spec: Spec, types: dict[str, str]) -> None:
+    """Every trait condition's operator applies to its computed trait's type (else a located error)."""
     problems = []
     for a in spec.audiences:
         for node in a.tree.walk():
             if node.kind != "trait" or node.leaf.trait not in types:
                 continue
             op, kind = node.leaf.op, types[node.leaf.trait]
-            numeric = any(kind.startswith(n) for n in NUMERIC_TYPES)
+            numeric = type_class(kind) == "number"
             wrong = (
                 (op in ("<", ">", "<=", ">=") and not numeric)
                 or (op in ("contains", "not_contains", "starts_with", "ends_with", "before", "after") and numeric)
@@ -253,7 +269,6 @@ def _trait_columns(engine: Any, spec: Spec, traits: str | Path | None) -> dict[s
                 )
     if problems:
         raise _sorted_error(problems)
-    return types
 
 
 @dataclass
@@ -276,17 +291,36 @@ def prepare(
     *,
     profile_id: str | None = None,
     nodes: bool = False,
+    trait_types: dict[str, str] | None = None,
+    one: Any = None,
+    check_ops: bool = True,
 ) -> Prepared:
+    """Settle as_of, read ``traits`` (registered as ``traits_in``) and compile. ``trait_types``: the
+    computed traits' types when the caller provides ``traits_in`` itself (``traits`` is then None);
+    ``one``: a pass over the events shared with the traits (its table made by the caller);
+    ``check_ops=False``: the caller checks the operators against the types (once they are known)."""
     engine = store.engine
     when, source = parse_as_of(as_of), "given"
     if when is None:
         when, source = latest_timestamp(engine), "latest event"
         if when is None:
             raise InputError(f"{store.dir}: events.parquet has no event with a timestamp; give --as-of")
-    types = _trait_columns(engine, spec, traits)
+    if trait_types is not None:
+        types = dict(trait_types)
+        if check_ops:
+            check_trait_ops(spec, types)
+    else:
+        types = _trait_columns(engine, spec, traits)
     columns = set(types)
     compiled = compile_audiences(
-        spec, engine.dialect, when, trait_columns=columns, trait_types=types, profile_id=profile_id, nodes=nodes
+        spec,
+        engine.dialect,
+        when,
+        trait_columns=columns,
+        trait_types=types,
+        profile_id=profile_id,
+        nodes=nodes,
+        one=one,
     )
     return Prepared(store, spec, when, source, compiled, columns, types)
 
@@ -350,8 +384,19 @@ def write_members(prepared: Prepared, directory: Path) -> None:
     q = engine.dialect.quote_ident
     keys = prepared.compiled.audiences
     engine.execute(sql.MEMBER_IDENTIFIERS.fill(members=q(MATERIALIZED), any=" OR ".join(q(k) for k in keys)))
-    for key in keys:
-        engine.copy_parquet(sql.MEMBER_FILE.fill(members=q(MATERIALIZED), key=q(key)), directory / f"{key}.parquet")
+    parts = directory / "_parts"
+    if PARQUET_COPY in engine.capabilities and keys:
+        selects = " UNION ALL ".join(
+            f"SELECT {i} AS a, profile_id FROM {q(MATERIALIZED)} WHERE {q(k)}" for i, k in enumerate(keys)
+        )
+        engine.copy_parquet(sql.MEMBER_FILES.fill(selects=selects), parts, partition_by="a")
+    for i, key in enumerate(keys):  # one file per audience from the one pass; else (none, several) its own
+        found = sorted((parts / f"a={i}").glob("*.parquet")) if parts.is_dir() else []
+        if len(found) == 1:
+            os.replace(found[0], directory / f"{key}.parquet")
+        else:
+            engine.copy_parquet(sql.MEMBER_FILE.fill(members=q(MATERIALIZED), key=q(key)), directory / f"{key}.parquet")
+    shutil.rmtree(parts, ignore_errors=True)
 
 
 def _previous(previous: str | Path | None, keys: list[str]) -> dict[str, set[str]] | None:
@@ -466,7 +511,25 @@ def compute(
     (an earlier ``out``) who entered and exited, in ``out/changes.parquet``; with ``emit``
     (:class:`cdp_cli.activation.EmitOptions`, its ``previous`` unused) the activation events of
     every change (against ``previous``; without it every member entered)."""
-    from cdp_cli.fsutil import atomic_directory, check_replaceable, guard_outputs
+    spec, before = begin(profiles_dir, spec_path, out, traits=traits, plan=plan, previous=previous, emit=emit)
+    with _open(profiles_dir) as store:
+        prepared = prepare(store, spec, as_of, traits)
+        return finish(prepared, Path(out), plan=plan, before=before, emit=emit)
+
+
+def begin(
+    profiles_dir: str | Path,
+    spec_path: str | Path,
+    out: str | Path,
+    *,
+    traits: str | Path | None = None,
+    plan: Any = None,
+    previous: str | Path | None = None,
+    emit: Any = None,
+) -> tuple[Spec, dict[str, set[str]] | None]:
+    """What :func:`compute` checks before it opens the profiles (the spec, against ``plan``, the
+    outputs); the spec and the members of ``previous``."""
+    from cdp_cli.fsutil import check_replaceable, guard_outputs
 
     spec = load_spec(spec_path)
     if plan is not None:
@@ -477,25 +540,37 @@ def compute(
     outputs = {"--out": Path(out), "--emit-events": Path(emit.path) if emit is not None else None}
     guard_outputs(outputs, inputs, dir_flags=("--out",))
     check_replaceable(Path(out), "audiences")  # before the work: only over a directory cdp wrote
-    before = _previous(previous, [a.key for a in spec.audiences])
-    with _open(profiles_dir) as store:
-        prepared = prepare(store, spec, as_of, traits)
-        if plan is not None:
-            check_trait_names(spec, plan, prepared.trait_columns)
-        materialize(prepared)
-        members: dict[str, list[str]] = {}
-        idents: dict[str, list[str]] = {}
-        if before is not None or emit is not None:
-            members, idents = memberships(prepared, identifiers=emit is not None)
-        (count,) = store.engine.rows("SELECT count(*) FROM profiles")[0]
-        counted = sizes(prepared)
-        with atomic_directory(out, kind="audiences") as tmp:
-            write_members(prepared, tmp)
-            activation, entered, exited = _changes_and_activation(tmp, spec, prepared, members, idents, before, emit)
+    return spec, _previous(previous, [a.key for a in spec.audiences])
+
+
+def finish(
+    prepared: Prepared,
+    out: Path,
+    *,
+    plan: Any = None,
+    before: dict[str, set[str]] | None = None,
+    emit: Any = None,
+) -> AudiencesResult:
+    """After :func:`prepare`: compute the members, write ``out`` (and the activation events); the result."""
+    from cdp_cli.fsutil import atomic_directory
+
+    spec, store = prepared.spec, prepared.store
+    if plan is not None:
+        check_trait_names(spec, plan, prepared.trait_columns)
+    materialize(prepared)
+    members: dict[str, list[str]] = {}
+    idents: dict[str, list[str]] = {}
+    if before is not None or emit is not None:
+        members, idents = memberships(prepared, identifiers=emit is not None)
+    (count,) = store.engine.rows("SELECT count(*) FROM profiles")[0]
+    counted = sizes(prepared)
+    with atomic_directory(out, kind="audiences") as tmp:
+        write_members(prepared, tmp)
+        activation, entered, exited = _changes_and_activation(tmp, spec, prepared, members, idents, before, emit)
     result = AudiencesResult(
         "audiences compute",
         spec.path,
-        Path(profiles_dir),
+        Path(store.dir),
         prepared.as_of,
         prepared.as_of_source,
         int(count),

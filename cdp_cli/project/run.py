@@ -22,12 +22,14 @@ run stops the run (exit 1 for findings, 2 for an error); the report still tells 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -392,43 +394,60 @@ class _Runners:
         out = self.out / "traits.parquet"
         (self.out / "activation").mkdir(exist_ok=True)
         previous = out if out.exists() else None
-        r = api.compute_traits(
-            options=api.TraitsOptions(
-                profiles=self.out / "profiles",
-                spec=self.traits,
-                out=out,
-                as_of=self.spec.as_of,
-                plan=[self.plan],
-                emit_events=self.out / "activation" / "traits.ndjson",
-                previous=previous,
-            )
+        options = api.TraitsOptions(
+            profiles=self.out / "profiles",
+            spec=self.traits,
+            out=out,
+            as_of=self.spec.as_of,
+            plan=[self.plan],
+            emit_events=self.out / "activation" / "traits.ndjson",
+            previous=previous,
         )
+        if self.audiences is not None:  # both in one pass over the events; the audiences step reports its half
+            with self._previous_audiences() as before:
+                r, self.data["audiences_done"] = api.compute_traits_and_audiences(
+                    traits=options, audiences=self._audiences_options(before, traits=out)
+                )
+        else:
+            r = api.compute_traits(options=options)
         step.summary, step.verdict = _jsonable(r.summary()), r.verdict()
         return True
+
+    @contextlib.contextmanager
+    def _previous_audiences(self) -> Iterator[Path | None]:
+        """A copy of the last run's members (who entered and exited since), or None."""
+        out = self.out / "audiences"
+        with tempfile.TemporaryDirectory(prefix=".previous-audiences-", dir=self.out) as tmp:
+            previous = None
+            if out.is_dir():
+                previous = Path(tmp) / "audiences"
+                shutil.copytree(out, previous)
+            yield previous
+
+    def _audiences_options(self, previous: Path | None, traits: Path | None) -> Any:
+        from cdp_cli import api
+
+        (self.out / "activation").mkdir(exist_ok=True)
+        return api.AudiencesOptions(
+            profiles=self.out / "profiles",
+            spec=self.audiences,
+            out=self.out / "audiences",
+            traits=traits,
+            as_of=self.spec.as_of,
+            plan=[self.plan],
+            previous=previous,
+            emit_events=self.out / "activation" / "audiences.ndjson",
+        )
 
     def _audiences(self, step: Step) -> bool:
         from cdp_cli import api
 
-        out = self.out / "audiences"
-        (self.out / "activation").mkdir(exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".previous-audiences-", dir=self.out) as tmp:
-            previous = None
-            if out.is_dir():  # the last run's members: who entered and exited since
-                previous = Path(tmp) / "audiences"
-                shutil.copytree(out, previous)
-            traits = self.out / "traits.parquet"
-            r = api.compute_audiences(
-                options=api.AudiencesOptions(
-                    profiles=self.out / "profiles",
-                    spec=self.audiences,
-                    out=out,
-                    traits=traits if traits.exists() and self.traits is not None else None,
-                    as_of=self.spec.as_of,
-                    plan=[self.plan],
-                    previous=previous,
-                    emit_events=self.out / "activation" / "audiences.ndjson",
-                )
-            )
+        r = self.data.pop("audiences_done", None)  # computed with the traits, in one pass
+        if r is None:
+            with self._previous_audiences() as previous:
+                traits = self.out / "traits.parquet"
+                usable = traits if traits.exists() and self.traits is not None else None
+                r = api.compute_audiences(options=self._audiences_options(previous, traits=usable))
         step.summary, step.verdict = _jsonable(r.summary()), r.verdict()
         return True
 

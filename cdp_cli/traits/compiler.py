@@ -129,6 +129,7 @@ def compile_traits(
     profile_id: str | None = None,
     combined: bool = True,
     materialize: str | None = None,
+    one: OnePass | None = None,
 ) -> Compiled:
     """The query computing ``traits`` (as of ``as_of``) for every profile, or one (``profile_id``).
     ``sql_value_columns``: for each ``sql`` trait, the value columns its query returns (learnt by
@@ -137,10 +138,13 @@ def compile_traits(
     read of each event, one GROUP BY with a FILTER per trait); otherwise one readable SELECT per trait
     (``--show-sql``). ``materialize``: the name of a temporary table the result is computed into
     first (``Compiled.setup``), so that the statement and the non-numeric counts read it instead of
-    the events again."""
+    the events again. ``one``: a pass shared with other statements (its ``table``: the facts are
+    computed there once, by the caller, after every compiler registered its flags)."""
     ctes, params = _common(traits, as_of, dialect)
     n_common = len(ctes)  # the traits' own CTEs come after these
-    one = OnePass(dialect, as_of)
+    if one is None:
+        one = OnePass(dialect, as_of)
+    facts = one.relation
     aggregates: list[str] = []
     nn_counts: list[tuple[str, str]] = []  # (parameter holding the trait's name, count column)
     columns: list[Column] = []
@@ -169,7 +173,7 @@ def compile_traits(
             if trait.type == "most_frequent":
                 name = f"t{i}vmin"
                 params[name] = trait.min_frequency
-                ctes.append((f"{cte}_events", sql.FROM_FACTS.fill(m=m, v=v)))
+                ctes.append((f"{cte}_events", sql.FROM_FACTS.fill(m=m, v=v, facts=facts)))
                 ctes.append((cte, sql.MOST_FREQUENT.fill(events=f"{cte}_events", min_frequency=dialect.param(name))))
             else:  # read straight from the one GROUP BY, joined once (not one join per trait)
                 aggregates.append(f",\n           {_aggregate(trait, m, v, n, dialect)} AS a{i}")
@@ -219,13 +223,15 @@ def compile_traits(
         else:
             selects.append(f"{ref} AS {out}")
         columns.append(Column(trait.name, trait.name, kind))
-    if one.matches:  # before the traits' CTEs, after the common ones
-        at = n_common
+    if one.matches and one.table is not None:  # the shared facts table: only the GROUP BY is ours
+        ctes[n_common:n_common] = [("aggregates", sql.AGGREGATES.fill(columns="".join(aggregates), facts=facts))]
+    elif one.matches:  # before the traits' CTEs, after the common ones
         name, body = one.cte()
         params.update(one.params)
         if any(t.type == "most_frequent" for t in traits):  # facts has several readers: compute it once
             name += "!"
-        ctes[at:at] = [(name, body), ("aggregates", sql.AGGREGATES.fill(columns="".join(aggregates)))]
+        aggregated = sql.AGGREGATES.fill(columns="".join(aggregates), facts=facts)
+        ctes[n_common:n_common] = [(name, body), ("aggregates", aggregated)]
     if aggregates or (materialize and nn_counts):
         joins.append("\n    LEFT JOIN aggregates ag ON ag.unit_id = p.profile_id")
     if materialize and nn_counts:  # the non-numeric counts per profile, hidden columns of the table

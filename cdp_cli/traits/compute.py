@@ -148,10 +148,10 @@ def iso(ts: Any) -> str | None:
 
 
 # --- sql traits ------------------------------------------------------------------------------------
-def check_sql_traits(engine: Any, spec: Spec) -> dict[str, list[str]]:
+def check_sql_traits(engine: Any, spec: Spec, types: dict[str, str] | None = None) -> dict[str, list[str]]:
     """Bind every ``sql`` trait's query on the engine before the run: it must return ``profile_id``
     and at least one value column, at most one row per profile; output names must be snake_case and
-    unique. Returns each sql trait's value columns."""
+    unique. Returns each sql trait's value columns; fills ``types`` (output column -> Arrow type)."""
     from cdp_cli.errors import EngineError
 
     out: dict[str, list[str]] = {}
@@ -161,7 +161,8 @@ def check_sql_traits(engine: Any, spec: Spec) -> dict[str, list[str]]:
             continue
         where = ("traits", i, "query")
         try:
-            names = engine.arrow(sql.SQL_COLUMNS.fill(query=user_query(t))).schema.names
+            schema = engine.arrow(sql.SQL_COLUMNS.fill(query=user_query(t))).schema
+            names = schema.names
         except EngineError as e:
             problems.append((where, f"the query of {t.name!r} does not run: {e}"))
             continue
@@ -188,6 +189,9 @@ def check_sql_traits(engine: Any, spec: Spec) -> dict[str, list[str]]:
             )
             continue
         out[t.name] = values
+        if types is not None:
+            for col, name in zip(values, sql_columns(t, values), strict=True):
+                types[name] = str(schema.field(col).type)
     if not problems:
         seen: dict[str, str] = {}
         for i, t in enumerate(spec.traits):
@@ -210,6 +214,7 @@ class Prepared:
     as_of_source: str
     compiled: Compiled
     sql_value_columns: dict[str, list[str]] = field(default_factory=dict)  #: per sql trait, its value columns
+    sql_value_types: dict[str, str] = field(default_factory=dict)  #: per sql output column, its Arrow type
 
 
 def prepare(
@@ -219,9 +224,13 @@ def prepare(
     *,
     profile_id: str | None = None,
     materialize: bool = False,
+    one: Any = None,
+    run_setup: bool = True,
 ) -> Prepared:
     """Check the sql traits, settle as_of, compile; with ``materialize``, compute the traits into a
-    temporary table at once (the statement and the non-numeric counts then read it)."""
+    temporary table at once (the statement and the non-numeric counts then read it). ``one``: a
+    :class:`~cdp_cli.traits.onepass.OnePass` shared with the audiences; then the caller creates its
+    table and runs ``compiled.setup`` itself (``run_setup=False``)."""
     engine = store.engine
     when = parse_as_of(as_of)
     source = "given"
@@ -230,7 +239,8 @@ def prepare(
         source = "latest event"
         if when is None:
             raise InputError(f"{store.dir}: events.parquet has no event with a timestamp; give --as-of")
-    columns = check_sql_traits(engine, spec)
+    sql_types: dict[str, str] = {}
+    columns = check_sql_traits(engine, spec, sql_types)
     compiled = compile_traits(
         spec.traits,
         engine.dialect,
@@ -238,10 +248,12 @@ def prepare(
         sql_value_columns=columns,
         profile_id=profile_id,
         materialize=MATERIALIZED if materialize else None,
+        one=one,
     )
-    for statement in compiled.setup:
-        engine.execute(statement)
-    return Prepared(store, spec, when, source, compiled, columns)
+    if run_setup:
+        for statement in compiled.setup:
+            engine.execute(statement)
+    return Prepared(store, spec, when, source, compiled, columns, sql_types)
 
 
 #: the temporary table ``compute`` and ``preview`` compute the traits into
@@ -459,34 +471,48 @@ def compute(
 ) -> TraitsResult:
     """Compute the traits of ``spec_path`` for every profile of ``profiles_dir`` into ``out``; with
     ``emit`` (:class:`cdp_cli.activation.EmitOptions`), also the activation events of what changed."""
+    spec = begin(profiles_dir, spec_path, out, plan=plan, emit=emit)
+    with _open(profiles_dir) as store:
+        prepared = prepare(store, spec, as_of, materialize=True)
+        return finish(prepared, Path(out), emit)
+
+
+def begin(
+    profiles_dir: str | Path, spec_path: str | Path, out: str | Path, *, plan: Any = None, emit: Any = None
+) -> Spec:
+    """What :func:`compute` checks before it opens the profiles: the spec (and against ``plan``),
+    ``emit``, and that no output is an input. The loaded spec."""
     from cdp_cli.fsutil import guard_outputs
 
-    out_path = Path(out)
     spec = load_spec(spec_path)
     if plan is not None:
         check_against_plan(spec, plan)
     if emit is not None:
         emit.check()
-    outputs: dict[str, Path | None] = {"--out": out_path, "--emit-events": Path(emit.path) if emit else None}
+    outputs: dict[str, Path | None] = {"--out": Path(out), "--emit-events": Path(emit.path) if emit else None}
     guard_outputs(outputs, [Path(spec_path), Path(profiles_dir)])
-    with _open(profiles_dir) as store:
-        prepared = prepare(store, spec, as_of, materialize=True)
-        engine = store.engine
-        previous = _previous(emit, prepared)  # read before --out (which may be the same file) is replaced
-        activation = None
-        if emit is None:
-            write_parquet(engine, prepared.compiled.statement, out_path)
-            if out_path.is_file():
-                engine.register_parquet("traits_out", out_path)
-            else:  # a device or FIFO: describe what was computed
-                engine.register_arrow("traits_out", engine.arrow(prepared.compiled.statement))
-        else:  # the log first: if it cannot be written, --out (the next --previous) stays as it was
+    return spec
+
+
+def finish(prepared: Prepared, out_path: Path, emit: Any = None) -> TraitsResult:
+    """After :func:`prepare` (with ``materialize``, its setup run): write ``out_path`` (and the
+    activation events of ``emit``); the result."""
+    engine = prepared.store.engine
+    previous = _previous(emit, prepared)  # read before --out (which may be the same file) is replaced
+    activation = None
+    if emit is None:
+        write_parquet(engine, prepared.compiled.statement, out_path)
+        if out_path.is_file():
+            engine.register_parquet("traits_out", out_path)
+        else:  # a device or FIFO: describe what was computed
             engine.register_arrow("traits_out", engine.arrow(prepared.compiled.statement))
-            activation = emit_activation(emit, prepared, previous)
-            write_parquet(engine, "SELECT * FROM traits_out", out_path)
-        result = _result("traits compute", prepared, out_path)
-        result.activation = activation
-        return result
+    else:  # the log first: if it cannot be written, --out (the next --previous) stays as it was
+        engine.register_arrow("traits_out", engine.arrow(prepared.compiled.statement))
+        activation = emit_activation(emit, prepared, previous)
+        write_parquet(engine, "SELECT * FROM traits_out", out_path)
+    result = _result("traits compute", prepared, out_path)
+    result.activation = activation
+    return result
 
 
 def _computations(prepared: Prepared) -> list[Any]:

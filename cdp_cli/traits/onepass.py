@@ -20,12 +20,14 @@ SELECTs (the readable form ``--show-sql`` prints); tests compare both forms.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from cdp_cli.engine.dialect import Dialect
+from cdp_cli.engine.template import Statement
 from cdp_cli.traits import sql
 from cdp_cli.traits.conditions import Fragment, Value, conditions, hooks, in_time, json_path, selection, window
 
@@ -38,10 +40,17 @@ ORDER_KEY = (
 
 
 class OnePass:
-    """Collects definitions (:meth:`flag`) and gives the ``facts`` CTE (:meth:`cte`)."""
+    """Collects definitions (:meth:`flag`) and gives the ``facts`` CTE (:meth:`cte`).
 
-    def __init__(self, dialect: Dialect, as_of: datetime, *, source: str = "user_events") -> None:
-        self.d, self.as_of, self.source = dialect, as_of, source
+    With ``table``, the pass is shared by several statements (the traits and the audiences of one
+    run): every compiler registers its flags, then :meth:`create_table` computes the facts once into
+    that temporary table and the statements read it instead of a CTE of their own. Flag names must
+    then be distinct across the compilers (traits ``mN``, audiences ``amN``)."""
+
+    def __init__(
+        self, dialect: Dialect, as_of: datetime, *, source: str = "user_events", table: str | None = None
+    ) -> None:
+        self.d, self.as_of, self.source, self.table = dialect, as_of, source, table
         self.params: dict[str, Any] = {}
         self.paths: dict[str, int] = {}
         self.kinds: dict[tuple[str, str], None] = {}  # (type, name or "*") of every definition
@@ -115,6 +124,27 @@ class OnePass:
         f = Fragment.all(parts, joiner=" OR ", empty="FALSE")
         self.params.update(f.params)
         return f.sql
+
+    @property
+    def relation(self) -> str:
+        """What the statements read the facts from: the shared table, or the ``facts`` CTE."""
+        return self.table or "facts"
+
+    def create_table(self) -> Statement:
+        """``CREATE TEMPORARY TABLE <table>`` holding the facts of every flag registered so far."""
+        if self.table is None:
+            raise ValueError("a OnePass without a table is a CTE of each statement")
+        scoped = in_time(self.as_of, self.d, prefix="asof")
+        name, body = self.cte()
+        params = {**self.params, **scoped.params}
+        text = (
+            f"CREATE OR REPLACE TEMPORARY TABLE {self.d.quote_ident(self.table)} AS\n    WITH\n"
+            f"    scoped AS ({sql.SCOPED.fill(in_time=scoped.sql)}\n    ),\n"
+            f"    user_events AS ({sql.USER_EVENTS.fill()}\n    ),\n"
+            f"    {name} AS ({body}\n    )\n    SELECT * FROM {name}"
+        )
+        used = {k: v for k, v in params.items() if re.search(re.escape(self.d.param(k)) + r"(?!\w)", text)}
+        return Statement(text, used)
 
     def cte(self) -> tuple[str, str]:
         """``("facts", body)``; :attr:`params` then holds every parameter it binds."""

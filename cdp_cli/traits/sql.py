@@ -191,7 +191,7 @@ FACT_VALUES = Shape(
            CASE WHEN e.<m> THEN <present> END AS <has>""",
 )
 
-AGGREGATES = Shape("aggregates", "\n    SELECT unit_id<columns>\n    FROM facts GROUP BY unit_id")
+AGGREGATES = Shape("aggregates", "\n    SELECT unit_id<columns>\n    FROM <facts> GROUP BY unit_id")
 
 AGG_COUNTER = Shape("agg_counter", "count(*) FILTER (WHERE <m>)")
 
@@ -221,7 +221,7 @@ NON_NUMERIC_ROW = Shape(
 )
 
 # most_frequent in one pass: the values of the events that count, from the facts
-FROM_FACTS = Shape("from_facts", "SELECT unit_id, <v> AS v FROM facts WHERE <m>")
+FROM_FACTS = Shape("from_facts", "SELECT unit_id, <v> AS v FROM <facts> WHERE <m>")
 
 SQL_TRAIT = Shape(
     "sql_trait",
