@@ -403,12 +403,16 @@ class _Runners:
             emit_events=self.out / "activation" / "traits.ndjson",
             previous=previous,
         )
+        r = None
         if self.audiences is not None:  # both in one pass over the events; the audiences step reports its half
-            with self._previous_audiences() as before:
-                r, self.data["audiences_done"] = api.compute_traits_and_audiences(
-                    traits=options, audiences=self._audiences_options(before, traits=out)
-                )
-        else:
+            try:
+                with self._previous_audiences() as before:
+                    r, self.data["audiences_done"] = api.compute_traits_and_audiences(
+                        traits=options, audiences=self._audiences_options(before, traits=out)
+                    )
+            except CdpError:  # whose? the traits alone say; an audiences error is then the audiences step's
+                r = None
+        if r is None:
             r = api.compute_traits(options=options)
         step.summary, step.verdict = _jsonable(r.summary()), r.verdict()
         return True

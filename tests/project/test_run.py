@@ -70,6 +70,18 @@ def test_strict_lint_stops_the_run_with_exit_1_and_the_report_says_where(project
     assert "stopped at lint" in (project / "build" / "report.html").read_text()
 
 
+def test_a_broken_audiences_file_fails_the_audiences_step_not_the_traits_step(project: Path) -> None:
+    """Traits and audiences are computed in one pass; an error in the audiences is still theirs."""
+    spec = project / "audiences.yaml"
+    spec.write_text("audiences:\n  - key: odd\n    where: {trait: revenue_total, op: contains, value: '1'}\n")
+    r = run_cdp("run", str(project), "--format", "json")
+    assert r.returncode == 2, r.stderr
+    s = json.loads(r.stdout)
+    assert s["failed_step"] == "audiences" and s["steps"]["traits"]["status"] == "ran"
+    assert "audiences.yaml:3:" in s["steps"]["audiences"]["error"]
+    assert (project / "build" / "traits.parquet").exists()
+
+
 def test_a_broken_project_file_is_reported_with_file_line_and_column(project: Path) -> None:
     (project / "cdp.yaml").write_text("version: 1\nplan: ../plans/ecommerce\nevents: ecommerce/\nbogus: 1\n")
     r = run_cdp("run", str(project))
