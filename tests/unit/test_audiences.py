@@ -94,7 +94,10 @@ def _tables(rows):
     return events, profiles, identities
 
 
-def _run(tmp_path: Path, rows, spec=SPEC, combined: bool = True):
+def _run(tmp_path: Path, rows, spec=SPEC, combined: bool = True, shared: bool = False):
+    """``shared``: the performed leaves' pass in a table made first, as when the traits share it."""
+    from cdp_cli.traits.onepass import OnePass
+
     f = tmp_path / "audiences.yaml"
     f.write_text(yaml.safe_dump(spec))
     s = load_spec(f)
@@ -103,7 +106,11 @@ def _run(tmp_path: Path, rows, spec=SPEC, combined: bool = True):
         engine.register_arrow("events", events)
         engine.register_arrow("profiles", profiles)
         engine.register_arrow("identities", identities)
-        out = engine.arrow(compile_audiences(s, engine.dialect, AS_OF, combined=combined).statement).to_pylist()
+        one = OnePass(engine.dialect, AS_OF, table="cdp_facts") if shared else None
+        compiled = compile_audiences(s, engine.dialect, AS_OF, combined=combined, one=one)
+        if one is not None and one.matches:
+            engine.execute(one.create_table())
+        out = engine.arrow(compiled.statement).to_pylist()
     return {r["profile_id"]: {k: v for k, v in r.items() if k != "profile_id"} for r in out}
 
 
@@ -164,6 +171,7 @@ def _reference(rows):
 def test_every_condition_kind_matches_a_plain_python_computation(tmp_path, rows):
     want = _reference(rows)
     assert _run(tmp_path, rows) == want  # one pass over the events, as compute runs it
+    assert _run(tmp_path, rows, shared=True) == want  # the pass shared with the traits (cdp run)
     assert _run(tmp_path, rows, combined=False) == want  # one SELECT per leaf, as --show-sql prints it
 
 

@@ -183,11 +183,13 @@ def _events_table(rows: list[dict]) -> pa.Table:
     return pa.table({k: pa.array(v, schema.field(k).type) for k, v in cols.items()}, schema=schema)
 
 
-#: the three forms of the query: one pass (as compute runs it, into a temporary table, and as one
-#: statement, as explain runs it) and one SELECT per trait (as --show-sql prints it)
+#: the forms of the query: one pass (as compute runs it, into a temporary table, and as one
+#: statement, as explain runs it), one pass shared with audiences (its facts in a table made first,
+#: as cdp run computes traits and audiences together) and one SELECT per trait (as --show-sql prints it)
 FORMS = {
     "one pass, materialized": dict(materialize="t_out"),
     "one pass": {},
+    "one pass, shared table": dict(materialize="t_out", shared=True),
     "per trait": dict(combined=False),
 }
 
@@ -197,7 +199,15 @@ def _compute(rows: list[dict], form: str = "one pass, materialized") -> dict[str
     with connect() as engine:
         engine.register_arrow("events", _events_table(rows))
         engine.register_arrow("profiles", pa.table({"profile_id": PROFILES}))
-        compiled = compile_traits(traits, engine.dialect, AS_OF, **FORMS[form])
+        options = dict(FORMS[form])
+        one = None
+        if options.pop("shared", False):
+            from cdp_cli.traits.onepass import OnePass
+
+            one = OnePass(engine.dialect, AS_OF, table="cdp_facts")
+        compiled = compile_traits(traits, engine.dialect, AS_OF, one=one, **options)
+        if one is not None and one.matches:
+            engine.execute(one.create_table())
         for statement in compiled.setup:
             engine.execute(statement)
         table = engine.arrow(compiled.statement)
