@@ -5,8 +5,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests assert properties, not speed: on a loaded 2-core CI machine generating inputs can be
+# slow, and hypothesis's too_slow health check (and its per-example deadline) then fails a test
+# whose property holds. Tests with their own @settings inherit this.
+settings.register_profile("cdp", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("cdp")
 
 
 @pytest.fixture(autouse=True)

@@ -166,7 +166,11 @@ def _reference(rows):
     return out
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(rows=event_lists())
 def test_every_condition_kind_matches_a_plain_python_computation(tmp_path, rows):
     want = _reference(rows)
