@@ -627,33 +627,39 @@ class PostgresDestination:
         have = set(chain.from_iterable(rows))
         given = set(columns)
         update = [c for c in self._columns["tracks"] if c != "id"]
-        new = {c: sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in update if c in given or c == "uuid_ts"}
-        value = [new.get(c, sql.SQL("NULL")) for c in update]
-        compared = [(c, v) for c, v in zip(update, value, strict=True) if c != "uuid_ts"]
-        ids = orjson.dumps([row["id"] for row in rows]).decode()
-        return (
-            sql.SQL(
-                "INSERT INTO {} AS t ({}, uuid_ts) SELECT {}, now() FROM {} e "
-                "JOIN json_array_elements_text({}::json) AS u(id) ON e.id = u.id "
-                "ON CONFLICT (id) DO UPDATE SET ({}) = ROW({}) WHERE "
-                "COALESCE(t.received_at, '-infinity') <= COALESCE({}, '-infinity') AND ROW({}) IS DISTINCT FROM ROW({})"
-            )
-            .format(
+        ids = sql.Literal(orjson.dumps([row["id"] for row in rows]).decode()).as_bytes(self._conn)
+        shape = (source, tuple(columns), tuple(c in have for c in columns), tuple(update))  # all but the ids
+        head = self._statement(
+            ("derive-head", *shape),
+            lambda: sql.SQL(
+                "INSERT INTO {} AS t ({}, uuid_ts) SELECT {}, now() FROM {} e JOIN json_array_elements_text("
+            ).format(
                 self._ident("tracks"),
                 sql.SQL(", ").join(map(sql.Identifier, columns)),
                 sql.SQL(", ").join(
                     sql.SQL("e.{}").format(sql.Identifier(c)) if c in have else sql.SQL("NULL") for c in columns
                 ),
                 self._ident(source),
-                sql.Literal(ids),
+            ),
+        )
+
+        def tail() -> Any:
+            new = {c: sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in update if c in given or c == "uuid_ts"}
+            value = [new.get(c, sql.SQL("NULL")) for c in update]
+            compared = [(c, v) for c, v in zip(update, value, strict=True) if c != "uuid_ts"]
+            return sql.SQL(
+                "::json) AS u(id) ON e.id = u.id "
+                "ON CONFLICT (id) DO UPDATE SET ({}) = ROW({}) WHERE "
+                "COALESCE(t.received_at, '-infinity') <= COALESCE({}, '-infinity') AND ROW({}) IS DISTINCT FROM ROW({})"
+            ).format(
                 sql.SQL(", ").join(map(sql.Identifier, update)),
                 sql.SQL(", ").join(value),
                 new.get("received_at", sql.SQL("NULL::timestamptz")),
                 sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c, _ in compared),
                 sql.SQL(", ").join(v for _, v in compared),
             )
-            .as_bytes(self._conn)
-        )
+
+        return head + ids + self._statement(("derive-tail", *shape), tail)
 
     def _copy_statement(self, table: str, columns: list[str]) -> bytes:
         from psycopg import sql
