@@ -447,12 +447,15 @@ class _Runners:
         from cdp_cli import api
 
         r = self.data.pop("audiences_done", None)  # computed with the traits, in one pass
+        together = r is not None
         if r is None:
             with self._previous_audiences() as previous:
                 traits = self.out / "traits.parquet"
                 usable = traits if traits.exists() and self.traits is not None else None
                 r = api.compute_audiences(options=self._audiences_options(previous, traits=usable))
         step.summary, step.verdict = _jsonable(r.summary()), r.verdict()
+        if together:  # its time is in the traits step's
+            step.verdict += " (in one pass over the events with the traits)"
         return True
 
     def _replay(self, step: Step) -> bool:
