@@ -678,3 +678,20 @@ def test_slicing_changes_nothing(tmp_path, sdk_log, monkeypatch):
     sliced = infer_plan([sdk_log], jobs=1)
     assert sliced.text() == whole.text()
     assert sliced.summary()["lines"] == whole.summary()["lines"] == 360
+
+
+def test_a_node_pickles_every_statistic_and_no_pending_object():
+    """Workers send their statistics as pickled nodes; the state is spelled out by hand, so a slot
+    added later must be added there too."""
+    import pickle
+
+    from cdp_cli.plan.infer import Node
+
+    node = Node(2)
+    for i, slot in enumerate(Node.__slots__):
+        setattr(node, slot, [] if slot == "pending" else f"value {i}")
+    node.pending = [{"a": 1}]
+    back = pickle.loads(pickle.dumps(node))
+    assert [getattr(back, s) for s in Node.__slots__] == [
+        [] if s == "pending" else f"value {i}" for i, s in enumerate(Node.__slots__)
+    ]
