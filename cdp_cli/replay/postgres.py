@@ -693,7 +693,7 @@ class PostgresDestination:
                 text = _copy_text(rows[start:end], columns, types, stamp, block, self._clean)
                 copy.write(text.encode(encoding))
 
-    def _statement(self, key: tuple[str, ...], build: Callable[[], Any]) -> bytes:
+    def _statement(self, key: tuple[Any, ...], build: Callable[[], Any]) -> bytes:
         """A statement composed once (composing identifiers costs more than running the statement
         for a small table)."""
         query = self._statements.get(key)
