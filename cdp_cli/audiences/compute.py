@@ -4,9 +4,7 @@ or a preview (sizes, sample, overlap, identifier types) that writes nothing."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +12,6 @@ from typing import Any
 
 from cdp_cli.audiences.compiler import Compiled, compile_audiences
 from cdp_cli.audiences.definitions import WRAPPERS, AudiencesFile, check_tree, parse_tree, references
-from cdp_cli.engine.base import PARQUET_COPY
 from cdp_cli.errors import ConfigError, InputError, UsageError
 from cdp_cli.results import DefinitionResult, Table, plural
 from cdp_cli.traits.compute import _close, iso, latest_timestamp, parse_as_of
@@ -384,19 +381,10 @@ def write_members(prepared: Prepared, directory: Path) -> None:
     q = engine.dialect.quote_ident
     keys = prepared.compiled.audiences
     engine.execute(sql.MEMBER_IDENTIFIERS.fill(members=q(MATERIALIZED), any=" OR ".join(q(k) for k in keys)))
-    parts = directory / "_parts"
-    if PARQUET_COPY in engine.capabilities and keys:
-        selects = " UNION ALL ".join(
-            f"SELECT {i} AS a, profile_id FROM {q(MATERIALIZED)} WHERE {q(k)}" for i, k in enumerate(keys)
-        )
-        engine.copy_parquet(sql.MEMBER_FILES.fill(selects=selects), parts, partition_by="a")
-    for i, key in enumerate(keys):  # one file per audience from the one pass; else (none, several) its own
-        found = sorted((parts / f"a={i}").glob("*.parquet")) if parts.is_dir() else []
-        if len(found) == 1:
-            os.replace(found[0], directory / f"{key}.parquet")
-        else:
-            engine.copy_parquet(sql.MEMBER_FILE.fill(members=q(MATERIALIZED), key=q(key)), directory / f"{key}.parquet")
-    shutil.rmtree(parts, ignore_errors=True)
+    # one COPY per audience: a partitioned COPY (one statement for all) does not keep each file's
+    # rows in profile_id order, which the files promise
+    for key in keys:
+        engine.copy_parquet(sql.MEMBER_FILE.fill(members=q(MATERIALIZED), key=q(key)), directory / f"{key}.parquet")
 
 
 def _previous(previous: str | Path | None, keys: list[str]) -> dict[str, set[str]] | None:

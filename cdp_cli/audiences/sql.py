@@ -97,15 +97,6 @@ MEMBER_FILE = Shape(
     ORDER BY a.profile_id""",
 )
 
-MEMBER_FILES = Shape(
-    "member_files",
-    """
-    -- every audience's members and their identifiers, by audience number (a), in one pass
-    SELECT a.a, a.profile_id, COALESCE(i.identifiers, CAST([] AS VARCHAR[])) AS identifiers
-    FROM (<selects>) a LEFT JOIN cdp_member_identifiers i ON i.profile_id = a.profile_id
-    ORDER BY a.a, a.profile_id""",
-)
-
 MATCHING_EVENTS = Shape(
     "matching_events",
     """

@@ -69,12 +69,9 @@ class Engine(Protocol):
         compression: str = "zstd",
         row_group_size: int | None = None,
         metadata: Mapping[str, str] | None = None,
-        partition_by: str | None = None,
     ) -> None:
         """Write a query's result to one Parquet file (the caller makes it atomic); ``metadata``: the
-        file's Parquet key-value metadata (text keys and values). ``partition_by`` (an integer column
-        of the result): ``path`` is a directory and each value's rows go to ``path/<column>=<value>/``
-        in one or more files, in the query's order, without that column."""
+        file's Parquet key-value metadata (text keys and values)."""
 
     def execute(self, sql: Query, params: Params = None) -> None:
         """Run a statement for its effect."""

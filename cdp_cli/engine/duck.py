@@ -146,7 +146,6 @@ class DuckEngine:
         compression: str = "zstd",
         row_group_size: int | None = None,
         metadata: Mapping[str, str] | None = None,
-        partition_by: str | None = None,
     ) -> None:
         text, values = _unpack(sql, params)
         if not compression.isalnum():
@@ -158,16 +157,8 @@ class DuckEngine:
             lit = self.dialect.literal
             pairs = ", ".join(f"{self.dialect.quote_ident(str(k))}: {lit(str(v))}" for k, v in metadata.items())
             opts += f", KV_METADATA {{{pairs}}}"
-        if partition_by is not None:
-            opts += f", PARTITION_BY ({self.dialect.quote_ident(partition_by)})"
         with _translated(f"writing {Path(path).name}"):
-            if partition_by is not None:  # each partition's rows in the query's order
-                self.con.execute("SET preserve_insertion_order = true")
-            try:
-                self.con.execute(f"COPY (\n{text}\n) TO {self.dialect.literal(str(path))} ({opts})", values or [])
-            finally:
-                if partition_by is not None:
-                    self.con.execute("SET preserve_insertion_order = false")
+            self.con.execute(f"COPY (\n{text}\n) TO {self.dialect.literal(str(path))} ({opts})", values or [])
 
     def execute(self, sql: Query, params: Params = None) -> None:
         text, values = _unpack(sql, params)

@@ -230,6 +230,9 @@ def run_project(
             fp = hasher.fingerprint(upstream, name, *runners.depends(name))
             new_state[name] = fp
             upstream = fp
+            if name == "traits" and runners.configured("audiences"):  # will the audiences step run too?
+                next_fp = hasher.fingerprint(fp, "audiences", *runners.depends("audiences"))
+                runners.audiences_due = not (state.get("audiences") == next_fp and runners.outputs_exist("audiences"))
             if state.get(name) == fp and runners.outputs_exist(name):
                 step.status = "skipped"
                 step.verdict = "unchanged since the last run"
@@ -290,6 +293,7 @@ class _Runners:
         self.observer = observer
         self.result = result
         self.data: dict[str, Any] = {}  # step -> the library result (for the report), when it ran
+        self.audiences_due = True  # whether the audiences step runs after the traits (not skipped)
 
     def configured(self, name: str) -> bool:
         return {
@@ -393,27 +397,32 @@ class _Runners:
 
         out = self.out / "traits.parquet"
         (self.out / "activation").mkdir(exist_ok=True)
-        previous = out if out.exists() else None
-        options = api.TraitsOptions(
-            profiles=self.out / "profiles",
-            spec=self.traits,
-            out=out,
-            as_of=self.spec.as_of,
-            plan=[self.plan],
-            emit_events=self.out / "activation" / "traits.ndjson",
-            previous=previous,
-        )
-        r = None
-        if self.audiences is not None:  # both in one pass over the events; the audiences step reports its half
-            try:
-                with self._previous_audiences() as before:
-                    r, self.data["audiences_done"] = api.compute_traits_and_audiences(
-                        traits=options, audiences=self._audiences_options(before, traits=out)
-                    )
-            except CdpError:  # whose? the traits alone say; an audiences error is then the audiences step's
-                r = None
-        if r is None:
-            r = api.compute_traits(options=options)
+        with tempfile.TemporaryDirectory(prefix=".previous-traits-", dir=self.out) as tmp:
+            previous = None
+            if out.exists():  # the last run's values, kept aside: a second attempt must still compare with them
+                previous = Path(tmp) / "traits.parquet"
+                shutil.copyfile(out, previous)
+            options = api.TraitsOptions(
+                profiles=self.out / "profiles",
+                spec=self.traits,
+                out=out,
+                as_of=self.spec.as_of,
+                plan=[self.plan],
+                emit_events=self.out / "activation" / "traits.ndjson",
+                previous=previous,
+            )
+            r = None
+            if self.audiences is not None and self.audiences_due:  # both in one pass over the events
+                try:
+                    with self._previous_audiences() as before:
+                        r, self.data["audiences_done"] = api.compute_traits_and_audiences(
+                            traits=options, audiences=self._audiences_options(before, traits=out)
+                        )
+                except CdpError:  # whose? the traits alone say; an audiences error is then the audiences step's
+                    r = None
+                    self.data.pop("audiences_done", None)
+            if r is None:
+                r = api.compute_traits(options=options)
         step.summary, step.verdict = _jsonable(r.summary()), r.verdict()
         return True
 

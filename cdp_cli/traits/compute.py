@@ -509,7 +509,10 @@ def finish(prepared: Prepared, out_path: Path, emit: Any = None) -> TraitsResult
     else:  # the log first: if it cannot be written, --out (the next --previous) stays as it was
         engine.register_arrow("traits_out", engine.arrow(prepared.compiled.statement))
         activation = emit_activation(emit, prepared, previous)
-        write_parquet(engine, "SELECT * FROM traits_out", out_path)
+        # written by the engine from the computed table, as without --emit-events: the same column
+        # types (through Arrow, a JSON column of an sql trait would become text)
+        source = prepared.compiled.statement if prepared.compiled.setup else "SELECT * FROM traits_out"
+        write_parquet(engine, source, out_path)
     result = _result("traits compute", prepared, out_path)
     result.activation = activation
     return result

@@ -65,8 +65,9 @@ def compute_together(
     from cdp_cli.traits.onepass import OnePass
 
     t_out, a_out = Path(traits_out), Path(audiences_out)
-    if t_out.resolve() == a_out.resolve() or a_out.resolve() in t_out.resolve().parents:
-        raise UsageError(f"the traits output {t_out} must not be (inside) the audiences output {a_out}")
+    t_real, a_real = t_out.resolve(), a_out.resolve()
+    if t_real == a_real or a_real in t_real.parents or t_real in a_real.parents:
+        raise UsageError(f"the traits output {t_out} and the audiences output {a_out} must not hold one another")
     t_spec = traits.begin(profiles_dir, traits_spec, t_out, plan=plan, emit=traits_emit)
     a_spec, before = audiences.begin(
         profiles_dir, audiences_spec, a_out, traits=None, plan=plan, previous=previous, emit=audiences_emit
@@ -98,6 +99,8 @@ def compute_together(
         schema = engine.arrow("SELECT * FROM traits_in LIMIT 0").schema
         actual = {f.name: str(f.type) for f in schema if f.name != "profile_id"}
         audiences.check_trait_ops(a_spec, actual)  # against the real types, before anything is written
+        if plan is not None:
+            audiences.check_trait_names(a_spec, plan, set(actual))
         kind = audiences.type_class
         if {k: kind(v) for k, v in actual.items()} != {k: kind(v) for k, v in predicted.items()}:
             a_prep = audiences.prepare(store, a_spec, when, None, trait_types=actual)  # a pass of its own

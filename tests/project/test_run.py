@@ -82,6 +82,32 @@ def test_a_broken_audiences_file_fails_the_audiences_step_not_the_traits_step(pr
     assert (project / "build" / "traits.parquet").exists()
 
 
+def test_a_traits_rerun_keeps_its_activation_events_when_the_audiences_fail(project: Path) -> None:
+    """The first attempt (in one pass with the audiences) may have written traits.parquet before the
+    audiences failed; the traits computed again alone must still compare with the last run's."""
+    assert run_cdp("run", str(project)).returncode == 0
+    traits = project / "traits.yaml"
+    traits.write_text(traits.read_text().replace('op: ">", value: 100}', 'op: ">", value: 10}'))
+    spec = project / "audiences.yaml"
+    spec.write_text(spec.read_text() + "\n  - key: typo\n    where: {trait: revenue_totl, op: '>', value: 1}\n")
+    s = json.loads(run_cdp("run", str(project), "--format", "json").stdout)
+    assert s["steps"]["traits"]["status"] == "ran" and s["failed_step"] == "audiences"
+    assert (project / "build" / "activation" / "traits.ndjson").read_text().strip()  # what changed, emitted
+
+
+def test_traits_alone_when_the_audiences_are_unchanged(project: Path) -> None:
+    """Traits rerun (their output was deleted), audiences unchanged: the audiences step is skipped,
+    so they must not be recomputed (nor their activation events replaced) with the traits."""
+    assert run_cdp("run", str(project)).returncode == 0
+    activation = project / "build" / "activation" / "audiences.ndjson"
+    before = activation.read_text()
+    (project / "build" / "traits.parquet").unlink()
+    s = json.loads(run_cdp("run", str(project), "--format", "json").stdout)
+    assert s["steps"]["traits"]["status"] == "ran" and s["steps"]["audiences"]["status"] == "skipped"
+    assert before and activation.read_text() == before
+    assert not (project / "build" / "audiences" / "changes.parquet").exists()
+
+
 def test_a_broken_project_file_is_reported_with_file_line_and_column(project: Path) -> None:
     (project / "cdp.yaml").write_text("version: 1\nplan: ../plans/ecommerce\nevents: ecommerce/\nbogus: 1\n")
     r = run_cdp("run", str(project))

@@ -345,3 +345,38 @@ def test_computed_traits_read_from_their_columns_agree_with_the_json_form(tmp_pa
     assert by_key["a0"] == ["p2", "p5"]  # n > 2: 3 and 5
     assert by_key["a7"] == ["p3"]  # n not_exists: the null
     assert by_key["a19"] == []  # a number never equals a text trait
+
+
+def test_member_files_are_sorted_by_profile_id_and_share_one_schema(tmp_path):
+    """Many members in a random order, several threads: each audience's file is in profile_id order
+    (a partitioned COPY lost it), and an empty audience's file has the same columns and types."""
+    from types import SimpleNamespace
+
+    import pyarrow.parquet as pq
+
+    from cdp_cli.audiences.compute import write_members
+    from cdp_cli.engine.duck import DuckEngine
+
+    with DuckEngine(threads=4) as engine:
+        engine.execute(
+            "CREATE TEMPORARY TABLE cdp_audiences AS SELECT 'p' || lpad(CAST(hash(i) % 100000000 AS VARCHAR), 9, '0')"
+            " || '_' || i AS profile_id, (i % 2 = 0) AS k0, (i % 3 = 0) AS k1, false AS k2, true AS k3"
+            " FROM range(200000) t(i) ORDER BY random()"
+        )
+        engine.execute(
+            "CREATE TABLE identities AS SELECT profile_id, 'email' AS type, profile_id || '@x' AS value"
+            " FROM cdp_audiences WHERE hash(profile_id) % 5 = 0"
+        )
+        prepared = SimpleNamespace(
+            materialized=True,
+            store=SimpleNamespace(engine=engine),
+            compiled=SimpleNamespace(audiences=["k0", "k1", "k2", "k3"]),
+        )
+        write_members(prepared, tmp_path)
+    schemas = set()
+    for key, n in (("k0", 100_000), ("k1", 66_667), ("k2", 0), ("k3", 200_000)):
+        table = pq.read_table(tmp_path / f"{key}.parquet")
+        ids = table.column("profile_id").to_pylist()
+        assert len(ids) == n and ids == sorted(ids), key
+        schemas.add(str(table.schema))
+    assert len(schemas) == 1

@@ -123,6 +123,15 @@ def test_outputs_are_guarded_and_options_must_agree(profiles, tmp_path):
             traits=api.TraitsOptions(profiles, SAMPLES / "traits.yaml", tmp_path / "t.parquet", as_of="2026-01-01"),
             audiences=api.AudiencesOptions(profiles, SAMPLES / "audiences.yaml", tmp_path / "a"),
         )
+    with pytest.raises(UsageError):  # the audiences directory inside the traits output
+        api.compute_traits_and_audiences(
+            profiles,
+            SAMPLES / "traits.yaml",
+            tmp_path / "t2.parquet",
+            SAMPLES / "audiences.yaml",
+            tmp_path / "t2.parquet" / "a",
+        )
+    assert not (tmp_path / "t2.parquet").exists()
     victim = tmp_path / "mine.parquet"
     victim.write_bytes(b"not written by cdp")
     with pytest.raises(Exception, match="mine.parquet"):
@@ -141,3 +150,43 @@ def test_an_operator_wrong_for_the_computed_type_is_located_and_nothing_is_writt
             profiles, SAMPLES / "traits.yaml", tmp_path / "t.parquet", spec, tmp_path / "aud"
         )
     assert not (tmp_path / "t.parquet").exists() and not (tmp_path / "aud").exists()
+
+
+def test_with_a_plan_an_unknown_trait_name_is_refused_before_anything_is_written(profiles, tmp_path):
+    spec = tmp_path / "audiences.yaml"
+    spec.write_text("audiences:\n  - key: odd\n    where: {trait: revenue_totl, op: '>', value: 1}\n")
+    with pytest.raises(Exception, match=r"audiences.yaml:3:\d+: trait 'revenue_totl'"):
+        api.compute_traits_and_audiences(
+            profiles,
+            SAMPLES / "traits.yaml",
+            tmp_path / "t.parquet",
+            spec,
+            tmp_path / "aud",
+            plan=ROOT / "plans" / "ecommerce",
+        )
+    assert not (tmp_path / "t.parquet").exists() and not (tmp_path / "aud").exists()
+
+
+def test_an_sql_trait_of_json_gives_the_same_audiences_with_activation_events(profiles, tmp_path):
+    """Written with --emit-events the traits file once held text where the engine held JSON; the
+    audiences read from the engine (together) must see what the file gives (apart)."""
+    traits = tmp_path / "traits.yaml"
+    traits.write_text(
+        "traits:\n  - name: js\n    type: sql\n    query: \"SELECT profile_id, to_json({'k': count(*)}) AS js "
+        'FROM events WHERE profile_id IS NOT NULL GROUP BY profile_id"\n'
+    )
+    audiences = tmp_path / "audiences.yaml"
+    audiences.write_text("audiences:\n  - key: js_k\n    where: {trait: js.k, op: '>', value: 3}\n")
+    sizes = []
+    for how in ("apart", "together"):
+        out = tmp_path / how
+        t = api.TraitsOptions(profiles, traits, out / "traits.parquet", emit_events=out / "t.ndjson")
+        a = api.AudiencesOptions(profiles, audiences, out / "audiences", emit_events=out / "a.ndjson")
+        if how == "apart":
+            api.compute_traits(options=t)
+            a.traits = t.out
+            sizes.append(api.compute_audiences(options=a).sizes)
+        else:
+            sizes.append(api.compute_traits_and_audiences(traits=t, audiences=a)[1].sizes)
+    assert sizes[0] == sizes[1] and sizes[0]["js_k"] > 0
+    _same_outputs(tmp_path / "apart", tmp_path / "together")
