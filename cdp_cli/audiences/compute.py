@@ -381,10 +381,24 @@ def write_members(prepared: Prepared, directory: Path) -> None:
     q = engine.dialect.quote_ident
     keys = prepared.compiled.audiences
     engine.execute(sql.MEMBER_IDENTIFIERS.fill(members=q(MATERIALIZED), any=" OR ".join(q(k) for k in keys)))
-    # one COPY per audience: a partitioned COPY (one statement for all) does not keep each file's
-    # rows in profile_id order, which the files promise
-    for key in keys:
-        engine.copy_parquet(sql.MEMBER_FILE.fill(members=q(MATERIALIZED), key=q(key)), directory / f"{key}.parquet")
+    if not keys:
+        return
+    # Every member of every audience in one ordered query, then each audience's rows (contiguous,
+    # in profile_id order) written as its file: one statement, not one per audience (a COPY each
+    # costs ~20 ms; a partitioned COPY does not keep each file's rows in order).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    selects = " UNION ALL ".join(
+        f"SELECT {i} AS a, profile_id FROM {q(MATERIALIZED)} WHERE {q(k)}" for i, k in enumerate(keys)
+    )
+    rows = engine.arrow(sql.MEMBER_ROWS.fill(selects=selects))
+    starts = rows.column("a").to_numpy().searchsorted(range(len(keys) + 1))
+    schema = pa.schema([pa.field("profile_id", pa.string()), pa.field("identifiers", pa.list_(pa.string()))])
+    members = pa.table([rows.column("profile_id"), rows.column("identifiers")], names=schema.names).cast(schema)
+    for i, key in enumerate(keys):
+        part = members.slice(starts[i], starts[i + 1] - starts[i])
+        pq.write_table(part, directory / f"{key}.parquet", compression="zstd", use_dictionary=False)
 
 
 def _previous(previous: str | Path | None, keys: list[str]) -> dict[str, set[str]] | None:

@@ -87,14 +87,13 @@ MEMBER_IDENTIFIERS = Shape(
     GROUP BY profile_id""",
 )
 
-MEMBER_FILE = Shape(
-    "member_file",
+MEMBER_ROWS = Shape(
+    "member_rows",
     """
-    -- one audience's members and their identifiers
-    SELECT a.profile_id, COALESCE(i.identifiers, CAST([] AS VARCHAR[])) AS identifiers
-    FROM <members> a LEFT JOIN cdp_member_identifiers i ON i.profile_id = a.profile_id
-    WHERE a.<key>
-    ORDER BY a.profile_id""",
+    -- every audience's members and their identifiers, by audience number (a), then profile
+    SELECT a.a, a.profile_id, COALESCE(i.identifiers, CAST([] AS VARCHAR[])) AS identifiers
+    FROM (<selects>) a LEFT JOIN cdp_member_identifiers i ON i.profile_id = a.profile_id
+    ORDER BY a.a, a.profile_id""",
 )
 
 MATCHING_EVENTS = Shape(

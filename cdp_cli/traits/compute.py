@@ -336,26 +336,41 @@ def distributions(engine: Any, prepared: Prepared, show_values: bool = False) ->
 
     schema = engine.arrow("SELECT * FROM traits_out LIMIT 0").schema
     types = {t.name: t.type for t in prepared.spec.traits}
-    stats = []
+    length = hooks(engine.dialect).list_length
+    kinds: list[str] = []
+    parts: list[str] = []  # every column's counts in one scan (not one query per column)
     for col in prepared.compiled.columns:
         q = engine.dialect.quote_ident(col.name)
         atype = schema.field(col.name).type
+        if pa.types.is_integer(atype) or pa.types.is_floating(atype) or pa.types.is_decimal(atype):
+            kinds.append("number")
+            parts.append(sql.NUMBER_STATS.fill(col=q))
+        elif pa.types.is_list(atype) or pa.types.is_large_list(atype):
+            kinds.append("list")
+            parts.append(sql.LIST_STATS.fill(col=q, length=length(q)))
+        else:
+            kinds.append("text")
+            parts.append(sql.TEXT_COUNT.fill(col=q))
+    values = list(engine.rows(f"SELECT {', '.join(parts)} FROM traits_out")[0]) if parts else []
+    stats = []
+    for col, kind in zip(prepared.compiled.columns, kinds, strict=True):
         row: dict[str, Any] = {
             "trait": col.trait,
             "column": col.name,
             "type": types[col.trait],
-            "arrow_type": str(atype),
+            "arrow_type": str(schema.field(col.name).type),
         }
-        if pa.types.is_integer(atype) or pa.types.is_floating(atype) or pa.types.is_decimal(atype):
-            n, lo, hi, mean = engine.rows(sql.NUMBER_STATS.fill(col=q))[0]
+        if kind == "number":
+            n, lo, hi, mean = values[:4]
+            del values[:4]
             row.update(values=n, min=_fmt(lo), max=_fmt(hi), mean=_fmt(mean))
-        elif pa.types.is_list(atype) or pa.types.is_large_list(atype):
-            length = hooks(engine.dialect).list_length(q)
-            n, lo, hi, mean = engine.rows(sql.LIST_STATS.fill(col=q, length=length))[0]
+        elif kind == "list":
+            n, lo, hi, mean = values[:4]
+            del values[:4]
             row.update(values=n, min_items=lo, max_items=hi, mean_items=_fmt(mean))
         else:
-            (n,) = engine.rows(sql.TEXT_COUNT.fill(col=q))[0]
-            top = engine.rows(sql.TOP_VALUES.fill(col=q))
+            n = values.pop(0)
+            top = engine.rows(sql.TOP_VALUES.fill(col=engine.dialect.quote_ident(col.name)))
             row.update(values=n, top=[{"value": withhold(str(v), show_values), "count": c} for v, c in top])
         stats.append(row)
     return stats

@@ -278,7 +278,7 @@ PROFILE_COUNT = Template("profile_count", "SELECT count(*) FROM {traits_out}")
 
 NUMBER_STATS = Shape(
     "number_stats",
-    "SELECT count(<col>), min(<col>), max(<col>), avg(CAST(<col> AS DOUBLE)) FROM traits_out",
+    "count(<col>), min(<col>), max(<col>), avg(CAST(<col> AS DOUBLE))",
 )
 
 TOP_VALUES = Shape(
@@ -290,10 +290,10 @@ TOP_VALUES = Shape(
 
 LIST_STATS = Shape(
     "list_stats",
-    "SELECT count(<col>), min(<length>), max(<length>), avg(<length>) FROM traits_out",
+    "count(<col>), min(<length>), max(<length>), avg(<length>)",
 )
 
-TEXT_COUNT = Shape("text_count", "SELECT count(<col>) FROM traits_out")
+TEXT_COUNT = Shape("text_count", "count(<col>)")
 
 SAMPLE = Shape("sample", "SELECT * FROM traits_out ORDER BY profile_id LIMIT <limit>")
 
