@@ -26,16 +26,18 @@ def write_table(
     schema: pa.Schema | None = None,
     compression: str = "zstd",
     row_group_size: int | None = None,
+    dictionary: bool = True,
 ) -> None:
     """Write ``table`` to one Parquet file (the caller makes it atomic). With ``schema``, the table
-    must have its columns, in its order, and types that cast to it safely."""
+    must have its columns, in its order, and types that cast to it safely. ``dictionary=False``:
+    no dictionary encoding (faster to write columns of mostly distinct values, such as ids)."""
     import pyarrow.parquet as pq
 
     if schema is not None and not table.schema.equals(schema):
         if table.schema.names != schema.names:
             raise ValueError(f"{Path(path).name}: columns {table.schema.names}, declared {schema.names}")
         table = table.cast(schema)  # safe casts only: raises on overflow or a lossy conversion
-    pq.write_table(table, path, compression=compression, row_group_size=row_group_size)
+    pq.write_table(table, path, compression=compression, row_group_size=row_group_size, use_dictionary=dictionary)
 
 
 def write_batches(

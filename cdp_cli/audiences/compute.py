@@ -387,7 +387,8 @@ def write_members(prepared: Prepared, directory: Path) -> None:
     # in profile_id order) written as its file: one statement, not one per audience (a COPY each
     # costs ~20 ms; a partitioned COPY does not keep each file's rows in order).
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from cdp_cli.storage import write_table
 
     selects = " UNION ALL ".join(
         f"SELECT {i} AS a, profile_id FROM {q(MATERIALIZED)} WHERE {q(k)}" for i, k in enumerate(keys)
@@ -395,10 +396,10 @@ def write_members(prepared: Prepared, directory: Path) -> None:
     rows = engine.arrow(sql.MEMBER_ROWS.fill(selects=selects))
     starts = rows.column("a").to_numpy().searchsorted(range(len(keys) + 1))
     schema = pa.schema([pa.field("profile_id", pa.string()), pa.field("identifiers", pa.list_(pa.string()))])
-    members = pa.table([rows.column("profile_id"), rows.column("identifiers")], names=schema.names).cast(schema)
+    members = pa.table([rows.column("profile_id"), rows.column("identifiers")], names=schema.names)
     for i, key in enumerate(keys):
         part = members.slice(starts[i], starts[i + 1] - starts[i])
-        pq.write_table(part, directory / f"{key}.parquet", compression="zstd", use_dictionary=False)
+        write_table(part, directory / f"{key}.parquet", schema=schema, dictionary=False)
 
 
 def _previous(previous: str | Path | None, keys: list[str]) -> dict[str, set[str]] | None:

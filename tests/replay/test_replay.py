@@ -274,8 +274,10 @@ def test_sigkill_at_random_points_then_resume_ends_like_one_uninterrupted_run(tm
     try:
         url = server.stdout.readline().split()[-1]
         ckpt = tmp_path / "ckpt.json"
+        # paced (--rate) so that every attempt is still sending when it is killed: unpaced, a fast
+        # replay can finish 20,000 messages before the first kill, and the test would kill nothing
         cmd = [sys.executable, "-m", "cdp_cli", "events", "replay", str(log), "--to", url, "--checkpoint", str(ckpt),
-               "--batch-size", "200", "-q"]  # fmt: skip
+               "--batch-size", "200", "--rate", "4000", "-q"]  # fmt: skip
         rng = random.Random(11)
         kills = 0
         for _ in range(4):
