@@ -4,6 +4,7 @@ or a preview (sizes, sample, overlap, identifier types) that writes nothing."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -394,7 +395,8 @@ def write_members(prepared: Prepared, directory: Path) -> None:
         f"SELECT {i} AS a, profile_id FROM {q(MATERIALIZED)} WHERE {q(k)}" for i, k in enumerate(keys)
     )
     rows = engine.arrow(sql.MEMBER_ROWS.fill(selects=selects))
-    starts = rows.column("a").to_numpy().searchsorted(range(len(keys) + 1))
+    numbers = rows.column("a").to_pylist()  # sorted (no numpy: pyarrow does not bring it)
+    starts = [bisect.bisect_left(numbers, i) for i in range(len(keys) + 1)]
     schema = pa.schema([pa.field("profile_id", pa.string()), pa.field("identifiers", pa.list_(pa.string()))])
     members = pa.table([rows.column("profile_id"), rows.column("identifiers")], names=schema.names)
     for i, key in enumerate(keys):
