@@ -15,7 +15,7 @@ from cdp_cli.audiences.compiler import Compiled, compile_audiences
 from cdp_cli.audiences.definitions import WRAPPERS, AudiencesFile, check_tree, parse_tree, references
 from cdp_cli.errors import ConfigError, InputError, UsageError
 from cdp_cli.results import DefinitionResult, Table, plural
-from cdp_cli.traits.compute import _close, iso, latest_timestamp, parse_as_of
+from cdp_cli.traits.compute import _close, iso, settle_as_of
 
 
 @dataclass
@@ -298,11 +298,7 @@ def prepare(
     ``one``: a pass over the events shared with the traits (its table made by the caller);
     ``check_ops=False``: the caller checks the operators against the types (once they are known)."""
     engine = store.engine
-    when, source = parse_as_of(as_of), "given"
-    if when is None:
-        when, source = latest_timestamp(engine), "latest event"
-        if when is None:
-            raise InputError(f"{store.dir}: events.parquet has no event with a timestamp; give --as-of")
+    when, source = settle_as_of(store, as_of)
     if trait_types is not None:
         types = dict(trait_types)
         if check_ops:

@@ -129,6 +129,18 @@ def parse_as_of(value: datetime | str | None) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
+def settle_as_of(store: Any, as_of: datetime | str | None) -> tuple[datetime, str]:
+    """``(as_of, where it came from)``: the one given, else the latest event timestamp of the
+    profiles ``store`` (an InputError when there is none)."""
+    when = parse_as_of(as_of)
+    if when is not None:
+        return when, "given"
+    when = latest_timestamp(store.engine)
+    if when is None:
+        raise InputError(f"{store.dir}: events.parquet has no event with a timestamp; give --as-of")
+    return when, "latest event"
+
+
 def latest_timestamp(engine: Any) -> datetime | None:
     (row,) = engine.rows(sql.LATEST_TIMESTAMP.render(engine.dialect))
     ts = row[0]
@@ -232,13 +244,7 @@ def prepare(
     :class:`~cdp_cli.traits.onepass.OnePass` shared with the audiences; then the caller creates its
     table and runs ``compiled.setup`` itself (``run_setup=False``)."""
     engine = store.engine
-    when = parse_as_of(as_of)
-    source = "given"
-    if when is None:
-        when = latest_timestamp(engine)
-        source = "latest event"
-        if when is None:
-            raise InputError(f"{store.dir}: events.parquet has no event with a timestamp; give --as-of")
+    when, source = settle_as_of(store, as_of)
     sql_types: dict[str, str] = {}
     columns = check_sql_traits(engine, spec, sql_types)
     compiled = compile_traits(

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cdp_cli.errors import InputError, UsageError
+from cdp_cli.errors import UsageError
 
 #: the temporary table holding the shared pass over the events
 FACTS_TABLE = "cdp_facts"
@@ -80,11 +80,7 @@ def compute_together(
         guard_outputs(emits, [Path(traits_spec), Path(audiences_spec), Path(profiles_dir), t_out, a_out])
     with traits._open(profiles_dir) as store:
         engine = store.engine
-        when, source = traits.parse_as_of(as_of), "given"
-        if when is None:
-            when, source = traits.latest_timestamp(engine), "latest event"
-            if when is None:
-                raise InputError(f"{store.dir}: events.parquet has no event with a timestamp; give --as-of")
+        when, source = traits.settle_as_of(store, as_of)
         one = OnePass(engine.dialect, when, table=FACTS_TABLE)
         t_prep = traits.prepare(store, t_spec, when, materialize=True, one=one, run_setup=False)
         predicted = predicted_types(t_prep)
