@@ -2,7 +2,9 @@
 
     python3 infer_bench.py [LOG] [--repeat 3] [--jobs 1 2] [--lint]
 
-Measured in one process, back to back on the same file (best of --repeat; rates in messages/s):
+Measured in one process on the same file, in --repeat rounds of every measurement in turn; each
+figure is the median over the rounds, each ratio the median of the rounds' own ratios (rates in
+messages/s):
 
   parse-only     for line in file: orjson.loads(line)         the ceiling (the brief's "bare parse")
   reader         cdp's reader alone (iter_records)           what every cdp command pays
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path("/work/main")
 sys.path.insert(0, str(ROOT))
@@ -66,19 +70,14 @@ def cpu() -> tuple[float, float]:
     return s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime
 
 
-def measure(fn, repeat: int, jobs: int = 1):
-    """Best of ``repeat``: (messages, wall seconds, parent CPU, children CPU)."""
-    best = None
-    for _ in range(repeat):
-        p0, c0 = cpu()
-        t = time.perf_counter()
-        n = fn()
-        wall = time.perf_counter() - t
-        p1, c1 = cpu()
-        row = (n, wall, p1 - p0, c1 - c0)
-        if best is None or wall < best[1]:
-            best = row
-    return best
+def once(fn) -> tuple[int, float, float, float]:
+    """One run: (messages, wall seconds, parent CPU, children CPU)."""
+    p0, c0 = cpu()
+    t = time.perf_counter()
+    n = fn()
+    wall = time.perf_counter() - t
+    p1, c1 = cpu()
+    return n, wall, p1 - p0, c1 - c0
 
 
 def main() -> None:
@@ -90,25 +89,39 @@ def main() -> None:
     a = ap.parse_args()
     path = Path(a.log)
     print(f"{path.name}: {path.stat().st_size / 2**20:,.0f} MiB, {time.strftime('%Y-%m-%d %H:%M')}")
-    rows = [("parse-only (orjson loop)", 1, measure(lambda: parse_only(path), a.repeat))]
-    rows.append(("cdp reader (iter_records)", 1, measure(lambda: reader_only(path), a.repeat)))
+    # Rounds: every measurement once per round, in turn, so each round's ratios to the bare parse
+    # compare runs seconds apart; the table gives the median of those per-round ratios (this
+    # machine's speed drifts by 10-30% over minutes, which moves separate best-of figures apart).
+    todo: list[tuple[str, int, Any]] = [
+        ("parse-only (orjson loop)", 1, lambda: parse_only(path)),
+        ("cdp reader (iter_records)", 1, lambda: reader_only(path)),
+    ]
     for j in a.jobs:
         if a.lint:
-            rows.append((f"events lint --plan, jobs={j}", j, measure(lambda j=j: lint(path, j), a.repeat)))
-        rows.append((f"plan infer, jobs={j}", j, measure(lambda j=j: infer(path, j), a.repeat)))
-    base_wall = rows[0][2][0] / rows[0][2][1]
-    base_cpu = rows[0][2][0] / rows[0][2][2]
+            todo.append((f"events lint --plan, jobs={j}", j, lambda j=j: lint(path, j)))
+        todo.append((f"plan infer, jobs={j}", j, lambda j=j: infer(path, j)))
+    runs: list[list[tuple[int, float, float, float]]] = [[] for _ in todo]
+    for _ in range(a.repeat):
+        for i, (_label, _jobs, fn) in enumerate(todo):
+            runs[i].append(once(fn))
     print(
-        "| measurement | messages | wall s | msgs/s | vs parse | CPU s (parent+workers) "
-        "| CPU-bound msgs/s | vs parse (CPU) |"
+        "| measurement | messages | wall s (median) | msgs/s | vs parse (median of rounds) | CPU s (parent+workers) "
+        "| vs parse, CPU-bound (median of rounds) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for label, jobs, (n, wall, pc, cc) in rows:
-        bound = max(pc, cc / jobs) if jobs > 1 else pc + cc
-        print(
-            f"| {label} | {n:,} | {wall:.2f} | {n / wall:,.0f} | {n / wall / base_wall:.2f} | {pc + cc:.2f} "
-            f"| {n / bound:,.0f} | {n / bound / base_cpu:.2f} |"
-        )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    base = runs[0]
+    for (label, jobs, _fn), rs in zip(todo, runs, strict=True):
+        bound = [max(pc, cc / jobs) if jobs > 1 else pc + cc for _n, _w, pc, cc in rs]
+        vs_wall = statistics.median(b[1] / r[1] for b, r in zip(base, rs, strict=True))
+        vs_cpu = statistics.median((b[2] + b[3]) / x for b, x in zip(base, bound, strict=True))
+        n = rs[0][0]
+        wall = statistics.median(r[1] for r in rs)
+        cpu_s = statistics.median(r[2] + r[3] for r in rs)
+        print(f"| {label} | {n:,} | {wall:.2f} | {n / wall:,.0f} | {vs_wall:.2f} | {cpu_s:.2f} | {vs_cpu:.2f} |")
+    print(
+        "per-round wall s:",
+        {label: [round(r[1], 2) for r in rs] for (label, _j, _f), rs in zip(todo, runs, strict=True)},
+    )
     import os
 
     print(f"load average: {os.getloadavg()}")

@@ -162,3 +162,20 @@ SELECT profile_id,
     known AND new_marketing_optins AS new_marketing_optins,
     known AND pricey_window_shoppers AS pricey_window_shoppers
 FROM b ORDER BY profile_id;
+
+-- every audience's members with their identifiers (type:value, sorted), as cdp's member files hold them
+CREATE OR REPLACE TEMP TABLE hand_members AS
+WITH m AS (
+    SELECT audience, profile_id FROM hand_audiences
+    UNPIVOT (member FOR audience IN (repeat_buyers, no_recent_coupon, big_spenders, vip, abandoned_cart,
+                                      viewed_then_bought, category_fans, browsers_not_buyers,
+                                      new_marketing_optins, pricey_window_shoppers))
+    WHERE member
+),
+ids AS (
+    SELECT profile_id, list(type || ':' || value ORDER BY type, value) AS identifiers FROM identities
+    WHERE profile_id IN (SELECT profile_id FROM m) GROUP BY profile_id
+)
+SELECT m.audience, m.profile_id, coalesce(ids.identifiers, CAST([] AS VARCHAR[])) AS identifiers
+FROM m LEFT JOIN ids USING (profile_id)
+ORDER BY m.audience, m.profile_id;
