@@ -32,6 +32,7 @@ class Dialect:
             "list_contains",
             "array_agg_distinct_sorted",
             "map_value",
+            "unnest_list",
         }
     )
 
@@ -68,6 +69,15 @@ class Dialect:
         """The marker of a named, bound parameter."""
         return f":{name}"
 
+    # --- statements --------------------------------------------------------------------------------
+    def create_temp_table(self, name: str, query: str) -> str:
+        """The statement that materialises ``query`` as the session's temporary table ``name``
+        (replacing one of that name)."""
+        return f"CREATE OR REPLACE TEMPORARY TABLE {self.quote_ident(name)} AS\n{query}"
+
+    def drop_temp_table(self, name: str) -> str:
+        return f"DROP TABLE IF EXISTS {self.quote_ident(name)}"
+
     # --- functions ---------------------------------------------------------------------------------
     def timestamp_from_epoch_us(self, expr: str) -> str:
         """A UTC timestamp (microseconds) from an integer count of microseconds since 1970."""
@@ -89,6 +99,10 @@ class Dialect:
     def map_value(self, map_expr: str, key_expr: str) -> str:
         """The value of a map at a key; NULL when the key is absent."""
         raise NotImplementedError(f"{self.name}: map_value")
+
+    def unnest_list(self, expr: str) -> str:
+        """In a SELECT list: one row per item of the list ``expr`` (none for an empty or NULL list)."""
+        raise NotImplementedError(f"{self.name}: unnest_list")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

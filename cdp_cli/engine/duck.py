@@ -41,6 +41,9 @@ class DuckDialect(Dialect):
     def map_value(self, map_expr: str, key_expr: str) -> str:
         return f"map_extract_value({map_expr}, {key_expr})"
 
+    def unnest_list(self, expr: str) -> str:
+        return f"unnest({expr})"
+
 
 DIALECT = DuckDialect()
 
