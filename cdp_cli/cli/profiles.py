@@ -129,8 +129,10 @@ def resolve(
             "--jobs",
             "-j",
             min=0,
-            help="Worker processes for reading and extracting; 0 = automatic (all cores for "
-            "inputs over 16 MB or stdin). The output is the same whatever the number. Example: --jobs 2",
+            help="Worker processes for reading and extracting, and, above 1, for resolving: by connected "
+            "components of the identifiers, one partition per worker; 0 = automatic (all cores for inputs "
+            "over 16 MB or stdin). The output files are the same, byte for byte, whatever the number. "
+            "Example: --jobs 2",
         ),
     ] = 0,
     format: FormatOpt = OutFormat.TEXT,

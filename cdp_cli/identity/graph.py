@@ -27,7 +27,21 @@ from typing import Any, cast
 
 from cdp_cli.identity.config import IdType
 
-_DELETED = object()  # a trait set to null: removed, but newer than what it removed
+
+class _Deleted:
+    """A trait set to null: removed, but newer than what it removed. One object, also after a
+    graph is pickled (a partition's graph comes back from its worker process)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_DELETED"  # pickled as a reference to this module's one instance
+
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+_DELETED = _Deleted()
 SEP = "\x1f"  # between an identifier's type name and value in keys (a control character: never in type names)
 KINDS = ("track", "identify", "page", "screen", "group", "alias")
 KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
@@ -153,9 +167,13 @@ class Graph:
         alias: tuple[int, int] | None = None,
         traits: dict[str, Any] | None = None,
         kind: int = -1,
+        pos: int | None = None,
     ) -> int:
-        """Resolve one event; return the index of the profile it belongs to (-1: no identifier)."""
-        pos = self.pos
+        """Resolve one event; return the index of the profile it belongs to (-1: no identifier).
+        ``pos``: its position in the resolution order when this graph sees only some of the events
+        (one partition of components: :mod:`cdp_cli.identity.partitioned`); else counted here."""
+        if pos is None:
+            pos = self.pos
         self.pos = pos + 1
         if ts is None:
             ts = self.clock

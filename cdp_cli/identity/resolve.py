@@ -11,7 +11,9 @@ Three passes, each with bounded memory:
    never deduplicated), sorts the rest (out of core) into the deterministic order, effective
    timestamp, then ``receivedAt``, then ``messageId``, then a checksum of the message, and they stream
    through the identity graph (:mod:`.graph`), where identifiers become integer codes. Only the graph
-   (one entry per identifier and per profile) lives in Python memory.
+   (one entry per identifier and per profile) lives in Python memory. With ``jobs > 1`` this pass runs
+   by connected components instead, one partition per worker process, and gives the same graph
+   (:mod:`.partitioned`).
 3. **Write** ``events.parquet`` (every message with its final profile), ``profiles.parquet``,
    ``identities.parquet`` and ``merges.parquet`` (:mod:`.outputs`; their columns: :mod:`cdp_cli.schemas`)
    into a directory built beside ``--out`` and swapped in at the end, so a reader never sees half a result.
@@ -46,6 +48,7 @@ from cdp_cli.identity.graph import Graph
 from cdp_cli.identity.outputs import MARKER
 from cdp_cli.identity.outputs import manifest as _manifest
 from cdp_cli.identity.outputs import write_outputs as _write_outputs
+from cdp_cli.identity.partitioned import resolve_rows
 from cdp_cli.identity.stage import CHUNKS_PER_TASK, Stager, groups
 from cdp_cli.workers import default_jobs, ordered_map
 
@@ -295,7 +298,6 @@ def resolve(
     jobs: int = 0,
 ) -> ResolveResult:
     """Resolve identities in event logs and write the Parquet outputs into ``out`` (atomically)."""
-    import orjson
 
     from cdp_cli import schemas, storage
     from cdp_cli.engine import connect
@@ -341,7 +343,6 @@ def resolve(
         # --- pass 2: sort and resolve ----------------------------------------------------------------
         import pyarrow as pa
 
-        loads = orjson.loads
         with connect(memory_limit=f"{memory_bytes}B", temp_dir=stage_dir / "engine") as eng:
             dialect = eng.dialect
             if staged_rows:
@@ -378,43 +379,49 @@ def resolve(
                     assign_files += 1
                     del a_seq[:], a_prof[:]
 
-            process = graph.process
-            # The engine sorts out of core into a file; reading that file back streams with flat memory
-            # (a query result streamed straight from the engine can be materialised whole).
-            sorted_path = stage_dir / "sorted.parquet"
-            eng.copy_parquet(
-                sql.RESOLUTION_ORDER.render(dialect), sorted_path, compression="lz4", row_group_size=SORT_ROWS
-            )
-            code = graph.code
             user_t = extractor.index.get("user_id", -1)
             anon_t = extractor.index.get("anonymous_id", -1)
-            code_of, code_key, type_index = graph.code_of, graph.code_key, extractor.type_index
+            if jobs > 1 and result.events:
+                # by components, one partition per worker (the same result: see .partitioned)
+                from cdp_cli.identity import partitioned
+                from cdp_cli.identity.components import event_components
 
-            with gc_paused():
-                for batch in storage.read_batches(sorted_path, SORT_ROWS):
-                    cols = batch.to_pydict()
-                    for s, ts, keys, prev, tr, kind in zip(
-                        cols["seq"], cols["ts"], cols["ids"], cols["alias"], cols["traits"], cols["kind"]
-                    ):
-                        ids = [code_of[k] if k in code_of else code_key(k, type_index) for k in keys] if keys else []
-                        alias = None
-                        if prev is not None:
-                            alias = (
-                                code((user_t, prev)) if user_t >= 0 else -1,
-                                code((anon_t, prev)) if anon_t >= 0 else -1,
-                            )
-                        p = process(s, ts, ids, alias=alias, traits=loads(tr) if tr else None, kind=kind)
-                        a_seq.append(s)
-                        a_prof.append(p)
-                    if len(a_seq) >= ASSIGN_ROWS:
-                        flush_assign()
+                clock = partitioned.order(eng)
+                partitioned.register_types(eng, extractor)
+                event_components(eng, "stage", "dups", [t.name for t in extractor.types if not t.match])
+                paths = partitioned.write_parts(eng, stage_dir, jobs, SORT_ROWS)
+                work = partitioned.partition_resolver(
+                    list(extractor.types), unrestricted, clock, user_t, anon_t, stage_dir, SORT_ROWS, ASSIGN_ROWS
+                )
+                parts = []
+                for part in ordered_map(work, list(enumerate(paths)), jobs):
+                    parts.append(part)
                     if progress:
-                        progress("resolve", batch.num_rows, result.events)
-            flush_assign()
-            if assign_files:
-                eng.register_parquet("assign", str(stage_dir / "assign-*.parquet"))
+                        progress("resolve", part.messages, result.events)
+                graph, remap = partitioned.combine(parts, extractor.types, unrestricted)
+                files = [f for part in parts for f in part.assignments]
+                del parts  # the partitions' graphs: only the joined one is kept
+                partitioned.register_assignments(eng, files, remap)
             else:
-                eng.register_arrow("assign", schemas.assignments().empty_table())
+                # The engine sorts out of core into a file; reading that file back streams with flat
+                # memory (a query result streamed straight from the engine can be materialised whole).
+                sorted_path = stage_dir / "sorted.parquet"
+                eng.copy_parquet(
+                    sql.RESOLUTION_ORDER.render(dialect), sorted_path, compression="lz4", row_group_size=SORT_ROWS
+                )
+                type_index = extractor.type_index
+                with gc_paused():
+                    for batch in storage.read_batches(sorted_path, SORT_ROWS):
+                        resolve_rows(graph, batch.to_pydict(), type_index, user_t, anon_t, a_seq, a_prof)
+                        if len(a_seq) >= ASSIGN_ROWS:
+                            flush_assign()
+                        if progress:
+                            progress("resolve", batch.num_rows, result.events)
+                flush_assign()
+                if assign_files:
+                    eng.register_parquet("assign", str(stage_dir / "assign-*.parquet"))
+                else:
+                    eng.register_arrow("assign", schemas.assignments().empty_table())
             # --- pass 3: outputs ---------------------------------------------------------------------
             _write_outputs(eng, graph, sources, tmp, result, config)
         import shutil

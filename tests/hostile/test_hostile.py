@@ -172,6 +172,8 @@ COMMANDS: dict[str, Callable[[Path], list[str]]] = {
         "build/f.ndjson",
     ],
     "profiles resolve": lambda c: ["profiles", "resolve", "logs/", "--out", "build/profiles"],
+    # by components, in worker processes: the same output as the single pass (compared below)
+    "profiles resolve --jobs 2": lambda c: ["profiles", "resolve", "logs/", "--jobs", "2", "--out", "build/profiles"],
     "profiles show": lambda c: ["profiles", "show", "user_id:u-1", "--profiles", "profiles"],
     "profiles explain": lambda c: ["profiles", "explain", "user_id:u-1", "anonymous_id:a-1", "--profiles", "profiles"],
     "samples generate": lambda c: [
@@ -374,13 +376,19 @@ def test_bad_inputs_are_reported_and_the_rest_is_used(name: str, corpus: Path) -
         for f in findings:
             by_file[Path(f["file"]).name] = by_file.get(Path(f["file"]).name, 0) + 1
         assert by_file.get("binary.ndjson", 0) <= 2 and by_file.get("array.json", 0) <= 2, by_file
-    if name == "profiles resolve":
+    if name.startswith("profiles resolve"):
         assert r.returncode == 0
         import pyarrow.parquet as pq
 
         events = pq.read_table(corpus / "build/profiles/events.parquet")
         ids = set(events.column("message_id").to_pylist())
         assert {f"m-{i}" for i in range(40)} <= ids  # every good message resolved
+    if name == "profiles resolve --jobs 2":  # byte for byte what one process writes
+        one = _run(COMMANDS["profiles resolve"](corpus)[:-1] + ["build/one"], corpus)
+        assert one.returncode == 0
+        for f in ("profiles", "identities", "events", "merges"):
+            written = (corpus / f"build/profiles/{f}.parquet").read_bytes()
+            assert written == (corpus / f"build/one/{f}.parquet").read_bytes(), f
     if name == "plan validate":
         assert r.returncode == 1
         for bad in ("binary.yaml", "latin1.yaml", "self.yaml", "quote.yaml"):
