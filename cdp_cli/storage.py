@@ -79,3 +79,25 @@ def read_batches(path: str | Path, batch_size: int, columns: Sequence[str] | Non
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=list(columns) if columns else None)
+
+
+def read_batches_where(path: str | Path, batch_size: int, column: str, value: int) -> Iterator[pa.RecordBatch]:
+    """The rows of a Parquet file whose integer ``column`` equals ``value``, as record batches, with
+    flat memory: only the row groups whose statistics can hold ``value`` are read (a file sorted on
+    ``column`` has its rows of one value in a few consecutive row groups)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(path)
+    index = f.schema_arrow.get_field_index(column)
+    groups = []
+    for i in range(f.metadata.num_row_groups):
+        stats = f.metadata.row_group(i).column(index).statistics
+        if stats is None or not stats.has_min_max or stats.min <= value <= stats.max:
+            groups.append(i)
+    if not groups:
+        return
+    for batch in f.iter_batches(batch_size=batch_size, row_groups=groups):
+        kept = batch.filter(pc.equal(batch.column(column), value))
+        if kept.num_rows:
+            yield kept

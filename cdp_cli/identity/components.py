@@ -111,10 +111,10 @@ EVENT_KEYS = Template(
     WHERE split_part(key, :sep, 1) NOT IN (:recorded)
     UNION ALL
     SELECT s.seq, :user_id_type || :sep || s.alias FROM {stage} s
-    WHERE s.alias IS NOT NULL AND s.seq NOT IN (SELECT seq FROM {dups})
+    WHERE s.alias IS NOT NULL AND s.seq NOT IN (SELECT seq FROM {dups}) AND :user_id_type NOT IN (:recorded)
     UNION ALL
     SELECT s.seq, :anonymous_id_type || :sep || s.alias FROM {stage} s
-    WHERE s.alias IS NOT NULL AND s.seq NOT IN (SELECT seq FROM {dups})
+    WHERE s.alias IS NOT NULL AND s.seq NOT IN (SELECT seq FROM {dups}) AND :anonymous_id_type NOT IN (:recorded)
 """,
 )
 

@@ -185,8 +185,12 @@ class Graph:
         matchable = self.matchable
         cand = [c for c in codes if matchable[keys[c][0]]]
         attrs = [c for c in codes if not matchable[keys[c][0]]] if len(cand) != len(codes) else ()
-        if alias is not None:  # previousId: a known user id, else an anonymous id
+        if alias is not None:  # previousId: a known user id, else an anonymous id (of a type that joins)
             as_user, as_anon = alias
+            if as_user >= 0 and not matchable[keys[as_user][0]]:
+                as_user = -1
+            if as_anon >= 0 and not matchable[keys[as_anon][0]]:
+                as_anon = -1
             pick = as_user if as_user >= 0 and self.owner[as_user] >= 0 else as_anon
             if pick >= 0 and pick not in cand:
                 cand.append(pick)

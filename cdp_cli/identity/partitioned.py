@@ -6,8 +6,9 @@ identifiers and both candidates of each alias (:mod:`.components`; property-test
 1. the engine finds those components and numbers every message by its position in the resolution
    order (:data:`ORDER`);
 2. components go to ``parts`` partitions (by component number; messages without identifiers that
-   join profiles by their own number), and each partition's messages are written in resolution
-   order, with their global position;
+   join profiles by their own number), and the messages are written to one file sorted by
+   partition, then resolution order, with their global position (one sort; each worker reads only
+   the row groups of its partition);
 3. each partition runs the unchanged sequential resolver (:class:`~.graph.Graph`) in a worker
    process, with three things set so that it decides exactly as the single pass does: every message
    carries its global position (profiles are numbered, traits ordered and lineage steps counted by
@@ -33,14 +34,15 @@ from typing import Any
 
 from cdp_cli.engine.template import Template
 from cdp_cli.identity.graph import SEP, Graph, Merge, Refusal
+from cdp_cli.identity.sql import RESOLUTION_KEY
 
 ORDER = Template(
     "partition_order",
-    """
-    -- every message resolution reads, with its position in the resolution order (as RESOLUTION_ORDER)
-    SELECT seq, row_number() OVER (ORDER BY ts NULLS LAST, received NULLS LAST, mid NULLS LAST, h, seq) - 1 AS pos
-    FROM {stage}
-    WHERE seq NOT IN (SELECT seq FROM {dups})
+    f"""
+    -- every message resolution reads, with its position in the resolution order (RESOLUTION_KEY)
+    SELECT seq, row_number() OVER (ORDER BY {RESOLUTION_KEY}) - 1 AS pos
+    FROM {{stage}}
+    WHERE seq NOT IN (SELECT seq FROM {{dups}})
 """,
 )
 
@@ -72,11 +74,11 @@ PARTS = Template(
 PART_ROWS = Template(
     "partition_rows",
     """
-    -- one partition's messages in resolution order, with their global position
-    SELECT p.pos, s.seq, s.ids, s.alias, s.traits, s.ts, s.kind
+    -- every partition's messages, partition after partition, each in resolution order, with their
+    -- global position (one sort and one file; a worker reads the row groups of its partition)
+    SELECT p.part, p.pos, s.seq, s.ids, s.alias, s.traits, s.ts, s.kind
     FROM {stage} s JOIN {parts} p ON p.seq = s.seq
-    WHERE p.part = :part
-    ORDER BY p.pos
+    ORDER BY p.part, p.pos
 """,
 )
 
@@ -168,33 +170,33 @@ def register_types(eng: Any, extractor: Any) -> None:
             extractor.type_index(name)
 
 
-def write_parts(eng: Any, directory: Path, parts: int, rows_per_group: int) -> list[Path]:
-    """Each partition's messages, in resolution order, as ``part-N.parquet`` in ``directory``. The
-    engine holds ``stage``, ``order`` and the messages' components (``cdp_event_components``)."""
+def write_parts(eng: Any, directory: Path, parts: int, rows_per_group: int) -> Path:
+    """Every partition's messages, in resolution order within each, as ``parts.parquet`` in
+    ``directory`` (sorted by partition). The engine holds ``stage``, ``cdp_order`` and the messages'
+    components (``cdp_event_components``); those per-message tables are dropped once it is written."""
     dialect = eng.dialect
     statement = PARTS.render(dialect, relations=RELATIONS, parts=parts)
     eng.execute(dialect.create_temp_table(RELATIONS["parts"], statement.sql), statement.params)
-    paths = []
-    for k in range(parts):
-        path = directory / f"part-{k:04d}.parquet"
-        statement = PART_ROWS.render(dialect, relations=RELATIONS, part=k)
-        eng.copy_parquet(statement, path, compression="lz4", row_group_size=rows_per_group)
-        paths.append(path)
-    return paths
+    path = directory / "parts.parquet"
+    rows = PART_ROWS.render(dialect, relations=RELATIONS)
+    eng.copy_parquet(rows, path, compression="lz4", row_group_size=rows_per_group)
+    for name in (RELATIONS["parts"], RELATIONS["order"], RELATIONS["components"]):  # a row per message each
+        eng.execute(dialect.drop_temp_table(name))
+    return path
 
 
 def partition_resolver(
+    path: Path,
     types: list[Any],
     unrestricted: bool,
     clock: int,
     user_t: int,
     anon_t: int,
-    directory: Path,
     batch_rows: int,
     assign_rows: int,
-) -> Callable[[tuple[int, Path]], Part]:
-    """The work of one partition (run in a forked worker): the sequential resolver over its file,
-    its messages' profiles written as they go (memory follows identifiers, not messages)."""
+) -> Callable[[int], Part]:
+    """The work of partition ``k`` of ``path`` (run in a forked worker): the sequential resolver over
+    its messages, their profiles written as they go (memory follows identifiers, not messages)."""
     import pyarrow as pa
 
     from cdp_cli import storage
@@ -206,8 +208,9 @@ def partition_resolver(
     def type_index(name: str) -> int | None:
         return index.get(name)  # every type was registered up front (register_types)
 
-    def work(task: tuple[int, Path]) -> Part:
-        k, path = task
+    directory = path.parent
+
+    def work(k: int) -> Part:
         graph = Graph(list(types), unrestricted=unrestricted)
         graph.clock = clock  # what a message without a timestamp takes in the single pass
         a_seq, a_prof = array("q"), array("q")
@@ -224,7 +227,7 @@ def partition_resolver(
                 del a_seq[:], a_prof[:]
 
         with gc_paused():
-            for batch in storage.read_batches(path, batch_rows):
+            for batch in storage.read_batches_where(path, batch_rows, "part", k):
                 resolve_rows(graph, batch.to_pydict(), type_index, user_t, anon_t, a_seq, a_prof)
                 messages += batch.num_rows
                 if len(a_seq) >= assign_rows:

@@ -389,16 +389,17 @@ def resolve(
                 clock = partitioned.order(eng)
                 partitioned.register_types(eng, extractor)
                 event_components(eng, "stage", "dups", [t.name for t in extractor.types if not t.match])
-                paths = partitioned.write_parts(eng, stage_dir, jobs, SORT_ROWS)
+                path = partitioned.write_parts(eng, stage_dir, jobs, SORT_ROWS)
                 work = partitioned.partition_resolver(
-                    list(extractor.types), unrestricted, clock, user_t, anon_t, stage_dir, SORT_ROWS, ASSIGN_ROWS
+                    path, list(extractor.types), unrestricted, clock, user_t, anon_t, SORT_ROWS, ASSIGN_ROWS
                 )
                 parts = []
-                for part in ordered_map(work, list(enumerate(paths)), jobs):
-                    parts.append(part)
-                    if progress:
-                        progress("resolve", part.messages, result.events)
-                graph, remap = partitioned.combine(parts, extractor.types, unrestricted)
+                with gc_paused():  # unpickling and joining graphs: millions of objects, no cycles
+                    for part in ordered_map(work, range(jobs), jobs):
+                        parts.append(part)
+                        if progress:
+                            progress("resolve", part.messages, result.events)
+                    graph, remap = partitioned.combine(parts, extractor.types, unrestricted)
                 files = [f for part in parts for f in part.assignments]
                 del parts  # the partitions' graphs: only the joined one is kept
                 partitioned.register_assignments(eng, files, remap)

@@ -35,17 +35,20 @@ DUPLICATES = Template(
 
 DUPLICATES_COUNT = Template("duplicates_count", "SELECT count(*) FROM {dups}")
 
+#: the order messages go through the identity graph: effective timestamp (computed by the workers:
+#: Segment's timestamp, else receivedAt - (sentAt - originalTimestamp), else originalTimestamp, else
+#: receivedAt; times without a zone are UTC), receivedAt, messageId, a checksum of the message's JSON.
+#: One definition for the single pass and the partitioned one (cdp_cli/identity/partitioned.py).
+RESOLUTION_KEY = "ts NULLS LAST, received NULLS LAST, mid NULLS LAST, h, seq"
+
 RESOLUTION_ORDER = Template(
     "resolution_order",
-    """
-    -- the order messages go through the identity graph: effective timestamp (computed by the
-    -- workers: Segment's timestamp, else receivedAt - (sentAt - originalTimestamp), else
-    -- originalTimestamp, else receivedAt; times without a zone are UTC), receivedAt, messageId,
-    -- a checksum of the message's JSON. Only narrow columns are read.
+    f"""
+    -- the order messages go through the identity graph (RESOLUTION_KEY). Only narrow columns are read.
     SELECT seq, ids, alias, traits, ts, kind
-    FROM {stage}
-    WHERE seq NOT IN (SELECT seq FROM {dups})
-    ORDER BY ts NULLS LAST, received NULLS LAST, mid NULLS LAST, h, seq
+    FROM {{stage}}
+    WHERE seq NOT IN (SELECT seq FROM {{dups}})
+    ORDER BY {RESOLUTION_KEY}
 """,
 )
 

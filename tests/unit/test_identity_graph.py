@@ -281,3 +281,14 @@ def test_no_profile_ever_exceeds_a_limit(events, user_limit, email_limit):
     # and every identifier that was ever seen belongs to exactly one profile, or was never attached
     seen = [c for c in range(len(w.g.keys)) if w.g.owner[c] >= 0]
     assert sum(len(ids) for ids in w.g.partition().values()) == len(seen)
+
+
+def test_an_alias_never_joins_through_a_type_that_does_not_join():
+    """With anonymous_id `match: false`, an alias's previousId is not an anonymous id that joins
+    profiles (it was: listed twice on the profile, and as an identity)."""
+    w = World({"identifiers": {"anonymous_id": {"match": False}}})
+    w.send({"type": "identify", "userId": "u1", "anonymousId": "X"}, day=1)
+    w.send({"type": "alias", "previousId": "X", "userId": "u1"}, day=2)
+    (p,) = w.g.roots()
+    assert w.g.profile_identifiers(p) == {"user_id": ["u1"], "anonymous_id": ["X"]}
+    assert w.groups() == [{"user_id:u1"}]  # the identifiers that join: the anonymous id is only recorded
