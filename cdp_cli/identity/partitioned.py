@@ -263,7 +263,9 @@ def register_assignments(eng: Any, files: list[Path], remap: list[array]) -> Non
 
 def combine(parts: list[Part], types: list[Any], unrestricted: bool) -> tuple[Graph, list[array]]:
     """One graph from the partitions' graphs, numbered as the single pass numbers its own; and, per
-    partition, its profiles' numbers in that graph (:func:`register_assignments`)."""
+    partition, its profiles' numbers in that graph (:func:`register_assignments`). The partitions'
+    graphs are emptied as they are read (the joined graph shares their strings and trait values):
+    memory peaks near one graph, not two."""
     g = Graph(types, unrestricted=unrestricted)
     graphs = [p.graph for p in parts]
     # identifiers: one code per identifier. Only identifiers that never join profiles (group ids,
@@ -288,6 +290,7 @@ def combine(parts: list[Part], types: list[Any], unrestricted: bool) -> tuple[Gr
             g.attach_seq.append(pg.attach_seq[c])
             g.via.append(pg.via[c])  # a local code until every partition's codes are known
         codes.append(cmap)
+        pg.code_of = {}
     # profiles: renumbered in the order they were created (each message creates at most one)
     created = sorted((pos, k, p) for k, pg in enumerate(graphs) for p, pos in enumerate(pg.created_pos))
     remap = [array("q", bytes(8 * len(pg.parent))) for pg in graphs]
@@ -307,6 +310,8 @@ def combine(parts: list[Part], types: list[Any], unrestricted: bool) -> tuple[Gr
         g.traits.append(pg.traits[p])
         g.merged_count.append(pg.merged_count[p])
         g.pids.append(pg.pids[p])
+    for pg in graphs:
+        pg.members, pg.traits, pg.pids = [], [], []
     for k, pg in enumerate(graphs):  # owners and links, in the global numbers
         rk, ck = remap[k], codes[k]
         for c in range(len(pg.keys)):
@@ -318,6 +323,9 @@ def combine(parts: list[Part], types: list[Any], unrestricted: bool) -> tuple[Gr
                 g.via[gc] = ck[v] if v >= 0 else -1
                 g.first[gc], g.last[gc], g.seen[gc] = pg.first[c], pg.last[c], pg.seen[c]
                 g.attach_seq[gc] = pg.attach_seq[c]
+        pg.keys = []
+        for name in ("owner", "first", "last", "seen", "attach_seq", "via"):
+            setattr(pg, name, array("q"))
     # lineage: merges and refusals in the order they happened (position, then step in the partition)
     events = sorted(
         [(m.pos, m.step, k, m) for k, pg in enumerate(graphs) for m in pg.merges]
@@ -342,7 +350,10 @@ def combine(parts: list[Part], types: list[Any], unrestricted: bool) -> tuple[Gr
                     tuple(ck[c] for c in e.codes),
                 )
             )
-    g.steps = len(events)
+    del events
+    for pg in graphs:
+        pg.merges, pg.refusals = [], []
+    g.steps = len(g.merges) + len(g.refusals)
     g.pos = max((pg.pos for pg in graphs), default=0)
     g.clock = max((pg.clock for pg in graphs), default=0)
     g.events_without_profile = sum(pg.events_without_profile for pg in graphs)
