@@ -15,7 +15,10 @@ Measured in one process, back to back, on the same file:
                     for the unrestricted mode: C code on integer arrays)
   resolve unrestricted  cdp_cli.identity.resolve(..., unrestricted=True), end to end: read, stage,
                     sort, resolve, and write the four Parquet files
-  resolve limits    the same with Segment-style limits (the default)
+  resolve limits    the same with Segment-style limits (the default); with several cores both run
+                    by components (one partition per worker)
+  one graph pass    limits, with the graph pass in one process (by_components=False): the files must
+                    be byte for byte the same
 
 Ratios: unrestricted against (edges + scipy), the issue's "within 2x of the scipy ceiling including
 parsing"; limits against unrestricted. The component count of scipy must equal the number of profiles
@@ -198,6 +201,11 @@ def main() -> None:
         rows.append(("cdp profiles resolve --mode unrestricted (end to end)", t_un))
         t_li, r_li = best(lambda: resolve([path], tmp / "l"), args.repeat)
         rows.append(("cdp profiles resolve (limits, end to end)", t_li))
+        # the graph pass in one process instead of by components (staging in the workers alike)
+        t_one, r_one = best(lambda: resolve([path], tmp / "o", by_components=False), args.repeat)
+        rows.append(("cdp profiles resolve (limits), one graph pass instead of by components", t_one))
+        for name in ("profiles", "identities", "events", "merges"):  # the same files either way
+            assert (tmp / "o" / f"{name}.parquet").read_bytes() == (tmp / "l" / f"{name}.parquet").read_bytes(), name
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     assert r_un.profiles == k_sp, f"unrestricted profiles {r_un.profiles} != scipy components {k_sp}"
@@ -212,6 +220,7 @@ def main() -> None:
     for name, t in rows:
         print(f"| {name} | {t:.2f} | {r_un.events / t:,.0f} | {t / ceiling:.2f}x |")
     print(f"\nlimits / unrestricted: {t_li / t_un:.2f}x; unrestricted / (edges + scipy): {t_un / ceiling:.2f}x")
+    print(f"by components / one graph pass (limits): {t_li / t_one:.2f}x")
     print(json.dumps({"edges": t_edges, "networkx": t_nx, "scipy": t_sp, "unrestricted": t_un, "limits": t_li}))
     if args.memory:
         print("\n| log | mode | seconds | peak RSS |\n| --- | --- | ---: | ---: |")

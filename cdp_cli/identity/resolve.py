@@ -296,8 +296,12 @@ def resolve(
     progress: Progress | None = None,
     memory_limit: str = "512MB",
     jobs: int = 0,
+    by_components: bool | None = None,
 ) -> ResolveResult:
-    """Resolve identities in event logs and write the Parquet outputs into ``out`` (atomically)."""
+    """Resolve identities in event logs and write the Parquet outputs into ``out`` (atomically).
+    ``jobs``: worker processes (0: automatic). ``by_components``: resolve by connected components,
+    one partition per worker (:mod:`.partitioned`; the same files); by default when ``jobs > 1``.
+    False keeps one graph pass in this process (staging still uses the workers), for comparison."""
 
     from cdp_cli import schemas, storage
     from cdp_cli.engine import connect
@@ -381,7 +385,7 @@ def resolve(
 
             user_t = extractor.index.get("user_id", -1)
             anon_t = extractor.index.get("anonymous_id", -1)
-            if jobs > 1 and result.events:
+            if (jobs > 1 if by_components is None else by_components) and result.events:
                 # by components, one partition per worker (the same result: see .partitioned)
                 from cdp_cli.identity import partitioned
                 from cdp_cli.identity.components import event_components

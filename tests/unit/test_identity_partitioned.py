@@ -80,3 +80,19 @@ def test_resolution_by_components_writes_the_single_pass_files(tmp_path_factory,
         for name in FILES:
             assert (tmp / f"jobs{jobs}" / name).read_bytes() == (tmp / "one" / name).read_bytes(), (jobs, name)
         assert (tmp / f"jobs{jobs}" / "manifest.json").read_bytes() == (tmp / "one" / "manifest.json").read_bytes()
+
+
+def test_one_partition_and_one_graph_pass_with_workers_write_the_same_files(tmp_path):
+    """``by_components`` chooses the path whatever ``jobs`` is: one partition in this process, or the
+    single graph pass after staging in two workers; the files do not change."""
+    from tests.unit.test_components import _log_with_aliases
+
+    log = tmp_path / "events.ndjson"
+    _log_with_aliases(log, events=1500, aliases=80)
+    resolve([log], tmp_path / "one", jobs=1)
+    resolve([log], tmp_path / "part", jobs=1, by_components=True)
+    resolve([log], tmp_path / "pass", jobs=2, by_components=False)
+    for name in FILES:
+        single = (tmp_path / "one" / name).read_bytes()
+        assert (tmp_path / "part" / name).read_bytes() == single, name
+        assert (tmp_path / "pass" / name).read_bytes() == single, name
