@@ -138,9 +138,6 @@ class Part:
     assignments: list[Path]
 
 
-#: a partition's assignments: each message (``seq``), its profile in the partition's numbering, the partition
-ASSIGNED = {"seq": "int64", "profile": "int64", "part": "int32"}
-
 ASSIGN = Template(
     "partition_assign",
     """
@@ -203,7 +200,8 @@ def partition_resolver(
     from cdp_cli.events.reader import gc_paused
 
     index = {t.name: i for i, t in enumerate(types)}
-    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in ASSIGNED.items()])
+    # a partition's assignments: each message, its profile in the partition's numbering, the partition
+    schema = pa.schema([("seq", pa.int64()), ("profile", pa.int64()), ("part", pa.int32())])
 
     def type_index(name: str) -> int | None:
         return index.get(name)  # every type was registered up front (register_types)
@@ -220,8 +218,8 @@ def partition_resolver(
         def flush() -> None:
             if a_seq:
                 out = directory / f"assign-part{k:04d}-{len(files):06d}.parquet"
-                columns = [pa.array(a_seq, pa.int64()), pa.array(a_prof, pa.int64()), pa.repeat(k, len(a_seq))]
-                table = pa.Table.from_arrays([c.cast(f.type) for c, f in zip(columns, schema)], schema=schema)
+                part = pa.repeat(pa.scalar(k, pa.int32()), len(a_seq))
+                table = pa.Table.from_arrays([pa.array(a_seq), pa.array(a_prof), part], schema=schema)
                 storage.write_table(table, out, schema=schema, compression="lz4")
                 files.append(out)
                 del a_seq[:], a_prof[:]
