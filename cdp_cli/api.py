@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cdp_cli.collect import CollectOptions, CollectResult
+from cdp_cli.engine import EngineChoice
 from cdp_cli.errors import UsageError
 from cdp_cli.findings import Finding
 from cdp_cli.fsutil import atomic_open, guard_outputs
@@ -272,6 +273,7 @@ class ResolveOptions:
     mode: str = "limits"  #: limits (Segment Unify) or unrestricted (connected components)
     memory_limit: str = "512MB"  #: the engine's memory before it spills to disk
     jobs: int = 0
+    engine: EngineChoice | str | None = None  #: where the SQL runs: "duckdb" (default), "spark" or an EngineChoice
 
 
 def resolve_profiles(
@@ -324,6 +326,7 @@ def resolve_profiles(
         progress=progress,
         memory_limit=options.memory_limit,
         jobs=options.jobs,
+        engine=_engine(options.engine),
     )
 
 
@@ -364,6 +367,7 @@ class TraitsOptions:
     emit_per: str = "identifier"  #: identifier (one message per identifier value) | profile
     previous: PathLike | None = None  #: the previous run's traits.parquet: emit only changes against it
     include_anonymous: bool = False  #: also one message per anonymous_id
+    engine: EngineChoice | str | None = None  #: where to compute: "duckdb" (default), "spark" or an EngineChoice
 
 
 def compute_traits(
@@ -393,6 +397,7 @@ def compute_traits(
         as_of=options.as_of,
         plan=_plan(options.plan),
         emit=_traits_emit(options),
+        engine=_engine(options.engine),
     )
 
 
@@ -463,6 +468,13 @@ class AudiencesOptions:
     emit_events: PathLike | None = None  #: write the activation events (NDJSON) of who entered and exited here
     emit: str = "both"  #: identify | track | both
     emit_per: str = "identifier"  #: identifier (one message per identifier value) | profile
+    engine: EngineChoice | str | None = None  #: where to compute: "duckdb" (default), "spark" or an EngineChoice
+
+
+def _engine(choice: EngineChoice | str | None) -> EngineChoice | None:
+    if choice is None or isinstance(choice, EngineChoice):
+        return choice
+    return EngineChoice(choice)
 
 
 def compute_audiences(
@@ -496,6 +508,7 @@ def compute_audiences(
         plan=_plan(options.plan),
         previous=options.previous,
         emit=_audiences_emit(options),
+        engine=_engine(options.engine),
     )
 
 
@@ -543,6 +556,8 @@ def compute_traits_and_audiences(
         raise UsageError("computed together, traits and audiences share the profiles, as_of and plan")
     if audiences.traits is not None and Path(audiences.traits) != Path(traits.out):
         raise UsageError("computed together, the audiences read the traits just computed (traits.out)")
+    if _engine(traits.engine) != _engine(audiences.engine):
+        raise UsageError("computed together, traits and audiences run on the same engine")
     return compute_together(
         traits.profiles,
         traits.spec,
@@ -554,6 +569,7 @@ def compute_traits_and_audiences(
         traits_emit=_traits_emit(traits),
         audiences_emit=_audiences_emit(audiences),
         previous=audiences.previous,
+        engine=_engine(traits.engine),
     )
 
 

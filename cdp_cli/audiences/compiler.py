@@ -131,7 +131,7 @@ class _Builder:
             self.joined_traits["typed"] = True
             self.leaf_joins.append("\n    LEFT JOIN traits_in tin ON tin.profile_id = p.profile_id")
         col = f"tin.{self.d.quote_ident(name)}"
-        text = col if json_kind == "string" else f"CAST({col} AS VARCHAR)"
+        text = col if json_kind == "string" else f"CAST({col} AS {self.d.text_type})"
         return Value(text, f"CASE WHEN {col} IS NOT NULL THEN '{json_kind}' END", text, number.format(c=col))
 
     def trait_expr(self, leaf: Any, prefix: str) -> tuple[str, str]:

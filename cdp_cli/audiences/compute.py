@@ -319,10 +319,10 @@ def prepare(
     return Prepared(store, spec, when, source, compiled, columns, types)
 
 
-def _open(profiles_dir: str | Path):
+def _open(profiles_dir: str | Path, engine: Any = None):
     from cdp_cli.identity.explain import ProfileStore
 
-    return ProfileStore(profiles_dir)
+    return ProfileStore(profiles_dir, engine=engine)
 
 
 #: the temporary table ``compute`` computes the audiences into (one boolean column per audience)
@@ -335,8 +335,8 @@ def materialize(prepared: Prepared) -> None:
         return
     prepared.materialized = True
     stmt = prepared.compiled.statement
-    table = prepared.store.engine.dialect.quote_ident(MATERIALIZED)
-    prepared.store.engine.execute(f"CREATE OR REPLACE TEMPORARY TABLE {table} AS {stmt.sql}", stmt.params)
+    engine = prepared.store.engine
+    engine.execute(engine.dialect.create_temp_table(MATERIALIZED, stmt.sql), stmt.params)
 
 
 def memberships(prepared: Prepared, *, identifiers: bool = True) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -377,7 +377,12 @@ def write_members(prepared: Prepared, directory: Path) -> None:
     engine = prepared.store.engine
     q = engine.dialect.quote_ident
     keys = prepared.compiled.audiences
-    engine.execute(sql.MEMBER_IDENTIFIERS.fill(members=q(MATERIALIZED), any=" OR ".join(q(k) for k in keys)))
+    body = sql.MEMBER_IDENTIFIERS.fill(
+        members=q(MATERIALIZED),
+        any=" OR ".join(q(k) for k in keys),
+        identifiers=sql.SORTED_IDENTIFIERS[engine.dialect.name],
+    )
+    engine.execute(engine.dialect.create_temp_table("cdp_member_identifiers", body))
     if not keys:
         return
     # Every member of every audience in one ordered query, then each audience's rows (contiguous,
@@ -390,7 +395,7 @@ def write_members(prepared: Prepared, directory: Path) -> None:
     selects = " UNION ALL ".join(
         f"SELECT {i} AS a, profile_id FROM {q(MATERIALIZED)} WHERE {q(k)}" for i, k in enumerate(keys)
     )
-    rows = engine.arrow(sql.MEMBER_ROWS.fill(selects=selects))
+    rows = engine.arrow(sql.MEMBER_ROWS.fill(selects=selects, empty_list=engine.dialect.empty_text_list))
     numbers = rows.column("a").to_pylist()  # sorted (no numpy: pyarrow does not bring it)
     starts = [bisect.bisect_left(numbers, i) for i in range(len(keys) + 1)]
     schema = pa.schema([pa.field("profile_id", pa.string()), pa.field("identifiers", pa.list_(pa.string()))])
@@ -507,13 +512,15 @@ def compute(
     plan: Any = None,
     previous: str | Path | None = None,
     emit: Any = None,
+    engine: Any = None,
 ) -> AudiencesResult:
     """Members of every audience into ``out/<key>.parquet`` (one atomic directory); with ``previous``
     (an earlier ``out``) who entered and exited, in ``out/changes.parquet``; with ``emit``
     (:class:`cdp_cli.activation.EmitOptions`, its ``previous`` unused) the activation events of
-    every change (against ``previous``; without it every member entered)."""
+    every change (against ``previous``; without it every member entered). ``engine``: an
+    :class:`~cdp_cli.engine.EngineChoice` (DuckDB by default)."""
     spec, before = begin(profiles_dir, spec_path, out, traits=traits, plan=plan, previous=previous, emit=emit)
-    with _open(profiles_dir) as store:
+    with _open(profiles_dir, engine) as store:
         prepared = prepare(store, spec, as_of, traits)
         return finish(prepared, Path(out), plan=plan, before=before, emit=emit)
 

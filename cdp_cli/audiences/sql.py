@@ -79,9 +79,8 @@ IDENTIFIERS = Shape(
 MEMBER_IDENTIFIERS = Shape(
     "member_identifiers",
     """
-    -- every identifier of every member of some audience, as type:value, sorted
-    CREATE OR REPLACE TEMPORARY TABLE cdp_member_identifiers AS
-    SELECT profile_id, list(type || ':' || value ORDER BY type, value) AS identifiers
+    -- every identifier of every member of some audience, as type:value, sorted (by type, then value)
+    SELECT profile_id, <identifiers> AS identifiers
     FROM identities
     WHERE profile_id IN (SELECT profile_id FROM <members> WHERE <any>)
     GROUP BY profile_id""",
@@ -91,7 +90,7 @@ MEMBER_ROWS = Shape(
     "member_rows",
     """
     -- every audience's members and their identifiers, by audience number (a), then profile
-    SELECT a.a, a.profile_id, COALESCE(i.identifiers, CAST([] AS VARCHAR[])) AS identifiers
+    SELECT a.a, a.profile_id, COALESCE(i.identifiers, <empty_list>) AS identifiers
     FROM (<selects>) a LEFT JOIN cdp_member_identifiers i ON i.profile_id = a.profile_id
     ORDER BY a.a, a.profile_id""",
 )
@@ -125,9 +124,19 @@ FUNNEL_EVENTS = Shape(
 #: per dialect: a timestamp plus a number of hours (a bound parameter)
 ADD_HOURS: dict[str, Callable[[str, str], str]] = {
     "duckdb": lambda ts, hours: f"({ts} + to_hours(CAST({hours} AS BIGINT)))",
+    "spark": lambda ts, hours: f"timestampadd(HOUR, CAST({hours} AS BIGINT), {ts})",
+}
+
+#: per dialect: the aggregate of a profile's identifiers as ``type:value`` texts, sorted by type then value
+SORTED_IDENTIFIERS: dict[str, str] = {
+    "duckdb": "list(type || ':' || value ORDER BY type, value)",
+    "spark": "transform(array_sort(collect_list(struct(type, value))), i -> i.type || ':' || i.value)",
 }
 
 #: per dialect: a JSON object of named columns (keys are SQL literals)
 JSON_OBJECT: dict[str, Callable[[list[tuple[str, str]]], str]] = {
     "duckdb": lambda pairs: "CAST(json_object(" + ", ".join(f"{k}, {v}" for k, v in pairs) + ") AS VARCHAR)",
+    "spark": lambda pairs: (
+        "to_json(named_struct(" + ", ".join(f"{k}, {v}" for k, v in pairs) + "), map('ignoreNullFields', 'false'))"
+    ),
 }

@@ -10,7 +10,13 @@ import typer
 from cdp_cli.cli.common import (
     Color,
     ColorOpt,
+    EngineName,
+    EngineOpt,
     QuietOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
+    SparkRemoteOpt,
+    engine_choice,
     exit_code,
     handle_errors,
     lit,
@@ -116,6 +122,10 @@ def compute(
     emit_per: EmitPerOpt = EmitPer.IDENTIFIER,
     show_sql: ShowSqlOpt = False,
     dialect: DialectOpt = SqlDialect.DUCKDB,
+    engine: EngineOpt = EngineName.DUCKDB,
+    spark_master: SparkMasterOpt = None,
+    spark_remote: SparkRemoteOpt = None,
+    spark_conf: SparkConfOpt = None,
     format: FormatOpt = OutFormat.TEXT,
     color: ColorOpt = Color.AUTO,
     quiet: QuietOpt = False,
@@ -134,7 +144,17 @@ def compute(
         print_sql(api.audiences_sql(profiles, spec, traits=traits, as_of=as_of, dialect=dialect.value), format)
         return
     options = api.AudiencesOptions(
-        profiles, spec, out, traits, as_of, plan, previous, emit_events, emit=emit.value, emit_per=emit_per.value
+        profiles,
+        spec,
+        out,
+        traits,
+        as_of,
+        plan,
+        previous,
+        emit_events,
+        emit=emit.value,
+        emit_per=emit_per.value,
+        engine=engine_choice(engine, spark_master, spark_remote, spark_conf),
     )
     result = api.compute_audiences(options=options)
     if format is OutFormat.JSON:

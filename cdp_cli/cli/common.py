@@ -143,6 +143,74 @@ StrictOpt = Annotated[
 ]
 
 
+# --- engines ------------------------------------------------------------------------------------------
+ENGINE_PANEL = "Engine"
+
+
+class EngineName(str, Enum):
+    DUCKDB = "duckdb"
+    SPARK = "spark"
+
+
+EngineOpt = Annotated[
+    EngineName,
+    typer.Option(
+        "--engine",
+        help="Where the SQL runs: duckdb (embedded, this machine) or spark (local[*] on every core, or a "
+        "cluster with --spark-remote; pip install 'cdp-cli[spark]'). Same definitions, same results. "
+        "Example: --engine spark",
+        rich_help_panel=ENGINE_PANEL,
+    ),
+]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="With --engine spark: Spark's master URL (default local[*]: every core here). "
+        "Example: --spark-master local[2]",
+        show_default=False,
+        rich_help_panel=ENGINE_PANEL,
+    ),
+]
+SparkRemoteOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-remote",
+        help="With --engine spark: a Spark Connect server (a cluster; Databricks Connect takes the same "
+        "form); paths are then read and written by the cluster (s3://... works). "
+        "Example: --spark-remote sc://spark.internal:15002",
+        show_default=False,
+        rich_help_panel=ENGINE_PANEL,
+    ),
+]
+SparkConfOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--spark-conf",
+        help="With --engine spark: a spark.* setting, KEY=VALUE; repeat for more. "
+        "Example: --spark-conf spark.executor.memory=8g",
+        show_default=False,
+        rich_help_panel=ENGINE_PANEL,
+    ),
+]
+
+
+def engine_choice(
+    engine: EngineName, master: str | None = None, remote: str | None = None, conf: list[str] | None = None
+):
+    """The :class:`~cdp_cli.engine.EngineChoice` of the engine options (a usage error when they clash)."""
+    from cdp_cli.api import EngineChoice
+    from cdp_cli.errors import UsageError
+
+    pairs = []
+    for item in conf or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--spark-conf {item!r}: expected KEY=VALUE, e.g. spark.executor.memory=8g")
+        pairs.append((key.strip(), value.strip()))
+    return EngineChoice(engine.value, master=master, remote=remote, conf=tuple(pairs))
+
+
 def color_flag(color: Color) -> bool | None:
     if color is Color.ALWAYS:
         return True

@@ -11,8 +11,14 @@ import typer
 from cdp_cli.cli.common import (
     Color,
     ColorOpt,
+    EngineName,
+    EngineOpt,
     QuietOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
+    SparkRemoteOpt,
     StrictOpt,
+    engine_choice,
     err_console,
     exit_code,
     handle_errors,
@@ -135,6 +141,10 @@ def resolve(
             "Example: --jobs 2",
         ),
     ] = 0,
+    engine: EngineOpt = EngineName.DUCKDB,
+    spark_master: SparkMasterOpt = None,
+    spark_remote: SparkRemoteOpt = None,
+    spark_conf: SparkConfOpt = None,
     format: FormatOpt = OutFormat.TEXT,
     strict: StrictOpt = False,
     color: ColorOpt = Color.AUTO,
@@ -163,7 +173,13 @@ def resolve(
     with progress_bar(show_progress(quiet, out)) as observer:  # the results go to --out; the summary after the bar
         result = api.resolve_profiles(
             options=api.ResolveOptions(
-                inputs=inputs, out=out, identity=identity, mode=mode.value, memory_limit=memory_limit, jobs=jobs
+                inputs=inputs,
+                out=out,
+                identity=identity,
+                mode=mode.value,
+                memory_limit=memory_limit,
+                jobs=jobs,
+                engine=engine_choice(engine, spark_master, spark_remote, spark_conf),
             ),
             observer=observer,
         )

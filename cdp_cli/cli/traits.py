@@ -11,8 +11,14 @@ import typer
 from cdp_cli.cli.common import (
     Color,
     ColorOpt,
+    EngineName,
+    EngineOpt,
     QuietOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
+    SparkRemoteOpt,
     StrictOpt,
+    engine_choice,
     exit_code,
     handle_errors,
     lit,
@@ -166,6 +172,10 @@ def compute(
     ] = False,
     show_sql: ShowSqlOpt = False,
     dialect: DialectOpt = SqlDialect.DUCKDB,
+    engine: EngineOpt = EngineName.DUCKDB,
+    spark_master: SparkMasterOpt = None,
+    spark_remote: SparkRemoteOpt = None,
+    spark_conf: SparkConfOpt = None,
     format: FormatOpt = OutFormat.TEXT,
     strict: StrictOpt = False,
     color: ColorOpt = Color.AUTO,
@@ -196,6 +206,7 @@ def compute(
         emit_per=emit_per.value,
         previous=previous,
         include_anonymous=include_anonymous,
+        engine=engine_choice(engine, spark_master, spark_remote, spark_conf),
     )
     result = api.compute_traits(options=options)
     if format is OutFormat.JSON:

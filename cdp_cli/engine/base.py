@@ -69,9 +69,12 @@ class Engine(Protocol):
         compression: str = "zstd",
         row_group_size: int | None = None,
         metadata: Mapping[str, str] | None = None,
+        schema: pa.Schema | None = None,
     ) -> None:
         """Write a query's result to one Parquet file (the caller makes it atomic); ``metadata``: the
-        file's Parquet key-value metadata (text keys and values)."""
+        file's Parquet key-value metadata (text keys and values); ``schema``: the file's declared
+        schema, for engines whose reader loses what the query kept (Spark reads every Parquet
+        column as nullable: it writes the declared NOT NULLs back)."""
 
     def execute(self, sql: Query, params: Params = None) -> None:
         """Run a statement for its effect."""

@@ -24,6 +24,10 @@ class Dialect:
     parameters (:meth:`param`)."""
 
     name = "ansi"
+    #: the type of text values (``CAST(x AS VARCHAR)``)
+    text_type = "VARCHAR"
+    #: an empty list of text values
+    empty_text_list = "CAST([] AS VARCHAR[])"
     #: the methods a named SQL template may call (``{timestamp_from_epoch_us(s.ts)}``): they take
     #: SQL expressions only
     TEMPLATE_FUNCTIONS = frozenset(

@@ -149,6 +149,7 @@ class DuckEngine:
         compression: str = "zstd",
         row_group_size: int | None = None,
         metadata: Mapping[str, str] | None = None,
+        schema: Any = None,  # DuckDB keeps the types and NOT NULLs of what it reads
     ) -> None:
         text, values = _unpack(sql, params)
         if not compression.isalnum():

@@ -97,10 +97,11 @@ def _iso(ts: Any) -> str | None:
 class ProfileStore:
     """An output directory of ``cdp profiles resolve``."""
 
-    def __init__(self, directory: str | Path, *, memory_limit: str = "1GB") -> None:
+    def __init__(self, directory: str | Path, *, memory_limit: str = "1GB", engine: Any = None) -> None:
         """``memory_limit``: the engine's memory before it spills to a temporary directory (traits
         and audiences over a million events need about 700 MiB for twenty definitions: measured in
-        bench/RESULTS.md; 512MB ran out of memory on aggregates that cannot spill)."""
+        bench/RESULTS.md; 512MB ran out of memory on aggregates that cannot spill). ``engine``: an
+        :class:`~cdp_cli.engine.EngineChoice` (DuckDB by default)."""
         self.dir = Path(directory)
         manifest = self.dir / MARKER
         if not manifest.is_file():
@@ -120,10 +121,11 @@ class ProfileStore:
         self.types = {t["name"]: t for t in self.manifest["identity"]["types"]}
         import tempfile
 
-        from cdp_cli.engine import connect
+        from cdp_cli.engine import EngineChoice
 
+        choice = engine if engine is not None else EngineChoice()
         self._spill = tempfile.TemporaryDirectory(prefix="cdp-engine-")  # never the user's directory
-        self.engine = connect(memory_limit=memory_limit, temp_dir=self._spill.name)
+        self.engine = choice.connect(memory_limit=memory_limit, temp_dir=self._spill.name)
         self.dialect = self.engine.dialect
         for file in FILES:
             self.engine.register_parquet(file.removesuffix(".parquet"), self.dir / file)

@@ -31,8 +31,9 @@ def _ts_array(pa, values: list[int]):
 
 def _copy(eng: Engine, template: Template, path: Path, **options: Any) -> None:
     """An output query copied to Parquet, checked against its declared schema."""
-    eng.copy_parquet(template.render(eng.dialect), path, **options)
-    storage.check_schema(path, schemas.OUTPUTS[path.name]())
+    declared = schemas.OUTPUTS[path.name]()
+    eng.copy_parquet(template.render(eng.dialect), path, schema=declared, **options)
+    storage.check_schema(path, declared)
 
 
 def write_outputs(eng: Engine, graph: Graph, sources, tmp: Path, result: ResolveResult, config: IdentityConfig) -> None:

@@ -297,14 +297,17 @@ def resolve(
     memory_limit: str = "512MB",
     jobs: int = 0,
     by_components: bool | None = None,
+    engine: Any = None,
 ) -> ResolveResult:
     """Resolve identities in event logs and write the Parquet outputs into ``out`` (atomically).
     ``jobs``: worker processes (0: automatic). ``by_components``: resolve by connected components,
     one partition per worker (:mod:`.partitioned`; the same files); by default when ``jobs > 1``.
-    False keeps one graph pass in this process (staging still uses the workers), for comparison."""
+    False keeps one graph pass in this process (staging still uses the workers), for comparison.
+    ``engine``: an :class:`~cdp_cli.engine.EngineChoice` for the SQL of passes 2 and 3 (DuckDB by
+    default); the per-partition resolution runs in this machine's worker processes either way."""
 
     from cdp_cli import schemas, storage
-    from cdp_cli.engine import connect
+    from cdp_cli.engine import EngineChoice
     from cdp_cli.fsutil import atomic_directory
     from cdp_cli.identity.config import build_config
 
@@ -347,7 +350,8 @@ def resolve(
         # --- pass 2: sort and resolve ----------------------------------------------------------------
         import pyarrow as pa
 
-        with connect(memory_limit=f"{memory_bytes}B", temp_dir=stage_dir / "engine") as eng:
+        choice = engine if engine is not None else EngineChoice()
+        with choice.connect(memory_limit=f"{memory_bytes}B", temp_dir=stage_dir / "engine") as eng:
             dialect = eng.dialect
             if staged_rows:
                 eng.register_parquet("stage", str(stage_dir / "stage-*.parquet"))

@@ -69,7 +69,7 @@ EVENTS_OUTPUT = Template(
     FROM (SELECT s.*, a.profile FROM {stage} s JOIN {assign} a ON a.seq = s.seq) x
     LEFT JOIN {pmap} m ON m.profile = x.profile
     LEFT JOIN {files} fl ON fl.src = x.src
-    ORDER BY m.profile_id NULLS LAST, x.ts, x.received NULLS FIRST, x.src, x.line, x.bidx NULLS FIRST
+    ORDER BY m.profile_id NULLS LAST, x.ts NULLS LAST, x.received NULLS FIRST, x.src, x.line, x.bidx NULLS FIRST
 """,
 )
 

@@ -94,7 +94,7 @@ def _common(traits: Sequence[Any], as_of: datetime, dialect: Dialect) -> tuple[l
 def _value(trait: Any, dialect: Dialect) -> tuple[str, str, str]:
     prop = getattr(trait, "property", None)
     if prop is None:
-        return "CAST(NULL AS VARCHAR)", "CAST(NULL AS DOUBLE)", "FALSE"
+        return f"CAST(NULL AS {dialect.text_type})", "CAST(NULL AS DOUBLE)", "FALSE"
     v = property_value(prop, dialect)
     return v.scalar, v.number, f"{v.text} IS NOT NULL"
 
@@ -219,7 +219,7 @@ def compile_traits(
         elif kind == "number":
             selects.append(f"CAST({ref} AS DOUBLE) AS {out}")
         elif kind == "text":
-            selects.append(f"CAST({ref} AS VARCHAR) AS {out}")
+            selects.append(f"CAST({ref} AS {dialect.text_type}) AS {out}")
         else:
             selects.append(f"{ref} AS {out}")
         columns.append(Column(trait.name, trait.name, kind))
@@ -250,7 +250,7 @@ def compile_traits(
     setup: list[Statement] = []
     if materialize:
         table = dialect.quote_ident(materialize)
-        create = f"CREATE OR REPLACE TEMPORARY TABLE {table} AS {text}"
+        create = dialect.create_temp_table(materialize, text)
         setup.append(Statement(create, _used(params, create, dialect)))
         shown = ", ".join(["profile_id", *(dialect.quote_ident(c.name) for c in columns)])
         text = f"SELECT {shown} FROM {table} ORDER BY profile_id"
@@ -282,9 +282,9 @@ def _aggregate(trait: Any, m: str, v: str, n: str, dialect: Dialect) -> str:
     if t == "aggregation":
         return sql.AGG_AGGREGATION.fill(m=m, n=n, function=trait.function)
     if t == "first":
-        return sql.AGG_FIRST.fill(m=m, v=v)
+        return sql.AGG_FIRST.fill(m=m, v=v, by=hooks(dialect).first_by)
     if t == "last":
-        return sql.AGG_LAST.fill(m=m, v=v)
+        return sql.AGG_LAST.fill(m=m, v=v, by=hooks(dialect).last_by)
     if t == "unique_list":
         return sql.AGG_UNIQUE_LIST.fill(
             m=m, v=v, distinct_sorted=dialect.array_agg_distinct_sorted(f"CASE WHEN {m} THEN {v} END")

@@ -475,10 +475,10 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _open(profiles_dir: str | Path):
+def _open(profiles_dir: str | Path, engine: Any = None):
     from cdp_cli.identity.explain import ProfileStore
 
-    return ProfileStore(profiles_dir)
+    return ProfileStore(profiles_dir, engine=engine)
 
 
 def compute(
@@ -489,11 +489,13 @@ def compute(
     as_of: datetime | str | None = None,
     plan: Any = None,
     emit: Any = None,
+    engine: Any = None,
 ) -> TraitsResult:
     """Compute the traits of ``spec_path`` for every profile of ``profiles_dir`` into ``out``; with
-    ``emit`` (:class:`cdp_cli.activation.EmitOptions`), also the activation events of what changed."""
+    ``emit`` (:class:`cdp_cli.activation.EmitOptions`), also the activation events of what changed;
+    ``engine``: an :class:`~cdp_cli.engine.EngineChoice` (DuckDB by default)."""
     spec = begin(profiles_dir, spec_path, out, plan=plan, emit=emit)
-    with _open(profiles_dir) as store:
+    with _open(profiles_dir, engine) as store:
         prepared = prepare(store, spec, as_of, materialize=True)
         return finish(prepared, Path(out), emit)
 

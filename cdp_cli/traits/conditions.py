@@ -63,7 +63,8 @@ class JsonHooks(NamedTuple):
     one); ``list_length(expr)`` the length of a list; ``extract(expr, path_sql)`` the value at a path
     as JSON (NULL when absent), so it is parsed once and read with the path ``$``;
     ``extract_all(expr, [path_sql, ...])`` the values at several paths with the document parsed once,
-    read back with ``element(list, i)`` (0-based); ``materialized``: the words that make a CTE
+    read back with ``element(list, i)`` (0-based); ``first_by``/``last_by`` the aggregates
+    giving the value at the least/greatest key; ``materialized``: the words that make a CTE
     computed once for several readers (``WITH x AS MATERIALIZED (...)``), empty where unknown."""
 
     kind: Callable[[str, str], str]
@@ -74,6 +75,11 @@ class JsonHooks(NamedTuple):
     extract_all: Callable[[str, list[str]], str]
     element: Callable[[str, int], str]
     materialized: str = ""
+    first_by: str = "min_by"  #: the aggregate ``first_by(value, key)``: the value at the least key
+    last_by: str = "max_by"
+    #: the order of events as one comparable value, where the dialect spells it differently from
+    #: :data:`cdp_cli.traits.onepass.ORDER_KEY` (a missing received_at first)
+    order_key: str = ""
 
 
 def _duck_kind(expr: str, path: str) -> str:
@@ -81,6 +87,48 @@ def _duck_kind(expr: str, path: str) -> str:
         f"CASE json_type({expr}, {path}) WHEN 'VARCHAR' THEN 'string' WHEN 'BIGINT' THEN 'number' "
         "WHEN 'UBIGINT' THEN 'number' WHEN 'DOUBLE' THEN 'number' WHEN 'BOOLEAN' THEN 'boolean' "
         "WHEN 'NULL' THEN 'null' WHEN 'ARRAY' THEN 'array' WHEN 'OBJECT' THEN 'object' END"
+    )
+
+
+_SPARK_KINDS = {
+    **dict.fromkeys(("TINYINT", "SMALLINT", "INT", "BIGINT", "DECIMAL", "FLOAT", "DOUBLE"), "number"),
+    "STRING": "string",
+    "BOOLEAN": "boolean",
+    "VOID": "null",
+    "ARRAY": "array",
+    "OBJECT": "object",
+}
+
+
+def _spark_path(path_sql: str) -> str:
+    """A JSONPath SQL literal as cdp renders it, in the form Spark's ``variant_get`` reads."""
+    from cdp_cli.engine.spark import DIALECT, variant_path
+
+    if not (path_sql.startswith("'") and path_sql.endswith("'")):
+        raise ValueError(f"not a JSON path literal: {path_sql}")
+    return DIALECT.literal(variant_path(re.sub(r"\\(.)", r"\1", path_sql[1:-1])))
+
+
+def _spark_get(expr: str, path_sql: str) -> str:
+    return f"variant_get(parse_json({expr}), {_spark_path(path_sql)})"
+
+
+def _spark_kind(expr: str, path_sql: str) -> str:
+    return _spark_kind_of(_spark_get(expr, path_sql))
+
+
+def _spark_kind_of(variant: str) -> str:
+    schema = f"regexp_extract(schema_of_variant({variant}), '^[A-Z]+', 0)"
+    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _SPARK_KINDS.items())
+    return f"CASE {schema} {cases} END"
+
+
+def _spark_extract(expr: str, path_sql: str) -> str:
+    # JSON text of the value: a string quoted, null as null, others as written (get_json_object keeps
+    # a number's text, 55.0, where a VARIANT would give 55)
+    return (
+        f"CASE {_spark_kind(expr, path_sql)} WHEN 'string' THEN to_json({_spark_get(expr, path_sql)}) "
+        f"WHEN 'null' THEN 'null' ELSE get_json_object({expr}, {_spark_path(path_sql)}) END"
     )
 
 
@@ -94,8 +142,51 @@ JSON_HOOKS: dict[str, JsonHooks] = {
         extract_all=lambda expr, paths: f"json_extract({expr}, [{', '.join(paths)}])",
         element=lambda expr, i: f"{expr}[{i + 1}]",
         materialized="MATERIALIZED ",
+        first_by="arg_min",
+        last_by="arg_max",
+    ),
+    # Spark reads JSON text as a VARIANT (Spark 4); values handed on between steps stay JSON text
+    "spark": JsonHooks(
+        kind=_spark_kind,
+        as_double=lambda text: f"try_cast({text} AS DOUBLE)",
+        as_timestamp=lambda text: f"try_cast({text} AS TIMESTAMP)",
+        list_length=lambda expr: f"size({expr})",
+        extract=lambda expr, path: _spark_extract(expr, path),
+        extract_all=lambda expr, paths: "array(" + ", ".join(_spark_extract(expr, p) for p in paths) + ")",
+        element=lambda expr, i: f"{expr}[{i}]",
+        # no -infinity timestamp in Spark: whether received_at is there comes before it
+        order_key="struct(e.timestamp, e.received_at IS NOT NULL,"
+        " COALESCE(e.received_at, TIMESTAMP'1970-01-01 00:00:00'), COALESCE(e.message_id, ''),"
+        " COALESCE(e.file, ''), COALESCE(e.line, -1), COALESCE(e.batch_index, -1))",
     ),
 }
+
+
+def read_paths(dialect: Dialect, expr: str, paths: list[str], column: str) -> tuple[str, list[tuple[str, str]]]:
+    """Several JSON paths (SQL literals) of the JSON text ``expr``, with the document parsed once:
+    ``(read, [(text, kind), ...])``, where ``read`` is selected as ``column`` in one step and each
+    path's text and JSON type (as :func:`json_value` gives them) read ``column`` in the next."""
+    h = hooks(dialect)
+    if dialect.name == "spark":
+        # the document as a VARIANT, and its text for numbers (a VARIANT gives 55.0 back as 55)
+        read = f"named_struct('raw', {expr}, 'v', parse_json({expr}))"
+        values = []
+        for p in paths:
+            got = f"variant_get({column}.v, {_spark_path(p)})"
+            kind = _spark_kind_of(got)
+            path = _spark_path(p)
+            text = (
+                f"CASE {kind} WHEN 'null' THEN NULL WHEN 'string' THEN variant_get({column}.v, {path}, 'string')"
+                f" ELSE get_json_object({column}.raw, {path}) END"
+            )
+            values.append((text, kind))
+        return read, values
+    read = h.extract_all(expr, paths)
+    out = []
+    for i in range(len(paths)):
+        elem = h.element(column, i)
+        out.append((dialect.json_extract_string(elem, "$"), h.kind(elem, dialect.literal("$"))))
+    return read, out
 
 
 def hooks(dialect: Dialect) -> JsonHooks:
@@ -234,7 +325,8 @@ def condition(
             "ends_with": ("%", ""),
         }[op]
         negate = "NOT " if op == "not_contains" else ""
-        sql = f"{v.kind} = 'string' AND {v.text} {negate}LIKE {bind(_like(value, *pattern))} ESCAPE '\\'"
+        escape = dialect.literal("\\")
+        sql = f"{v.kind} = 'string' AND {v.text} {negate}LIKE {bind(_like(value, *pattern))} ESCAPE {escape}"
     elif op in LIST_OPS:
         if isinstance(value[0], str):
             member = f"{v.kind} = 'string' AND {v.text} IN ({', '.join(bind(x) for x in value)})"

@@ -29,7 +29,17 @@ from typing import Any
 from cdp_cli.engine.dialect import Dialect
 from cdp_cli.engine.template import Statement
 from cdp_cli.traits import sql
-from cdp_cli.traits.conditions import Fragment, Value, conditions, hooks, in_time, json_path, selection, window
+from cdp_cli.traits.conditions import (
+    Fragment,
+    Value,
+    conditions,
+    hooks,
+    in_time,
+    json_path,
+    read_paths,
+    selection,
+    window,
+)
 
 #: the order of events for first/last: timestamp, received_at, message_id, file, line, batch_index,
 #: a missing one before any present one (the smallest value stands for missing: -infinity, '', -1)
@@ -137,31 +147,28 @@ class OnePass:
         scoped = in_time(self.as_of, self.d, prefix="asof")
         name, body = self.cte()
         params = {**self.params, **scoped.params}
-        text = (
-            f"CREATE OR REPLACE TEMPORARY TABLE {self.d.quote_ident(self.table)} AS\n    WITH\n"
+        text = self.d.create_temp_table(
+            self.table,
+            "    WITH\n"
             f"    scoped AS ({sql.SCOPED.fill(in_time=scoped.sql)}\n    ),\n"
             f"    user_events AS ({sql.USER_EVENTS.fill()}\n    ),\n"
-            f"    {name} AS ({body}\n    )\n    SELECT * FROM {name}"
+            f"    {name} AS ({body}\n    )\n    SELECT * FROM {name}",
         )
         used = {k: v for k, v in params.items() if re.search(re.escape(self.d.param(k)) + r"(?!\w)", text)}
         return Statement(text, used)
 
     def cte(self) -> tuple[str, str]:
         """``("facts", body)``; :attr:`params` then holds every parameter it binds."""
-        h = hooks(self.d)
+        columns = []
         if self.paths:
             literals = [self.d.literal(json_path(p)) for p in self.paths]
             props = f"e.{self.d.quote_ident('properties')}"
-            extract = f"CASE WHEN {self._any_kind(self.reading, 'fr')} THEN {h.extract_all(props, literals)} END"
+            read, values = read_paths(self.d, props, literals, "e.jl")
+            extract = f"CASE WHEN {self._any_kind(self.reading, 'fr')} THEN {read} END"
+            for i, (text, kind) in enumerate(values):
+                columns.append(f",\n                   {text} AS x{i}, {kind} AS y{i}")
         else:
-            extract = "CAST(NULL AS VARCHAR)"
-        columns = []
-        for i in self.paths.values():
-            elem = h.element("e.jl", i)
-            columns.append(
-                f",\n                   {self.d.json_extract_string(elem, '$')} AS x{i},"
-                f" {h.kind(elem, self.d.literal('$'))} AS y{i}"
-            )
+            extract = f"CAST(NULL AS {self.d.text_type})"
         return (
             "facts",
             sql.FACTS.fill(
@@ -169,7 +176,9 @@ class OnePass:
                 values="".join(self.values),
                 matches="".join(self.matches),
                 paths="".join(columns),
-                key=f"CASE WHEN {self._any_kind(self.keyed, 'fo')} THEN {ORDER_KEY} END" if self.keyed else "NULL",
+                key=f"CASE WHEN {self._any_kind(self.keyed, 'fo')} THEN {hooks(self.d).order_key or ORDER_KEY} END"
+                if self.keyed
+                else "NULL",
                 extract=extract,
                 source=self.source,
                 kinds=self._any_kind(self.kinds, "fk"),

@@ -202,9 +202,9 @@ AGG_AGGREGATION = Shape(
 )
 
 # first/last: ordered by (timestamp, received_at, message_id, file, line, batch_index), missing ones first
-AGG_FIRST = Shape("agg_first", "arg_min(<v>, k) FILTER (WHERE <m> AND <v> IS NOT NULL)")
+AGG_FIRST = Shape("agg_first", "<by>(<v>, k) FILTER (WHERE <m> AND <v> IS NOT NULL)")
 
-AGG_LAST = Shape("agg_last", "arg_max(<v>, k) FILTER (WHERE <m> AND <v> IS NOT NULL)")
+AGG_LAST = Shape("agg_last", "<by>(<v>, k) FILTER (WHERE <m> AND <v> IS NOT NULL)")
 
 AGG_UNIQUE_LIST = Shape(
     "agg_unique_list",

@@ -53,6 +53,7 @@ def compute_together(
     traits_emit: Any = None,
     audiences_emit: Any = None,
     previous: str | Path | None = None,
+    engine: Any = None,
 ) -> tuple[Any, Any]:
     """Compute the traits of ``traits_spec`` into ``traits_out`` and the audiences of
     ``audiences_spec`` (over those traits) into ``audiences_out``, as
@@ -78,7 +79,7 @@ def compute_together(
     }
     if any(emits.values()):
         guard_outputs(emits, [Path(traits_spec), Path(audiences_spec), Path(profiles_dir), t_out, a_out])
-    with traits._open(profiles_dir) as store:
+    with traits._open(profiles_dir, engine) as store:
         engine = store.engine
         when, source = traits.settle_as_of(store, as_of)
         one = OnePass(engine.dialect, when, table=FACTS_TABLE)

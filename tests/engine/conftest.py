@@ -1,4 +1,4 @@
-"""The engine conformance suite runs once per engine installed here (DuckDB today; Spark later)."""
+"""The engine conformance suite runs once per engine installed here (DuckDB, and Spark where pyspark and Java are)."""
 
 from __future__ import annotations
 

@@ -94,15 +94,16 @@ def _tables(rows):
     return events, profiles, identities
 
 
-def _run(tmp_path: Path, rows, spec=SPEC, combined: bool = True, shared: bool = False):
-    """``shared``: the performed leaves' pass in a table made first, as when the traits share it."""
+def _run(tmp_path: Path, rows, spec=SPEC, combined: bool = True, shared: bool = False, engine_name: str = "duckdb"):
+    """``shared``: the performed leaves' pass in a table made first, as when the traits share it;
+    ``engine_name``: the engine (the conformance suite, tests/engine, runs this on every engine)."""
     from cdp_cli.traits.onepass import OnePass
 
     f = tmp_path / "audiences.yaml"
     f.write_text(yaml.safe_dump(spec))
     s = load_spec(f)
     events, profiles, identities = _tables(rows)
-    with connect() as engine:
+    with connect(engine_name) as engine:
         engine.register_arrow("events", events)
         engine.register_arrow("profiles", profiles)
         engine.register_arrow("identities", identities)

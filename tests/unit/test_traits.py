@@ -194,9 +194,11 @@ FORMS = {
 }
 
 
-def _compute(rows: list[dict], form: str = "one pass, materialized") -> dict[str, dict]:
+def _compute(rows: list[dict], form: str = "one pass, materialized", engine_name: str = "duckdb") -> dict[str, dict]:
+    """The traits of :data:`SPEC` over ``rows``, computed in ``form`` on the engine ``engine_name`` (the
+    engine conformance suite, tests/engine, runs this on every engine)."""
     traits = parse_definition(SPEC, TraitsFile).traits
-    with connect() as engine:
+    with connect(engine_name) as engine:
         engine.register_arrow("events", _events_table(rows))
         engine.register_arrow("profiles", pa.table({"profile_id": PROFILES}))
         options = dict(FORMS[form])
