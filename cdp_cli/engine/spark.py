@@ -2,10 +2,10 @@
 
 A session is ``local[*]`` by default (every core of this machine, for tests and small jobs), a
 cluster through Spark Connect (``remote="sc://host:15002"``, also Databricks Connect's form), or any
-``master`` URL; every ``spark.*`` setting passes through (``conf``). Paths are whatever the session
-can read (``s3://``... on a real cluster). pyspark is an optional extra (``pip install
-'cdp-cli[spark]'``); nothing imports it until :class:`SparkEngine` is built, so the base install needs
-no Java.
+``master`` URL; every ``spark.*`` setting passes through (``conf``). Paths are on a filesystem both
+cdp and the session see (local for ``local[*]``; shared with a cluster). pyspark is an optional
+extra (``pip install 'cdp-cli[spark]'``); nothing imports it until :class:`SparkEngine` is built, so
+the base install needs no Java.
 
 One session per process: Spark allows one active local session, and starting one takes seconds. Each
 :class:`SparkEngine` shares it and drops the temporary views it made when closed; the session stops
@@ -15,7 +15,8 @@ What Spark does differently, handled here once: parameters are ``:name`` (bound 
 ``spark.sql(args=...)``), identifiers take backticks, string literals backslash escapes; Arrow comes
 back with ``DataFrame.toArrow`` (rows are read from it too, so timestamps are UTC-aware as on DuckDB);
 a query's result is written as one Parquet file by Spark's writer into a temporary directory, then
-moved (with key-value metadata added by rewriting its footer, row group by row group).
+moved (rewritten row group by row group where key-value metadata, a row-group size or a declared
+schema is asked for). Temporary tables are views of checkpointed results.
 """
 
 from __future__ import annotations
@@ -333,11 +334,6 @@ class SparkEngine:
     ) -> None:
         if not compression.isalnum():
             raise ValueError(f"unknown Parquet compression {compression!r}")
-        if "://" in str(path):  # a remote store (s3://...): Spark's own layout, a directory of part files
-            with _translated(f"writing {path}"):
-                frame = self._frame(sql, params)
-                frame.write.mode("errorifexists").option("compression", compression).parquet(str(path))
-            return
         target = Path(path)
         if not target.parent.is_dir():
             raise EngineError(f"writing {target.name}: no directory {target.parent}")

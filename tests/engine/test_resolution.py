@@ -20,7 +20,7 @@ from cdp_cli.identity.resolve import resolve
 from tests.unit.test_identity_partitioned import CONFIGS, FILES, messages
 
 FEW = settings(
-    max_examples=2,
+    max_examples=1,  # the fixed logs below and DuckDB's 30 examples in the unit tests do the rest
     deadline=None,
     derandomize=True,
     phases=[Phase.explicit, Phase.generate],  # no shrinking: an engine's job takes a second
