@@ -343,13 +343,17 @@ class SparkEngine:
             out = scratch / "out"
             with _translated(f"writing {target.name}"):
                 frame = self._frame(sql, params).coalesce(1)
-                frame.write.option("compression", compression).parquet(str(out))
+                # Spark's "lz4" is Hadoop's framing, which other readers (pyarrow) fail on past a few
+                # pages ("Corrupt Lz4 compressed data"): the Parquet standard's LZ4_RAW instead
+                codec = "lz4_raw" if compression.lower() == "lz4" else compression
+                frame.write.option("compression", codec).parquet(str(out))
             parts = sorted(out.glob("part-*.parquet"))
             if len(parts) != 1:
                 raise EngineError(f"writing {target.name}: Spark wrote {len(parts)} files, not one")
             if metadata or row_group_size or schema is not None:
                 # Spark's writer sets none of them: rewrite the file, one row group at a time
-                _rewrite(parts[0], target, metadata or {}, row_group_size, compression, schema)
+                with _translated(f"writing {target.name}"):
+                    _rewrite(parts[0], target, metadata or {}, row_group_size, compression, schema)
             else:
                 os.replace(parts[0], target)
         finally:

@@ -190,6 +190,21 @@ def test_copy_parquet_writes_a_file_read_back_as_written(engine, tmp_path):
     assert sorted(pq.read_table(many).column("n").to_pylist()) == list(range(10_000))
 
 
+def test_copy_parquet_lz4_of_many_pages_reads_back(engine, tmp_path):
+    """LZ4 as every Parquet reader reads it: Spark's own "lz4" is Hadoop's framing, which pyarrow
+    rejected on the pages of a column of lists of structs ("Corrupt Lz4 compressed data")."""
+    import random
+
+    rnd, n = random.Random(1), 300_000
+    ids = [[{"t": i % 5, "v": f"user-{rnd.randrange(40_000)}"} for i in range(rnd.randrange(1, 4))] for _ in range(n)]
+    kind = pa.list_(pa.struct([("t", pa.int32()), ("v", pa.string())]))
+    engine.register_arrow("staged", pa.table({"seq": pa.array(range(n), pa.int64()), "ids": pa.array(ids, kind)}))
+    out = tmp_path / "staged.parquet"
+    engine.copy_parquet("SELECT seq, ids FROM staged ORDER BY seq", out, compression="lz4")
+    f = pq.ParquetFile(out)
+    assert sum(f.read_row_group(i).num_rows for i in range(f.metadata.num_row_groups)) == n
+
+
 def test_copy_parquet_stamps_key_value_metadata(engine, tmp_path):
     out = tmp_path / "stamped.parquet"
     engine.copy_parquet("SELECT 1 AS one", out, metadata={"cdp": "traits", "it's": 'a "quoted" value'})
