@@ -60,10 +60,10 @@ class JsonHooks(NamedTuple):
     """Per-dialect spellings: ``kind(expr, path_sql)`` the JSON type of the value at a path as one of
     string, number, boolean, null, array, object (NULL when absent); ``as_double(text)`` a number's
     text as a double; ``as_timestamp(text)`` an ISO-8601 text as a UTC timestamp (NULL when it is not
-    one); ``list_length(expr)`` the length of a list; ``extract(expr, path_sql)`` the value at a path
-    as JSON (NULL when absent), so it is parsed once and read with the path ``$``;
-    ``extract_all(expr, [path_sql, ...])`` the values at several paths with the document parsed once,
-    read back with ``element(list, i)`` (0-based); ``first_by``/``last_by`` the aggregates
+    one); ``list_length(expr)`` the length of a list; ``read_paths(expr, [path_sql, ...], column)``
+    several paths of the JSON text ``expr`` with the document parsed once: ``(read, [(text, kind),
+    ...])``, where ``read`` is selected as ``column`` in one step and each path's text and JSON type
+    (as :func:`json_value` gives them) read ``column`` in the next; ``first_by``/``last_by`` the aggregates
     giving the value at the least/greatest key; ``materialized``: the words that make a CTE
     computed once for several readers (``WITH x AS MATERIALIZED (...)``), empty where unknown."""
 
@@ -71,9 +71,7 @@ class JsonHooks(NamedTuple):
     as_double: Callable[[str], str]
     as_timestamp: Callable[[str], str]
     list_length: Callable[[str], str]
-    extract: Callable[[str, str], str]
-    extract_all: Callable[[str, list[str]], str]
-    element: Callable[[str, int], str]
+    read_paths: Callable[[str, list[str], str], tuple[str, list[tuple[str, str]]]]
     materialized: str = ""
     first_by: str = "min_by"  #: the aggregate ``first_by(value, key)``: the value at the least key
     last_by: str = "max_by"
@@ -123,13 +121,28 @@ def _spark_kind_of(variant: str) -> str:
     return f"CASE {schema} {cases} END"
 
 
-def _spark_extract(expr: str, path_sql: str) -> str:
-    # JSON text of the value: a string quoted, null as null, others as written (get_json_object keeps
-    # a number's text, 55.0, where a VARIANT would give 55)
-    return (
-        f"CASE {_spark_kind(expr, path_sql)} WHEN 'string' THEN to_json({_spark_get(expr, path_sql)}) "
-        f"WHEN 'null' THEN 'null' ELSE get_json_object({expr}, {_spark_path(path_sql)}) END"
-    )
+def _duck_read_paths(expr: str, paths: list[str], column: str) -> tuple[str, list[tuple[str, str]]]:
+    # one json_extract of every path into a list of JSON values, each read back at '$'
+    read = f"json_extract({expr}, [{', '.join(paths)}])"
+    return read, [
+        (f"json_extract_string({column}[{i + 1}], '$')", _duck_kind(f"{column}[{i + 1}]", "'$'"))
+        for i in range(len(paths))
+    ]
+
+
+def _spark_read_paths(expr: str, paths: list[str], column: str) -> tuple[str, list[tuple[str, str]]]:
+    # the document as a VARIANT, and its text for numbers (a VARIANT gives 55.0 back as 55)
+    read = f"named_struct('raw', {expr}, 'v', parse_json({expr}))"
+    values = []
+    for p in paths:
+        path = _spark_path(p)
+        kind = _spark_kind_of(f"variant_get({column}.v, {path})")
+        text = (
+            f"CASE {kind} WHEN 'null' THEN NULL WHEN 'string' THEN variant_get({column}.v, {path}, 'string')"
+            f" ELSE get_json_object({column}.raw, {path}) END"
+        )
+        values.append((text, kind))
+    return read, values
 
 
 JSON_HOOKS: dict[str, JsonHooks] = {
@@ -138,9 +151,7 @@ JSON_HOOKS: dict[str, JsonHooks] = {
         as_double=lambda text: f"CAST({text} AS DOUBLE)",
         as_timestamp=lambda text: f"TRY_CAST({text} AS TIMESTAMPTZ)",
         list_length=lambda expr: f"len({expr})",
-        extract=lambda expr, path: f"json_extract({expr}, {path})",
-        extract_all=lambda expr, paths: f"json_extract({expr}, [{', '.join(paths)}])",
-        element=lambda expr, i: f"{expr}[{i + 1}]",
+        read_paths=_duck_read_paths,
         materialized="MATERIALIZED ",
         first_by="arg_min",
         last_by="arg_max",
@@ -151,42 +162,13 @@ JSON_HOOKS: dict[str, JsonHooks] = {
         as_double=lambda text: f"try_cast({text} AS DOUBLE)",
         as_timestamp=lambda text: f"try_cast({text} AS TIMESTAMP)",
         list_length=lambda expr: f"size({expr})",
-        extract=lambda expr, path: _spark_extract(expr, path),
-        extract_all=lambda expr, paths: "array(" + ", ".join(_spark_extract(expr, p) for p in paths) + ")",
-        element=lambda expr, i: f"{expr}[{i}]",
+        read_paths=_spark_read_paths,
         # no -infinity timestamp in Spark: whether received_at is there comes before it
         order_key="struct(e.timestamp, e.received_at IS NOT NULL,"
         " COALESCE(e.received_at, TIMESTAMP'1970-01-01 00:00:00'), COALESCE(e.message_id, ''),"
         " COALESCE(e.file, ''), COALESCE(e.line, -1), COALESCE(e.batch_index, -1))",
     ),
 }
-
-
-def read_paths(dialect: Dialect, expr: str, paths: list[str], column: str) -> tuple[str, list[tuple[str, str]]]:
-    """Several JSON paths (SQL literals) of the JSON text ``expr``, with the document parsed once:
-    ``(read, [(text, kind), ...])``, where ``read`` is selected as ``column`` in one step and each
-    path's text and JSON type (as :func:`json_value` gives them) read ``column`` in the next."""
-    h = hooks(dialect)
-    if dialect.name == "spark":
-        # the document as a VARIANT, and its text for numbers (a VARIANT gives 55.0 back as 55)
-        read = f"named_struct('raw', {expr}, 'v', parse_json({expr}))"
-        values = []
-        for p in paths:
-            got = f"variant_get({column}.v, {_spark_path(p)})"
-            kind = _spark_kind_of(got)
-            path = _spark_path(p)
-            text = (
-                f"CASE {kind} WHEN 'null' THEN NULL WHEN 'string' THEN variant_get({column}.v, {path}, 'string')"
-                f" ELSE get_json_object({column}.raw, {path}) END"
-            )
-            values.append((text, kind))
-        return read, values
-    read = h.extract_all(expr, paths)
-    out = []
-    for i in range(len(paths)):
-        elem = h.element(column, i)
-        out.append((dialect.json_extract_string(elem, "$"), h.kind(elem, dialect.literal("$"))))
-    return read, out
 
 
 def hooks(dialect: Dialect) -> JsonHooks:
@@ -223,11 +205,6 @@ class Value(NamedTuple):
 def property_value(path: str, dialect: Dialect, alias: str = ALIAS, column: str = "properties") -> Value:
     """The value at ``path`` inside the JSON ``column`` of the events relation ``alias``."""
     return json_value(f"{alias}.{dialect.quote_ident(column)}", json_path(path), dialect)
-
-
-def extracted(path: str, dialect: Dialect, alias: str = ALIAS, column: str = "properties") -> str:
-    """The value at ``path`` as JSON (read it with :func:`json_value` at ``$``): parsed once."""
-    return hooks(dialect).extract(f"{alias}.{dialect.quote_ident(column)}", dialect.literal(json_path(path)))
 
 
 def json_value(col: str, jp: str, dialect: Dialect) -> Value:

@@ -36,7 +36,6 @@ from cdp_cli.traits.conditions import (
     hooks,
     in_time,
     json_path,
-    read_paths,
     selection,
     window,
 )
@@ -163,7 +162,7 @@ class OnePass:
         if self.paths:
             literals = [self.d.literal(json_path(p)) for p in self.paths]
             props = f"e.{self.d.quote_ident('properties')}"
-            read, values = read_paths(self.d, props, literals, "e.jl")
+            read, values = hooks(self.d).read_paths(props, literals, "e.jl")
             extract = f"CASE WHEN {self._any_kind(self.reading, 'fr')} THEN {read} END"
             for i, (text, kind) in enumerate(values):
                 columns.append(f",\n                   {text} AS x{i}, {kind} AS y{i}")
