@@ -55,7 +55,11 @@ def _translated(what: str) -> Iterator[None]:
     try:
         yield
     except duckdb.Error as e:
-        raise EngineError(f"{what}: {e}") from e
+        text = str(e).strip()
+        first = text.splitlines()[0] if text else type(e).__name__
+        if isinstance(e, duckdb.OutOfMemoryException):  # DuckDB's own advice (threads, settings) is not the user's
+            raise EngineError(f"{what}: {first}; give the engine more memory (--memory-limit)") from e
+        raise EngineError(f"{what}: {text}") from e
 
 
 def _unpack(sql: Query, params: Params) -> tuple[str, Any]:

@@ -36,7 +36,134 @@ def _copy(eng: Engine, template: Template, path: Path, **options: Any) -> None:
     storage.check_schema(path, declared)
 
 
-def write_outputs(eng: Engine, graph: Graph, sources, tmp: Path, result: ResolveResult, config: IdentityConfig) -> None:
+EVENTS_ROW_GROUP = 50_000
+#: events.parquet is sorted in one query while the staged messages (uncompressed) are at most this
+#: share of the engine's memory; past it, in buckets of at most BUCKET_SHARE of it. DuckDB's sort of
+#: these wide rows fails ("failed to pin block") below ~0.6 of their size (1M messages: 548 MB
+#: staged, sorted in 400MB but not in 300MB), so a 5M-message log failed at the default 512MB.
+SINGLE_SORT_SHARE = 0.8
+BUCKET_SHARE = 0.2
+
+
+def staged_bytes(stage_dir: Path) -> int:
+    """The uncompressed size of the staged messages, from their Parquet footers (nothing is read)."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for f in stage_dir.glob("stage-*.parquet"):
+        meta = pq.ParquetFile(f).metadata
+        total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return total
+
+
+def _events_output(eng: Engine, path: Path, staged: int, memory_bytes: int | None) -> None:
+    """events.parquet: one sorted copy when it fits the engine's memory; otherwise cut into buckets
+    (ranges of the file's order), each sorted on its own and appended: the same rows in the same
+    order, with memory bounded whatever the log's size. Engines that cannot stream a result (Spark)
+    sort in one query: their sort spills on its own."""
+    from cdp_cli.engine.base import STREAM
+
+    if memory_bytes is None or staged <= SINGLE_SORT_SHARE * memory_bytes or STREAM not in eng.capabilities:
+        _copy(eng, sql.EVENTS_OUTPUT, path, row_group_size=EVENTS_ROW_GROUP)
+        return
+    import math
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    dialect = eng.dialect
+    buckets = max(2, math.ceil(staged / (BUCKET_SHARE * memory_bytes)))
+    counts = eng.rows(sql.EVENTS_PROFILE_COUNTS.render(dialect))
+    total = sum(n for _, n in counts)
+    per_bucket = max(1, math.ceil(total / buckets))
+    # profiles in the file's order (profile ids sort as bytes in SQL): consecutive ranges of about
+    # per_bucket messages; a profile is never split
+    named = sorted(((pid, n) for pid, n in counts if pid is not None), key=lambda r: r[0].encode())
+    bucket_of: list[int] = []
+    k = filled = 0
+    for _, n in named:
+        if filled >= per_bucket:
+            k, filled = k + 1, 0
+        bucket_of.append(k)
+        filled += n
+    nulls = (k + 1) if named else 0  # the first bucket of the messages without a profile
+    unprofiled = sum(n for pid, n in counts if pid is None)
+    cuts = min(buckets, math.ceil(unprofiled / per_bucket)) - 1 if unprofiled else 0
+    bounds: list[int] = []
+    if cuts > 0:
+        qs = [(i + 1) / (cuts + 1) for i in range(cuts)]
+        (found,) = eng.rows(sql.EVENTS_WITHOUT_PROFILE_TS.render(dialect, quantiles=qs))[0]
+        bounds = sorted(set(found or []))
+    cuts = len(bounds)
+    eng.register_arrow(
+        "cdp_event_buckets",
+        pa.table(
+            {
+                "profile_id": pa.array([pid for pid, _ in named], pa.string()),
+                "bucket": pa.array(bucket_of, pa.int32()),
+            }
+        ),
+    )
+    relations = {"buckets": "cdp_event_buckets"}
+    scatter = sql.EVENTS_SCATTER.render(dialect, relations=relations)
+    scratch = path.parent / "_events_buckets"
+    scratch.mkdir()
+    writers: dict[int, Any] = {}
+    try:
+        for batch in eng.batches(scatter, batch_size=EVENTS_ROW_GROUP):
+            col = batch.column(batch.schema.get_field_index("k_bucket"))
+            if col.null_count:  # without a profile: by timestamp (the bounds it reaches), NULLs last
+                ts = batch.column(batch.schema.get_field_index("k_ts"))
+                reached = pa.array([0] * batch.num_rows, pa.int32())
+                for bound in bounds:
+                    reached = pc.add(reached, pc.cast(pc.less_equal(pa.scalar(bound, pa.int64()), ts), pa.int32()))
+                unprofiled = pc.if_else(pc.is_null(ts), pa.scalar(cuts, pa.int32()), reached)
+                col = pc.coalesce(col, pc.add(pa.scalar(nulls, pa.int32()), unprofiled))
+            for b in pc.unique(col).to_pylist():
+                part = batch.filter(pc.equal(col, b))
+                w = writers.get(b)
+                if w is None:
+                    name = scratch / f"bucket-{b:06d}.parquet"
+                    w = writers[b] = pq.ParquetWriter(name, part.schema, compression="lz4")
+                w.write_batch(part)
+        for w in writers.values():
+            w.close()
+        declared = schemas.OUTPUTS[path.name]()
+        with pq.ParquetWriter(path, declared, compression="zstd") as out:
+            pending: list[Any] = []
+            held = 0
+            for b in sorted(writers):
+                eng.register_parquet("cdp_events_bucket", scratch / f"bucket-{b:06d}.parquet")
+                bucket = sql.EVENTS_BUCKET.render(dialect, relations={"bucket": "cdp_events_bucket"})
+                for batch in eng.batches(bucket, batch_size=EVENTS_ROW_GROUP):
+                    pending.append(batch)
+                    held += batch.num_rows
+                    while held >= EVENTS_ROW_GROUP:  # row groups of exactly EVENTS_ROW_GROUP rows
+                        table = pa.Table.from_batches(pending).cast(declared)
+                        out.write_table(table.slice(0, EVENTS_ROW_GROUP), row_group_size=EVENTS_ROW_GROUP)
+                        rest = table.slice(EVENTS_ROW_GROUP)
+                        pending, held = rest.to_batches(), rest.num_rows
+            if held:
+                out.write_table(pa.Table.from_batches(pending).cast(declared), row_group_size=EVENTS_ROW_GROUP)
+    finally:
+        for w in writers.values():
+            w.close()
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
+    storage.check_schema(path, declared)
+
+
+def write_outputs(
+    eng: Engine,
+    graph: Graph,
+    sources,
+    tmp: Path,
+    result: ResolveResult,
+    config: IdentityConfig,
+    memory_bytes: int | None = None,
+) -> None:
     """Write the four output files into ``tmp`` and fill in ``result``'s counts. The engine holds
     ``stage``, ``files`` and ``assign`` (see :mod:`cdp_cli.identity.sql`)."""
     import orjson
@@ -58,7 +185,7 @@ def write_outputs(eng: Engine, graph: Graph, sources, tmp: Path, result: Resolve
     )
 
     # events.parquet: every message with its final profile
-    _copy(eng, sql.EVENTS_OUTPUT, tmp / "events.parquet", row_group_size=50_000)
+    _events_output(eng, tmp / "events.parquet", staged_bytes(tmp / "_stage"), memory_bytes)
     eng.create_view("msg", sql.MESSAGES.render(eng.dialect))
 
     # profiles.parquet

@@ -432,7 +432,7 @@ def resolve(
                 else:
                     eng.register_arrow("assign", schemas.assignments().empty_table())
             # --- pass 3: outputs ---------------------------------------------------------------------
-            _write_outputs(eng, graph, sources, tmp, result, config)
+            _write_outputs(eng, graph, sources, tmp, result, config, memory_bytes)
         import shutil
 
         shutil.rmtree(stage_dir, ignore_errors=True)

@@ -73,6 +73,55 @@ EVENTS_OUTPUT = Template(
 """,
 )
 
+EVENTS_PROFILE_COUNTS = Template(
+    "events_profile_counts",
+    """
+    -- messages per final profile (NULL: without one), to cut events.parquet's order into buckets
+    SELECT m.profile_id, count(*) AS n
+    FROM {stage} s JOIN {assign} a ON a.seq = s.seq LEFT JOIN {pmap} m ON m.profile = a.profile
+    GROUP BY 1
+""",
+)
+
+EVENTS_WITHOUT_PROFILE_TS = Template(
+    "events_without_profile_ts",
+    """
+    -- the timestamps that cut the messages without a profile into :k buckets (NULLs go last)
+    SELECT quantile_disc(s.ts, [:quantiles]) FROM {stage} s JOIN {assign} a ON a.seq = s.seq
+    LEFT JOIN {pmap} m ON m.profile = a.profile
+    WHERE m.profile_id IS NULL AND s.ts IS NOT NULL
+""",
+)
+
+EVENTS_SCATTER = Template(
+    "events_scatter",
+    """
+    -- events.parquet's rows with their profile's bucket (a range of profile ids; NULL without a
+    -- profile) and sort keys, unsorted: written out per bucket
+    SELECT x.message_id, m.profile_id, x.type, x.event,
+           {timestamp_from_epoch_us(x.ts)} AS timestamp,
+           {timestamp_from_epoch_us(x.received)} AS received_at,
+           x.user_id, x.anonymous_id, x.group_id, x.properties, x.traits_json AS traits, x.context,
+           fl.file, x.line, x.bidx AS batch_index,
+           x.ts AS k_ts, x.received AS k_received, x.src AS k_src, b.bucket AS k_bucket
+    FROM (SELECT s.*, a.profile FROM {stage} s JOIN {assign} a ON a.seq = s.seq) x
+    LEFT JOIN {pmap} m ON m.profile = x.profile
+    LEFT JOIN {buckets} b ON b.profile_id = m.profile_id
+    LEFT JOIN {files} fl ON fl.src = x.src
+""",
+)
+
+EVENTS_BUCKET = Template(
+    "events_bucket",
+    """
+    -- one bucket of events.parquet, in the file's order (as EVENTS_OUTPUT sorts the whole)
+    SELECT message_id, profile_id, type, event, timestamp, received_at, user_id, anonymous_id,
+           group_id, properties, traits, context, file, line, batch_index
+    FROM {bucket}
+    ORDER BY profile_id NULLS LAST, k_ts NULLS LAST, k_received NULLS FIRST, k_src, line, batch_index NULLS FIRST
+""",
+)
+
 MESSAGES = Template(
     "messages",
     """
