@@ -28,7 +28,35 @@ SPILL = "spill"  #: sorts, joins and aggregates larger than its memory limit spi
 ARROW = "arrow"  #: registers and returns Arrow without a copy through Python objects
 PARQUET_COPY = "parquet_copy"  #: writes a query's result to Parquet itself, without the data passing through Python
 STREAM = "stream"  #: :meth:`Engine.batches` streams a result without materialising it (for queries without ORDER BY)
-CAPABILITIES = frozenset({SPILL, ARROW, PARQUET_COPY, STREAM})
+#: :meth:`map_groups`: runs a Python function over groups of a query's rows in the engine's own
+#: workers (Spark's executors), writing what it yields to Parquet: the data never passes through
+#: this process. Not in the protocol: an engine that declares it has the method.
+MAP_GROUPS = "map_groups"
+CAPABILITIES = frozenset({SPILL, ARROW, PARQUET_COPY, STREAM, MAP_GROUPS})
+
+
+class GroupMapper(Protocol):
+    """What an engine with :data:`MAP_GROUPS` offers besides the :class:`Engine` protocol."""
+
+    def default_tasks(self) -> int:
+        """How many tasks to split work into by default (the engine's shuffle parallelism)."""
+
+    def map_groups(
+        self,
+        sql: Query,
+        *,
+        key: str,
+        order: Sequence[str],
+        tasks: int,
+        fn: Any,
+        schema: pa.Schema,
+        path: str | Path,
+        params: Params = None,
+    ) -> None:
+        """Split the query's rows by column ``key`` into ``tasks`` tasks (all rows of one key in one
+        task), sort each task's rows by ``key`` then ``order``, and call ``fn`` (picklable; it runs
+        in the engine's workers) with each task's record batches, in that order. What ``fn`` yields
+        (record batches of ``schema``) is written as Parquet files into the new directory ``path``."""
 
 
 @runtime_checkable

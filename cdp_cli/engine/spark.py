@@ -16,7 +16,9 @@ What Spark does differently, handled here once: parameters are ``:name`` (bound 
 back with ``DataFrame.toArrow`` (rows are read from it too, so timestamps are UTC-aware as on DuckDB);
 a query's result is written as one Parquet file by Spark's writer into a temporary directory, then
 moved (rewritten row group by row group where key-value metadata, a row-group size or a declared
-schema is asked for). Temporary tables are views of checkpointed results.
+schema is asked for). Temporary tables are views of checkpointed results. :meth:`SparkEngine.map_groups`
+runs a cdp function over groups of rows in the executors' Python workers (``mapInArrow``): resolution
+runs its sequential resolver there, per partition of the identity graph.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cdp_cli.engine.base import PARQUET_COPY, SPILL, Params, Query
+from cdp_cli.engine.base import MAP_GROUPS, PARQUET_COPY, SPILL, Params, Query
 from cdp_cli.engine.dialect import Dialect
 from cdp_cli.engine.template import Statement
 from cdp_cli.errors import EngineError, UsageError
@@ -228,9 +230,19 @@ def stop_session() -> None:
             session.stop()
 
 
+_PY_ERROR = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception): .+")
+
+
 def _message(e: BaseException) -> str:
     text = str(getattr(e, "desc", None) or e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    if not text:
+        return type(e).__name__
+    lines = text.splitlines()
+    if "Python worker" in lines[0]:  # a Python traceback from an executor: its last exception line
+        raised = [line.strip() for line in lines if _PY_ERROR.match(line.strip())]
+        if raised:
+            return f"{lines[0].rstrip(':')}: {raised[-1]}"
+    return lines[0]
 
 
 @contextlib.contextmanager
@@ -258,7 +270,7 @@ class SparkEngine:
 
     name = "spark"
     dialect: Dialect = DIALECT
-    capabilities = frozenset({SPILL, PARQUET_COPY})
+    capabilities = frozenset({SPILL, PARQUET_COPY, MAP_GROUPS})
 
     def __init__(
         self,
@@ -358,6 +370,42 @@ class SparkEngine:
                 os.replace(parts[0], target)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def default_tasks(self) -> int:
+        """``spark.sql.shuffle.partitions`` (cdp's local sessions set twice the cores; a cluster's own)."""
+        with _translated("reading the session's settings"):
+            value = self.spark.conf.get("spark.sql.shuffle.partitions")
+        try:
+            return max(1, int(value))
+        except (TypeError, ValueError):
+            return 1
+
+    def map_groups(
+        self,
+        sql: Query,
+        *,
+        key: str,
+        order: Sequence[str],
+        tasks: int,
+        fn: Any,
+        schema: Any,
+        path: str | Path,
+        params: Params = None,
+    ) -> None:
+        """:meth:`cdp_cli.engine.base.GroupMapper.map_groups`: ``repartition`` by the key, sorted
+        within each partition, ``mapInArrow`` in the executors' Python workers (which must be able
+        to import cdp), written by Spark's Parquet writer."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        if tasks < 1:
+            raise ValueError("map_groups needs at least one task")
+        target = Path(path)
+        if not target.parent.is_dir():
+            raise EngineError(f"writing {target.name}: no directory {target.parent}")
+        with _translated(f"writing {target.name}"):
+            frame = self._frame(sql, params).repartition(tasks, key).sortWithinPartitions(key, *order)
+            out = frame.mapInArrow(fn, from_arrow_schema(schema))
+            out.write.option("compression", "lz4_raw").mode("errorifexists").parquet(str(target))
 
     def _free(self, name: str) -> None:
         old = self._cached.pop(name, None)

@@ -10,7 +10,9 @@ identifiers and both candidates of each alias (:mod:`.components`; property-test
    partition, then resolution order, with their global position (one sort; each worker reads only
    the row groups of its partition);
 3. each partition runs the unchanged sequential resolver (:class:`~.graph.Graph`) in a worker
-   process, with three things set so that it decides exactly as the single pass does: every message
+   process (:func:`partition_resolver`; or, in an engine with workers of its own such as Spark's
+   executors, in those: :func:`resolve_in_engine`, where only the graphs come back), with three
+   things set so that it decides exactly as the single pass does: every message
    carries its global position (profiles are numbered, traits ordered and lineage steps counted by
    it), the clock a message without a timestamp takes is the single pass's (those messages come
    last in the order, after every timestamp: the largest one), and every identifier type is
@@ -83,9 +85,37 @@ PART_ROWS = Template(
 )
 
 
+PART_ROWS_UNSORTED = Template(
+    "partition_rows_unsorted",
+    """
+    -- every partition's messages with their global position (the engine groups and sorts them)
+    SELECT p.part, p.pos, s.seq, s.ids, s.alias, s.traits, s.ts, s.kind
+    FROM {stage} s JOIN {parts} p ON p.seq = s.seq
+""",
+)
+
+RESOLVED_GRAPHS = Template(
+    "partition_resolved_graphs",
+    """
+    -- each partition's graph, pickled, in chunks (resolved in the engine's workers)
+    SELECT part, seq AS chunk, graph FROM {resolved} WHERE graph IS NOT NULL ORDER BY part, chunk
+""",
+)
+
+RESOLVED_ASSIGNMENTS = Template(
+    "partition_resolved_assignments",
+    "SELECT seq, profile, part FROM {resolved} WHERE graph IS NULL",
+)
+
+
 #: the relations these statements read: ``stage`` and ``dups`` as resolve registers them, and the
 #: temporary tables made here and by :func:`cdp_cli.identity.components.event_components`
-RELATIONS = {"order": "cdp_order", "components": "cdp_event_components", "parts": "cdp_parts"}
+RELATIONS = {
+    "order": "cdp_order",
+    "components": "cdp_event_components",
+    "parts": "cdp_parts",
+    "resolved": "cdp_resolved",
+}
 
 
 def order(eng: Any) -> int:
@@ -236,9 +266,157 @@ def partition_resolver(
     return work
 
 
-def register_assignments(eng: Any, files: list[Path], remap: list[array]) -> None:
+#: what the resolver in the engine's workers yields: per message its profile in its partition's
+#: numbering (``graph`` null), then per partition its pickled graph in chunks (``seq``: chunk number)
+RESOLVED_SCHEMA_FIELDS = (("seq", "int64"), ("profile", "int64"), ("part", "int32"), ("graph", "binary"))
+GRAPH_CHUNK = 16 * 2**20  # bytes of pickled graph per row (one Arrow value stays far below 2 GiB)
+
+
+def engine_resolver(
+    types: list[Any], unrestricted: bool, clock: int, user_t: int, anon_t: int, assign_rows: int
+) -> Callable[[Any], Any]:
+    """The function the engine runs in its workers (:meth:`~cdp_cli.engine.base.GroupMapper.map_groups`)
+    over one task's rows, sorted by partition then position: the sequential resolver per partition,
+    exactly as :func:`partition_resolver` runs it in a local worker; it yields each message's profile
+    as it goes and, after each partition, that partition's graph (one entry per identifier and
+    profile, never a row per message)."""
+    index = {t.name: i for i, t in enumerate(types)}
+
+    def run(batches: Any) -> Any:
+        import pickle
+
+        import pyarrow as pa
+
+        from cdp_cli.events.reader import gc_paused
+
+        schema = _resolved_schema()
+
+        def assigned(k: int, a_seq: array, a_prof: array) -> Any:
+            n = len(a_seq)
+            return pa.RecordBatch.from_arrays(
+                [
+                    pa.array(a_seq, pa.int64()),
+                    pa.array(a_prof, pa.int64()),
+                    pa.repeat(pa.scalar(k, pa.int32()), n),
+                    pa.nulls(n, pa.binary()),
+                ],
+                schema=schema,
+            )
+
+        def finished(k: int, graph: Graph, messages: int) -> Any:
+            blob = pickle.dumps((graph, messages), protocol=pickle.HIGHEST_PROTOCOL)
+            chunks = [blob[i : i + GRAPH_CHUNK] for i in range(0, len(blob), GRAPH_CHUNK)] or [b""]
+            n = len(chunks)
+            return pa.RecordBatch.from_arrays(
+                [
+                    pa.array(range(n), pa.int64()),
+                    pa.nulls(n, pa.int64()),
+                    pa.repeat(pa.scalar(k, pa.int32()), n),
+                    pa.array(chunks, pa.binary()),
+                ],
+                schema=schema,
+            )
+
+        current: int | None = None
+        graph: Graph | None = None
+        messages = 0
+        a_seq, a_prof = array("q"), array("q")
+        with gc_paused():
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                part = batch.column(batch.schema.get_field_index("part")).to_pylist()
+                start = 0
+                while start < len(part):  # runs of one partition (the rows are sorted by it)
+                    k = part[start]
+                    end = start
+                    while end < len(part) and part[end] == k:
+                        end += 1
+                    if k != current:
+                        if current is not None and graph is not None:
+                            if a_seq:
+                                yield assigned(current, a_seq, a_prof)
+                                del a_seq[:], a_prof[:]
+                            yield finished(current, graph, messages)
+                        graph = Graph(list(types), unrestricted=unrestricted)
+                        graph.clock = clock  # what a message without a timestamp takes in the single pass
+                        current, messages = k, 0
+                    assert graph is not None
+                    rows = batch.slice(start, end - start).to_pydict()
+                    resolve_rows(graph, rows, index.get, user_t, anon_t, a_seq, a_prof)
+                    messages += end - start
+                    if len(a_seq) >= assign_rows:
+                        yield assigned(k, a_seq, a_prof)
+                        del a_seq[:], a_prof[:]
+                    start = end
+            if current is not None and graph is not None:
+                if a_seq:
+                    yield assigned(current, a_seq, a_prof)
+                yield finished(current, graph, messages)
+
+    return run
+
+
+def resolve_in_engine(
+    eng: Any,
+    directory: Path,
+    tasks: int,
+    types: list[Any],
+    unrestricted: bool,
+    clock: int,
+    user_t: int,
+    anon_t: int,
+    assign_rows: int,
+) -> list[Part]:
+    """Steps 2 and 3 in an engine with :data:`~cdp_cli.engine.base.MAP_GROUPS` (Spark): the
+    partitions are resolved in the engine's workers, their messages' profiles stay in the engine
+    (``cdp_resolved``, under ``directory``) and only the partitions' graphs come back, one
+    :class:`Part` per partition number (``tasks`` of them) in order."""
+    import pickle
+
+    dialect = eng.dialect
+    statement = PARTS.render(dialect, relations=RELATIONS, parts=tasks)
+    eng.execute(dialect.create_temp_table(RELATIONS["parts"], statement.sql), statement.params)
+    path = directory / "resolved"
+    eng.map_groups(
+        PART_ROWS_UNSORTED.render(dialect, relations=RELATIONS),
+        key="part",
+        order=["pos"],
+        tasks=tasks,
+        fn=engine_resolver(types, unrestricted, clock, user_t, anon_t, assign_rows),
+        schema=_resolved_schema(),
+        path=path,
+    )
+    for name in (RELATIONS["parts"], RELATIONS["order"], RELATIONS["components"]):  # a row per message each
+        eng.execute(dialect.drop_temp_table(name))
+    eng.register_parquet(RELATIONS["resolved"], str(path))
+    blobs: dict[int, list[bytes]] = {}
+    for batch in eng.batches(RESOLVED_GRAPHS.render(dialect, relations=RELATIONS)):
+        cols = batch.to_pydict()
+        for k, blob in zip(cols["part"], cols["graph"], strict=True):
+            blobs.setdefault(k, []).append(blob)
+    parts = []
+    for k in range(tasks):
+        chunks = blobs.pop(k, None)
+        if chunks is None:  # no message in this partition
+            parts.append(Part(Graph(list(types), unrestricted=unrestricted), 0, []))
+            continue
+        graph, messages = pickle.loads(b"".join(chunks))
+        graph.types = types  # one list of types, shared with the extractor (as a local worker's is)
+        parts.append(Part(graph, messages, []))
+    return parts
+
+
+def _resolved_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([(name, getattr(pa, t)()) for name, t in RESOLVED_SCHEMA_FIELDS])
+
+
+def register_assignments(eng: Any, files: list[Path] | None, remap: list[array]) -> None:
     """``assign`` (each message's profile in the joined graph's numbering) for the output queries:
-    the partitions' files, renumbered through ``remap`` (partition, local profile -> profile)."""
+    the partitions' files (None: the engine's ``cdp_resolved``, from :func:`resolve_in_engine`),
+    renumbered through ``remap`` (partition, local profile -> profile)."""
     import pyarrow as pa
 
     part = [k for k, r in enumerate(remap) for _ in range(len(r))]
@@ -254,7 +432,10 @@ def register_assignments(eng: Any, files: list[Path], remap: list[array]) -> Non
             }
         ),
     )
-    eng.register_parquet("cdp_assigned", [str(f) for f in files])
+    if files is None:
+        eng.create_view("cdp_assigned", RESOLVED_ASSIGNMENTS.render(eng.dialect, relations=RELATIONS))
+    else:
+        eng.register_parquet("cdp_assigned", [str(f) for f in files])
     relations = {"assigned": "cdp_assigned", "remap": "cdp_profile_remap"}
     eng.create_view("assign", ASSIGN.render(eng.dialect, relations=relations))
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cdp_cli.errors import UsageError
 from cdp_cli.events.reader import (
@@ -54,6 +54,10 @@ from cdp_cli.workers import default_jobs, ordered_map
 
 SORT_ROWS = 20_000  # rows per batch read back in resolution order
 ASSIGN_ROWS = 20_000
+#: messages from which an engine with its own workers (Spark) resolves by components even with
+#: ``jobs=1``: the one graph pass reads every message back into this process; the components cost a
+#: few seconds of fixed rounds, which small logs do not repay
+ENGINE_COMPONENTS_MIN = 50_000
 KEEP_PROBLEMS = 100
 MIN_MEMORY = 128 * 10**6  # the least --memory-limit the engine works with (events.parquet's join fails under ~100MB)
 MAX_MEMORY = 2**50  # 1 PiB
@@ -304,7 +308,9 @@ def resolve(
     one partition per worker (:mod:`.partitioned`; the same files); by default when ``jobs > 1``.
     False keeps one graph pass in this process (staging still uses the workers), for comparison.
     ``engine``: an :class:`~cdp_cli.engine.EngineChoice` for the SQL of passes 2 and 3 (DuckDB by
-    default); the per-partition resolution runs in this machine's worker processes either way."""
+    default). With DuckDB the partitions resolve in this machine's worker processes; in an engine with
+    workers of its own (Spark: :data:`~cdp_cli.engine.base.MAP_GROUPS`) they resolve there, by
+    components from :data:`ENGINE_COMPONENTS_MIN` messages whatever ``jobs`` is."""
 
     from cdp_cli import schemas, storage
     from cdp_cli.engine import EngineChoice
@@ -389,7 +395,12 @@ def resolve(
 
             user_t = extractor.index.get("user_id", -1)
             anon_t = extractor.index.get("anonymous_id", -1)
-            if (jobs > 1 if by_components is None else by_components) and result.events:
+            from cdp_cli.engine.base import MAP_GROUPS, GroupMapper
+
+            in_engine = MAP_GROUPS in eng.capabilities  # Spark: the partitions resolve in its executors
+            if by_components is None:  # in an engine with its own workers, past a size where it pays
+                by_components = jobs > 1 or (in_engine and staged_rows >= ENGINE_COMPONENTS_MIN)
+            if by_components and result.events:
                 # by components, one partition per worker (the same result: see .partitioned)
                 from cdp_cli.identity import partitioned
                 from cdp_cli.identity.components import event_components
@@ -397,18 +408,27 @@ def resolve(
                 clock = partitioned.order(eng)
                 partitioned.register_types(eng, extractor)
                 event_components(eng, "stage", "dups", [t.name for t in extractor.types if not t.match])
-                path = partitioned.write_parts(eng, stage_dir, jobs, SORT_ROWS)
-                work = partitioned.partition_resolver(
-                    path, list(extractor.types), unrestricted, clock, user_t, anon_t, SORT_ROWS, ASSIGN_ROWS
-                )
+                types = list(extractor.types)
                 parts = []
                 with gc_paused():  # unpickling and joining graphs: millions of objects, no cycles
-                    for part in ordered_map(work, range(jobs), jobs):
-                        parts.append(part)
+                    if in_engine:
+                        tasks = max(jobs, cast(GroupMapper, eng).default_tasks())
+                        parts = partitioned.resolve_in_engine(
+                            eng, stage_dir, tasks, types, unrestricted, clock, user_t, anon_t, ASSIGN_ROWS
+                        )
                         if progress:
-                            progress("resolve", part.messages, result.events)
+                            progress("resolve", sum(p.messages for p in parts), result.events)
+                    else:
+                        path = partitioned.write_parts(eng, stage_dir, jobs, SORT_ROWS)
+                        work = partitioned.partition_resolver(
+                            path, types, unrestricted, clock, user_t, anon_t, SORT_ROWS, ASSIGN_ROWS
+                        )
+                        for part in ordered_map(work, range(jobs), jobs):
+                            parts.append(part)
+                            if progress:
+                                progress("resolve", part.messages, result.events)
                     graph, remap = partitioned.combine(parts, extractor.types, unrestricted)
-                files = [f for part in parts for f in part.assignments]
+                files = None if in_engine else [f for part in parts for f in part.assignments]
                 del parts  # the partitions' graphs: only the joined one is kept
                 partitioned.register_assignments(eng, files, remap)
             else:

@@ -394,3 +394,66 @@ def test_an_engine_error_is_a_cdp_error_with_the_drivers_message(engine):
 
     with pytest.raises(CdpError, match="no_such_table"):
         engine.rows("SELECT * FROM no_such_table")
+
+
+# --- map_groups (engines with their own workers) ----------------------------------------------------
+
+
+def _with_map_groups(engine):
+    from cdp_cli.engine.base import MAP_GROUPS
+
+    if MAP_GROUPS not in engine.capabilities:
+        pytest.skip(f"{engine.name} runs no Python of cdp's in workers of its own")
+
+
+def test_map_groups_gives_each_group_whole_and_sorted_to_one_call(engine, tmp_path):
+    _with_map_groups(engine)
+    rng = __import__("random").Random(7)
+    rows = [(k, i) for k in range(9) for i in range(k * 50)]  # groups of 0 to 400 rows; group 0 empty
+    rng.shuffle(rows)
+    engine.register_arrow("g", pa.table({"k": [k for k, _ in rows], "i": [i for _, i in rows]}))
+    schema = pa.schema([("k", pa.int64()), ("n", pa.int64()), ("ordered", pa.bool_()), ("task", pa.int64())])
+
+    def fn(batches):  # runs in the engine's workers: sees one task's rows, sorted by k then i
+        import os
+
+        import pyarrow as pa
+
+        seen: dict[int, list[int]] = {}
+        for b in batches:
+            for k, i in zip(b.column(0).to_pylist(), b.column(1).to_pylist(), strict=True):
+                seen.setdefault(k, []).append(i)
+        keys = list(seen)
+        yield pa.RecordBatch.from_pydict(
+            {
+                "k": keys,
+                "n": [len(seen[k]) for k in keys],
+                "ordered": [seen[k] == sorted(seen[k]) and keys == sorted(keys) for k in keys],
+                "task": [os.getpid()] * len(keys),
+            },
+            schema=schema,
+        )
+
+    out = tmp_path / "out"
+    engine.map_groups("SELECT k, i FROM g", key="k", order=["i"], tasks=3, fn=fn, schema=schema, path=out)
+    got = pq.read_table(out).to_pylist()
+    assert sorted((r["k"], r["n"]) for r in got) == [(k, k * 50) for k in range(1, 9)]  # each group once, whole
+    assert all(r["ordered"] for r in got)
+    with pytest.raises(EngineError):  # the directory is new: never written over
+        engine.map_groups("SELECT k, i FROM g", key="k", order=["i"], tasks=3, fn=fn, schema=schema, path=out)
+
+
+def test_map_groups_reports_an_error_in_the_function_as_an_engine_error(engine, tmp_path):
+    _with_map_groups(engine)
+    engine.register_arrow("g", pa.table({"k": [1, 2], "i": [1, 2]}))
+    schema = pa.schema([("k", pa.int64())])
+
+    def fn(batches):
+        for _ in batches:
+            raise ValueError("the resolver failed here")
+        yield from ()
+
+    with pytest.raises(EngineError, match="the resolver failed here"):
+        engine.map_groups(
+            "SELECT k, i FROM g", key="k", order=["i"], tasks=2, fn=fn, schema=schema, path=tmp_path / "o"
+        )
