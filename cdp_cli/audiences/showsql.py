@@ -1,9 +1,9 @@
 """``cdp audiences compute|preview --show-sql``: the SQL of each audience, one readable statement per
 audience (with the CTEs of the audiences it refers to), its bound parameters inlined as literals, in
-DuckDB's SQL or transpiled to another dialect with sqlglot by :func:`cdp_cli.traits.showsql.transpile`
-(the same spellings and warnings as traits).
+the SQL cdp runs on DuckDB or Spark, or transpiled from DuckDB's to another dialect with sqlglot by
+:func:`cdp_cli.traits.showsql.transpile` (the same spellings and warnings as traits).
 
-Spelled here for every dialect: a funnel's time limit (DuckDB ``to_hours``) as an ``INTERVAL`` and the
+Spelled here for every transpiled dialect: a funnel's time limit (DuckDB ``to_hours``) as an ``INTERVAL`` and the
 JSON object of the computed traits (``--traits``) as each dialect builds JSON text.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from cdp_cli.audiences.compiler import compile_audiences
 from cdp_cli.audiences.definitions import references
-from cdp_cli.traits.showsql import NamedSql, SqlResult, check_dialect, readable, transpile
+from cdp_cli.traits.showsql import NATIVE, NamedSql, SqlResult, check_dialect, engine_dialect, readable, transpile
 
 
 class _Only:
@@ -68,6 +68,13 @@ def audience_statements(prepared: Any, dialect: str = "duckdb") -> SqlResult:
         part = _Only(prepared.spec, a.key)
         used = {n.leaf.trait.split(".", 1)[0] for b in part.audiences for n in b.tree.walk() if n.kind == "trait"}
         columns = prepared.trait_columns & used  # the same source per trait; traits_in only when needed
+        if dialect in NATIVE:  # the SQL cdp itself runs with --engine spark
+            native = engine_dialect(dialect)
+            compiled = compile_audiences(
+                part, native, prepared.as_of, trait_columns=columns, only=a.key, combined=False
+            )
+            out.append(NamedSql(a.key, readable(compiled.statement, native)))
+            continue
         compiled = compile_audiences(part, duck, prepared.as_of, trait_columns=columns, only=a.key, combined=False)
         text = readable(compiled.statement, duck)
         if dialect == "duckdb":

@@ -89,8 +89,9 @@ DialectOpt = Annotated[
     SqlDialect,
     typer.Option(
         "--dialect",
-        help="With --show-sql: the SQL dialect. DuckDB is the engine; the others are transpiled with sqlglot, "
-        "best effort, with a warning comment where a construct has no faithful spelling. Example: --dialect bigquery",
+        help="With --show-sql: the SQL dialect. duckdb and spark print the SQL cdp runs on that engine "
+        "(--engine); snowflake, bigquery and postgres are transpiled with sqlglot, best effort, with a warning "
+        "comment where a construct has no faithful spelling. Example: --dialect bigquery",
     ),
 ]
 

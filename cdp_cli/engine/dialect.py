@@ -69,6 +69,10 @@ class Dialect:
             return "'" + value.replace("'", "''") + "'"
         raise TypeError(f"no SQL literal for {type(value).__name__}")
 
+    def timestamp_literal(self, iso: str) -> str:
+        """A timestamp with its UTC offset (``2026-11-15 12:00:00+00:00``) as a constant."""
+        return f"CAST({self.literal(iso)} AS TIMESTAMPTZ)"
+
     def param(self, name: str) -> str:
         """The marker of a named, bound parameter."""
         return f":{name}"

@@ -69,6 +69,9 @@ class SparkDialect(Dialect):
             return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
         return super().literal(value)
 
+    def timestamp_literal(self, iso: str) -> str:
+        return f"CAST({self.literal(iso)} AS TIMESTAMP)"  # Spark's TIMESTAMP is an instant (session zone UTC)
+
     def param(self, name: str) -> str:
         return f":{name}"
 

@@ -195,3 +195,24 @@ def test_resolve_traits_and_audiences_on_spark_equal_duckdb_end_to_end(profiles,
     assert files and files == sorted(p.name for p in outs["spark"].glob("*.parquet"))
     for f in files:
         assert pq.read_table(outs["spark"] / f).to_pylist() == pq.read_table(outs["duckdb"] / f).to_pylist(), f
+
+
+def test_the_printed_spark_sql_of_the_sample_audiences_selects_their_members(profiles, tmp_path):
+    """``audiences preview --show-sql --dialect spark`` prints what ``--engine spark`` runs: each
+    statement, run as printed on Spark, selects the audience's members as DuckDB computes them."""
+    from cdp_cli.audiences.compute import _open, load_spec, memberships, prepare
+    from cdp_cli.audiences.showsql import audience_statements
+    from cdp_cli.engine import EngineChoice
+    from cdp_cli.traits.compute import compute as compute_traits
+
+    traits = tmp_path / "traits.parquet"
+    compute_traits(profiles, ROOT / "samples" / "traits.yaml", traits)
+    spec = load_spec(ROOT / "samples" / "audiences.yaml")
+    with _open(profiles) as store:
+        want, _ = memberships(prepare(store, spec, None, traits), identifiers=False)
+    with _open(profiles, engine=EngineChoice("spark")) as store:
+        printed = audience_statements(prepare(store, spec, None, traits), "spark")
+        assert len(printed.statements) == len(want) == 4
+        for s in printed.statements:
+            got = sorted(p for p, member in store.engine.rows(s.sql) if member)
+            assert got == want[s.name] and got, s.name
