@@ -2,7 +2,8 @@
 
 Every Parquet file cdp writes goes through an engine (:meth:`Engine.copy_parquet
 <cdp_cli.engine.base.Engine.copy_parquet>`, for query results) or through :func:`write_table` here,
-for tables built in Python: staged messages, profile assignments, profiles.parquet. A declared schema
+for tables built in Python: staged messages, profile assignments, profiles.parquet
+(:class:`RowGroupWriter` for a file written a piece at a time). A declared schema
 (:mod:`cdp_cli.schemas`) given to :func:`write_table` is enforced; :func:`check_schema` checks a file
 an engine wrote. pyarrow is imported inside the functions.
 """
@@ -61,6 +62,52 @@ def read_schema(path: str | Path) -> pa.Schema:
     import pyarrow.parquet as pq
 
     return pq.read_schema(path)
+
+
+class RowGroupWriter:
+    """One Parquet file written a piece at a time (a context manager): :meth:`write` takes tables or
+    record batches of ``schema`` (cast to it) and writes whole row groups of ``row_group_size`` rows
+    (``None``: each piece is one row group, as it comes); the rest on close."""
+
+    def __init__(
+        self, path: str | Path, schema: pa.Schema, *, compression: str = "zstd", row_group_size: int | None = None
+    ) -> None:
+        import pyarrow.parquet as pq
+
+        self.schema = schema
+        self.rows = row_group_size
+        self._pending = schema.empty_table()
+        self._closed = False
+        self._writer = pq.ParquetWriter(path, schema, compression=compression)
+
+    def write(self, piece: pa.Table | pa.RecordBatch) -> None:
+        import pyarrow as pa
+
+        table = (piece if isinstance(piece, pa.Table) else pa.Table.from_batches([piece])).cast(self.schema)
+        if self.rows is None:
+            if table.num_rows:
+                self._writer.write_table(table)
+            return
+        self._pending = pa.concat_tables([self._pending, table])
+        while self._pending.num_rows >= self.rows:
+            self._writer.write_table(self._pending.slice(0, self.rows), row_group_size=self.rows)
+            self._pending = self._pending.slice(self.rows)
+
+    def close(self) -> None:
+        """Write what is pending and close the file (again: nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pending.num_rows:
+            self._writer.write_table(self._pending, row_group_size=self.rows)
+            self._pending = self.schema.empty_table()
+        self._writer.close()
+
+    def __enter__(self) -> RowGroupWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def check_schema(path: str | Path, schema: pa.Schema) -> None:

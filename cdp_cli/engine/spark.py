@@ -483,8 +483,9 @@ def _rewrite(
     and the ``declared`` schema's types and NOT NULLs, reading a batch of rows at a time (not a row
     group: Spark's are ~128 MB compressed, and a whole one decompressed held the driver at 4 GB while
     rewriting a 5M-message events.parquet)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from cdp_cli.storage import RowGroupWriter
 
     source = pq.ParquetFile(src, buffer_size=8 * 2**20, pre_buffer=False)
     schema = declared if declared is not None else source.schema_arrow
@@ -494,12 +495,6 @@ def _rewrite(
         merged.pop(spark_key, None)
     schema = schema.with_metadata(merged)
     rows = row_group_size or REWRITE_ROWS
-    with pq.ParquetWriter(dest, schema, compression=compression) as writer:
-        pending = schema.empty_table()
+    with RowGroupWriter(dest, schema, compression=compression, row_group_size=rows) as writer:
         for batch in source.iter_batches(batch_size=rows, columns=schema.names):
-            pending = pa.concat_tables([pending, pa.Table.from_batches([batch]).cast(schema)])
-            while pending.num_rows >= rows:  # whole row groups of ``rows`` rows, whatever Spark's were
-                writer.write_table(pending.slice(0, rows), row_group_size=rows)
-                pending = pending.slice(rows)
-        if pending.num_rows or not source.metadata.num_rows:
-            writer.write_table(pending, row_group_size=rows)
+            writer.write(batch)  # whole row groups of ``rows`` rows, whatever Spark's were

@@ -70,7 +70,6 @@ def _events_output(eng: Engine, path: Path, staged: int, memory_bytes: int | Non
 
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     dialect = eng.dialect
     buckets = max(2, math.ceil(staged / (BUCKET_SHARE * memory_bytes)))
@@ -109,7 +108,8 @@ def _events_output(eng: Engine, path: Path, staged: int, memory_bytes: int | Non
     scatter = sql.EVENTS_SCATTER.render(dialect, relations=relations)
     scratch = path.parent / "_events_buckets"
     scratch.mkdir()
-    writers: dict[int, Any] = {}
+    writers: dict[int, storage.RowGroupWriter] = {}
+    declared = schemas.OUTPUTS[path.name]()
     try:
         for batch in eng.batches(scatter, batch_size=EVENTS_ROW_GROUP):
             col = batch.column(batch.schema.get_field_index("k_bucket"))
@@ -125,27 +125,16 @@ def _events_output(eng: Engine, path: Path, staged: int, memory_bytes: int | Non
                 w = writers.get(b)
                 if w is None:
                     name = scratch / f"bucket-{b:06d}.parquet"
-                    w = writers[b] = pq.ParquetWriter(name, part.schema, compression="lz4")
-                w.write_batch(part)
+                    w = writers[b] = storage.RowGroupWriter(name, part.schema, compression="lz4")
+                w.write(part)
         for w in writers.values():
             w.close()
-        declared = schemas.OUTPUTS[path.name]()
-        with pq.ParquetWriter(path, declared, compression="zstd") as out:
-            pending: list[Any] = []
-            held = 0
-            for b in sorted(writers):
+        with storage.RowGroupWriter(path, declared, row_group_size=EVENTS_ROW_GROUP) as out:
+            for b in sorted(writers):  # in the file's order: whole row groups across buckets
                 eng.register_parquet("cdp_events_bucket", scratch / f"bucket-{b:06d}.parquet")
                 bucket = sql.EVENTS_BUCKET.render(dialect, relations={"bucket": "cdp_events_bucket"})
                 for batch in eng.batches(bucket, batch_size=EVENTS_ROW_GROUP):
-                    pending.append(batch)
-                    held += batch.num_rows
-                    while held >= EVENTS_ROW_GROUP:  # row groups of exactly EVENTS_ROW_GROUP rows
-                        table = pa.Table.from_batches(pending).cast(declared)
-                        out.write_table(table.slice(0, EVENTS_ROW_GROUP), row_group_size=EVENTS_ROW_GROUP)
-                        rest = table.slice(EVENTS_ROW_GROUP)
-                        pending, held = rest.to_batches(), rest.num_rows
-            if held:
-                out.write_table(pa.Table.from_batches(pending).cast(declared), row_group_size=EVENTS_ROW_GROUP)
+                    out.write(batch)
     finally:
         for w in writers.values():
             w.close()
