@@ -11,12 +11,8 @@ and that the results are the same; Spark is for data past one machine (docs/spar
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -24,53 +20,13 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from resolve_bench import ensure_log  # noqa: E402
-
-
-def _tree_rss(pid: int) -> int:
-    """The resident memory of a process and all its descendants, in bytes."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo.extend(children.get(p, []))
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
-            pass
-    return total
+from scale_bench import run as scale_run  # noqa: E402
 
 
 def run(args: list[str]) -> tuple[float, float]:
-    """Run ``cdp ARGS``: (seconds, peak MiB of the process tree, sampled every 0.2 s)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "cdp_cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
-            done.wait(0.2)
-
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    _, err = proc.communicate()
-    seconds = time.perf_counter() - started
-    done.set()
-    t.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"cdp {' '.join(args)} failed:\n{err.decode()[-3000:]}")
-    return seconds, peak / 2**20
+    """Run ``cdp ARGS``: (seconds, peak MiB of the process tree's RSS, sampled every 0.2 s)."""
+    r = scale_run(args)
+    return r["seconds"], r["rss"]
 
 
 def same_rows(a: Path, b: Path) -> bool:
