@@ -131,9 +131,10 @@ EDGES_SQL = r"""
 -- the identifier graph in one DuckDB query (the issue's ceiling): each message's identifiers as cdp's
 -- default configuration reads them (trimmed; email lowercased; device ids by device type; the
 -- configured placeholder values blocked), one edge from its first identifier to each identifier
--- (a self-loop keeps lone identifiers), identifiers numbered densely
+-- (a self-loop keeps lone identifiers), identifiers numbered densely. The edges are MATERIALIZED:
+-- inlined twice, DuckDB parsed the log twice (7.8 s instead of 3.0 s at 1M)
 WITH m AS (
-    SELECT row_number() OVER () AS n, json_extract_string(json, [
+    SELECT json_extract_string(json, [
         '$.userId', '$.traits.email', '$.context.traits.email', '$.anonymousId',
         '$.context.device.id', '$.context.device.type', '$.context.device.advertisingId',
         '$.context.device.adTrackingEnabled', '$.context.device.token',
@@ -143,7 +144,7 @@ WITH m AS (
     FROM read_ndjson_objects(?, ignore_errors = true)
 ),
 ids AS (
-    SELECT n, list_filter([
+    SELECT list_filter([
         'user_id:' || trim(v[1]),
         'email:' || lower(trim(coalesce(v[2], v[3]))),
         v[6] || '.id:' || trim(v[5]),
@@ -156,11 +157,8 @@ ids AS (
           AND NOT regexp_matches(split_part(x, ':', 2), '^[0-]*$')) AS ids
     FROM m
 ),
-edges AS (SELECT ids[1] AS a, unnest(ids) AS b FROM ids WHERE len(ids) > 0),
-codes AS (
-    SELECT id, row_number() OVER () - 1 AS code
-    FROM (SELECT DISTINCT a AS id FROM edges UNION SELECT b FROM edges)
-)
+edges AS MATERIALIZED (SELECT ids[1] AS a, unnest(ids) AS b FROM ids WHERE len(ids) > 0),
+codes AS (SELECT id, row_number() OVER () - 1 AS code FROM (SELECT DISTINCT b AS id FROM edges))
 SELECT ca.code AS src, cb.code AS dst
 FROM edges JOIN codes ca ON ca.id = edges.a JOIN codes cb ON cb.id = edges.b
 """
@@ -176,6 +174,7 @@ def edges_duckdb(path: Path):
 
     blocked = ", ".join("'" + b.replace("'", "''") + "'" for b in sorted(build_config({}).blocked_exact))
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     got = con.execute(EDGES_SQL.replace("{blocked}", blocked), [str(path)]).fetchnumpy()
     src, dst = got["src"].astype(np.int64), got["dst"].astype(np.int64)
     n = int(max(src.max(initial=-1), dst.max(initial=-1)) + 1)
