@@ -97,17 +97,29 @@ class RowGroupWriter:
         """Write what is pending and close the file (again: nothing)."""
         if self._closed:
             return
-        self._closed = True
-        if self._pending.num_rows:
-            self._writer.write_table(self._pending, row_group_size=self.rows)
+        try:
+            if self._pending.num_rows:
+                self._writer.write_table(self._pending, row_group_size=self.rows)
+                self._pending = self.schema.empty_table()
+        finally:
+            self._closed = True
+            self._writer.close()
+
+    def abort(self) -> None:
+        """Close without writing what is pending (after an error: the caller removes the file)."""
+        if not self._closed:
+            self._closed = True
             self._pending = self.schema.empty_table()
-        self._writer.close()
+            self._writer.close()
 
     def __enter__(self) -> RowGroupWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def check_schema(path: str | Path, schema: pa.Schema) -> None:

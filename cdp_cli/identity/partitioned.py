@@ -304,18 +304,20 @@ def engine_resolver(
             )
 
         def finished(k: int, graph: Graph, messages: int) -> Any:
+            # one batch per chunk: a graph pickled past 2 GiB fits no single Arrow binary array
             blob = pickle.dumps((graph, messages), protocol=pickle.HIGHEST_PROTOCOL)
-            chunks = [blob[i : i + GRAPH_CHUNK] for i in range(0, len(blob), GRAPH_CHUNK)] or [b""]
-            n = len(chunks)
-            return pa.RecordBatch.from_arrays(
-                [
-                    pa.array(range(n), pa.int64()),
-                    pa.nulls(n, pa.int64()),
-                    pa.repeat(pa.scalar(k, pa.int32()), n),
-                    pa.array(chunks, pa.binary()),
-                ],
-                schema=schema,
-            )
+            view = memoryview(blob)
+            for n, at in enumerate(range(0, max(len(blob), 1), GRAPH_CHUNK)):
+                yield pa.RecordBatch.from_arrays(
+                    [
+                        pa.array([n], pa.int64()),
+                        pa.nulls(1, pa.int64()),
+                        pa.array([k], pa.int32()),
+                        pa.array([bytes(view[at : at + GRAPH_CHUNK])], pa.binary()),
+                    ],
+                    schema=schema,
+                )
+            del view, blob
 
         current: int | None = None
         graph: Graph | None = None
@@ -337,7 +339,7 @@ def engine_resolver(
                             if a_seq:
                                 yield assigned(current, a_seq, a_prof)
                                 del a_seq[:], a_prof[:]
-                            yield finished(current, graph, messages)
+                            yield from finished(current, graph, messages)
                         graph = Graph(list(types), unrestricted=unrestricted)
                         graph.clock = clock  # what a message without a timestamp takes in the single pass
                         current, messages = k, 0
@@ -352,7 +354,7 @@ def engine_resolver(
             if current is not None and graph is not None:
                 if a_seq:
                     yield assigned(current, a_seq, a_prof)
-                yield finished(current, graph, messages)
+                yield from finished(current, graph, messages)
 
     return run
 

@@ -148,3 +148,17 @@ def test_identity_sql_lives_in_named_templates():
         text = (PKG / "identity" / name).read_text(encoding="utf-8")
         found = re.findall(r"\b(SELECT|INSERT|CREATE|COPY)\s", text)
         assert not found, f"identity/{name} holds SQL ({found}); add a named template to identity/sql.py"
+
+
+def test_a_row_group_writer_leaves_pending_rows_unwritten_after_an_error(tmp_path):
+
+    schema = pa.schema([("n", pa.int64())])
+    with storage.RowGroupWriter(tmp_path / "ok.parquet", schema, row_group_size=3) as w:
+        w.write(pa.table({"n": [1, 2, 3, 4, 5]}))
+    meta = pq.ParquetFile(tmp_path / "ok.parquet").metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [3, 2]
+    with pytest.raises(RuntimeError), storage.RowGroupWriter(tmp_path / "bad.parquet", schema, row_group_size=3) as w:
+        w.write(pa.table({"n": [1, 2, 3, 4]}))
+        raise RuntimeError("the query failed")
+    assert pq.read_table(tmp_path / "bad.parquet").column("n").to_pylist() == [1, 2, 3]  # not the pending 4
+    w.close()  # closing again does nothing
