@@ -73,25 +73,28 @@ PARTS = Template(
 """,
 )
 
+#: every partition's messages with their global position
+_PART_ROWS = """
+    SELECT p.part, p.pos, s.seq, s.ids, s.alias, s.traits, s.ts, s.kind
+    FROM {stage} s JOIN {parts} p ON p.seq = s.seq"""
+
 PART_ROWS = Template(
     "partition_rows",
     """
     -- every partition's messages, partition after partition, each in resolution order, with their
-    -- global position (one sort and one file; a worker reads the row groups of its partition)
-    SELECT p.part, p.pos, s.seq, s.ids, s.alias, s.traits, s.ts, s.kind
-    FROM {stage} s JOIN {parts} p ON p.seq = s.seq
+    -- global position (one sort and one file; a worker reads the row groups of its partition)"""
+    + _PART_ROWS
+    + """
     ORDER BY p.part, p.pos
 """,
 )
 
-
 PART_ROWS_UNSORTED = Template(
     "partition_rows_unsorted",
     """
-    -- every partition's messages with their global position (the engine groups and sorts them)
-    SELECT p.part, p.pos, s.seq, s.ids, s.alias, s.traits, s.ts, s.kind
-    FROM {stage} s JOIN {parts} p ON p.seq = s.seq
-""",
+    -- every partition's messages with their global position (the engine groups and sorts them)"""
+    + _PART_ROWS
+    + "\n",
 )
 
 RESOLVED_GRAPHS = Template(

@@ -54,20 +54,28 @@ RESOLUTION_ORDER = Template(
 
 # --- resolve: outputs (columns: cdp_cli/schemas.py) ------------------------------------------------------
 
+#: events.parquet's columns, and the messages they come from (with their final profile), shared by
+#: the one sorted copy and the bucketed one (:func:`cdp_cli.identity.outputs._events_output`)
+_EVENTS_COLUMNS = """
+    SELECT x.message_id, m.profile_id, x.type, x.event,
+           {timestamp_from_epoch_us(x.ts)} AS timestamp,
+           {timestamp_from_epoch_us(x.received)} AS received_at,
+           x.user_id, x.anonymous_id, x.group_id, x.properties, x.traits_json AS traits, x.context,
+           fl.file, x.line, x.bidx AS batch_index"""
+_EVENTS_FROM = """
+    FROM (SELECT s.*, a.profile FROM {stage} s JOIN {assign} a ON a.seq = s.seq) x
+    LEFT JOIN {pmap} m ON m.profile = x.profile"""
+
 EVENTS_OUTPUT = Template(
     "events_output",
     """
     -- events.parquet: every message with its final profile, clustered by profile (then time): the
     -- Parquet row groups' min/max statistics then let a reader of one profile's events (explain,
     -- profiles show) skip nearly every row group, and the file compresses better. The sort spills
-    -- to disk under the engine's memory limit; at 1M events it adds ~2.5 s (bench/RESULTS.md).
-    SELECT x.message_id, m.profile_id, x.type, x.event,
-           {timestamp_from_epoch_us(x.ts)} AS timestamp,
-           {timestamp_from_epoch_us(x.received)} AS received_at,
-           x.user_id, x.anonymous_id, x.group_id, x.properties, x.traits_json AS traits, x.context,
-           fl.file, x.line, x.bidx AS batch_index
-    FROM (SELECT s.*, a.profile FROM {stage} s JOIN {assign} a ON a.seq = s.seq) x
-    LEFT JOIN {pmap} m ON m.profile = x.profile
+    -- to disk under the engine's memory limit; at 1M events it adds ~2.5 s (bench/RESULTS.md)."""
+    + _EVENTS_COLUMNS
+    + _EVENTS_FROM
+    + """
     LEFT JOIN {files} fl ON fl.src = x.src
     ORDER BY m.profile_id NULLS LAST, x.ts NULLS LAST, x.received NULLS FIRST, x.src, x.line, x.bidx NULLS FIRST
 """,
@@ -77,8 +85,9 @@ EVENTS_PROFILE_COUNTS = Template(
     "events_profile_counts",
     """
     -- messages per final profile (NULL: without one), to cut events.parquet's order into buckets
-    SELECT m.profile_id, count(*) AS n
-    FROM {stage} s JOIN {assign} a ON a.seq = s.seq LEFT JOIN {pmap} m ON m.profile = a.profile
+    SELECT m.profile_id, count(*) AS n"""
+    + _EVENTS_FROM
+    + """
     GROUP BY 1
 """,
 )
@@ -87,9 +96,10 @@ EVENTS_WITHOUT_PROFILE_TS = Template(
     "events_without_profile_ts",
     """
     -- the timestamps that cut the messages without a profile into :k buckets (NULLs go last)
-    SELECT quantile_disc(s.ts, [:quantiles]) FROM {stage} s JOIN {assign} a ON a.seq = s.seq
-    LEFT JOIN {pmap} m ON m.profile = a.profile
-    WHERE m.profile_id IS NULL AND s.ts IS NOT NULL
+    SELECT quantile_disc(x.ts, [:quantiles])"""
+    + _EVENTS_FROM
+    + """
+    WHERE m.profile_id IS NULL AND x.ts IS NOT NULL
 """,
 )
 
@@ -97,15 +107,12 @@ EVENTS_SCATTER = Template(
     "events_scatter",
     """
     -- events.parquet's rows with their profile's bucket (a range of profile ids; NULL without a
-    -- profile) and sort keys, unsorted: written out per bucket
-    SELECT x.message_id, m.profile_id, x.type, x.event,
-           {timestamp_from_epoch_us(x.ts)} AS timestamp,
-           {timestamp_from_epoch_us(x.received)} AS received_at,
-           x.user_id, x.anonymous_id, x.group_id, x.properties, x.traits_json AS traits, x.context,
-           fl.file, x.line, x.bidx AS batch_index,
-           x.ts AS k_ts, x.received AS k_received, x.src AS k_src, b.bucket AS k_bucket
-    FROM (SELECT s.*, a.profile FROM {stage} s JOIN {assign} a ON a.seq = s.seq) x
-    LEFT JOIN {pmap} m ON m.profile = x.profile
+    -- profile) and sort keys, unsorted: written out per bucket"""
+    + _EVENTS_COLUMNS
+    + """,
+           x.ts AS k_ts, x.received AS k_received, x.src AS k_src, b.bucket AS k_bucket"""
+    + _EVENTS_FROM
+    + """
     LEFT JOIN {buckets} b ON b.profile_id = m.profile_id
     LEFT JOIN {files} fl ON fl.src = x.src
 """,
