@@ -8,6 +8,7 @@ identifiers an empty or blank string is absent too.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -244,18 +245,33 @@ def parse_timestamp(value: Any) -> datetime | None:
 def effective_timestamp(msg: dict[str, Any]) -> datetime | None:
     """When the message happened, as Segment computes it: ``timestamp`` if present, else
     ``receivedAt - (sentAt - originalTimestamp)`` (clock-skew corrected), else
-    ``originalTimestamp``, else ``receivedAt``. Naive times are read as UTC."""
-    ts = parse_timestamp(msg.get("timestamp"))
+    ``originalTimestamp``, else ``receivedAt``. Naive times are read as UTC.
+
+    A time that does not exist in UTC (``0001-01-01T00:00:00+05:00`` is in year 0) counts as absent,
+    and a correction that would leave years 1-9999 is not applied (``originalTimestamp``, else
+    ``receivedAt``, is used), so hostile clocks never stop a run."""
+    ts = to_utc(parse_timestamp(msg.get("timestamp")))
     if ts is None:
-        received = parse_timestamp(msg.get("receivedAt"))
-        sent = parse_timestamp(msg.get("sentAt"))
-        original = parse_timestamp(msg.get("originalTimestamp"))
+        received = to_utc(parse_timestamp(msg.get("receivedAt")))
+        sent = to_utc(parse_timestamp(msg.get("sentAt")))
+        original = to_utc(parse_timestamp(msg.get("originalTimestamp")))
+        ts = None
         if received and sent and original:
-            ts = _utc(received) - (_utc(sent) - _utc(original))
-        else:
+            with contextlib.suppress(OverflowError):
+                ts = received - (sent - original)
+        if ts is None:
             ts = original or received
-    return _utc(ts) if ts is not None else None
+    return ts
 
 
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+def to_utc(ts: datetime | None) -> datetime | None:
+    """``ts`` in UTC (a naive time is read as UTC), or None when it has none or does not exist in UTC
+    (before year 1 or after year 9999 once its offset is applied)."""
+    if ts is None:
+        return None
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:
+        return None

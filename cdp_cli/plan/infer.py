@@ -621,7 +621,11 @@ def _utc(ts: str) -> str | None:
         return None
     if when.tzinfo is None:
         return None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError:  # not a time in UTC (year 0 or 10000 once its offset is applied)
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
 
 
 def _time_range(lo: str, hi: str, stamps: list) -> tuple[str | None, str | None]:

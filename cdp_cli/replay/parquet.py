@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cdp_cli.events.model import to_utc
 from cdp_cli.replay import warehouse
 from cdp_cli.replay.destination import Batch, DeadLetter, Limits, Outcome, Progress
 
@@ -43,10 +44,10 @@ def _arrow_type(column_type: str) -> Any:
 
 
 def _date(row: dict[str, Any]) -> str:
-    ts = warehouse.parse_timestamp(row.get("timestamp"))
-    if ts is None:
+    ts = to_utc(warehouse.parse_timestamp(row.get("timestamp")))
+    if ts is None:  # no time, or one that does not exist in UTC (year 0 or 10000 once its offset is applied)
         return "unknown"
-    return ts.astimezone(UTC).date().isoformat()
+    return ts.date().isoformat()
 
 
 class ParquetDestination:

@@ -76,6 +76,20 @@ def build_corpus(root: Path) -> None:
             "context": {"externalIds": [{"id": "h-1", "type": "hubspot", "collection": "users", "encoding": "none"}]},
         }
     )
+    # hostile clocks: a skew correction that leaves years 1-9999, a time that is in year 0 in UTC
+    good.append(
+        _message(
+            41,
+            timestamp=None,
+            receivedAt="9999-12-31T00:00:00Z",
+            sentAt="0001-01-01T00:00:00Z",
+            originalTimestamp="9999-12-31T00:00:00Z",
+        )
+    )
+    good.append(_message(42, timestamp="0001-01-01T00:00:00+05:00"))
+    for m in good:
+        if m.get("timestamp", "") is None:
+            del m["timestamp"]
     (logs / "good.ndjson").write_text("".join(json.dumps(m) + "\n" for m in good))
     (logs / "binary.ndjson").write_bytes(bytes(range(256)) * 800)  # 200 KB of binary
     (logs / "empty.ndjson").write_bytes(b"")
@@ -394,7 +408,7 @@ def test_bad_inputs_are_reported_and_the_rest_is_used(name: str, corpus: Path) -
 
         events = pq.read_table(corpus / "build/profiles/events.parquet")
         ids = set(events.column("message_id").to_pylist())
-        assert {f"m-{i}" for i in range(40)} <= ids  # every good message resolved
+        assert {f"m-{i}" for i in (*range(40), 41, 42)} <= ids  # every good message resolved, hostile clocks too
     if name == "profiles resolve --engine spark":  # Spark's rows are DuckDB's
         duck = _run(COMMANDS["profiles resolve"](corpus)[:-1] + ["build/duck"], corpus)
         assert duck.returncode == 0

@@ -13,6 +13,7 @@ from cdp_cli.events.model import (
     message_type,
     payload,
     present,
+    to_utc,
     traits,
 )
 
@@ -53,3 +54,20 @@ def test_effective_timestamp_follows_segment():
     assert effective_timestamp(msg) == datetime(2026, 11, 20, 10, 0, 1, tzinfo=utc)
     assert effective_timestamp({"receivedAt": "2026-11-20T10:00:00"}) == datetime(2026, 11, 20, 10, tzinfo=utc)
     assert effective_timestamp({"timestamp": 1700000000}) is None
+
+
+def test_effective_timestamp_survives_clocks_outside_the_calendar():
+    """Hostile clocks used to stop `profiles resolve` with OverflowError: a time in year 0 once in UTC
+    is absent, and a skew correction past year 9999 is not applied."""
+    assert effective_timestamp({"timestamp": "0001-01-01T00:00:00+05:00"}) is None
+    assert effective_timestamp(
+        {"timestamp": "0001-01-01T00:00:00+05:00", "receivedAt": "2026-11-20T10:00:00Z"}
+    ) == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    msg = {
+        "receivedAt": "9999-12-31T00:00:00Z",
+        "sentAt": "0001-01-01T00:00:00Z",
+        "originalTimestamp": "9999-12-31T00:00:00Z",
+    }
+    assert effective_timestamp(msg) == datetime(9999, 12, 31, tzinfo=UTC)  # originalTimestamp
+    assert effective_timestamp({"timestamp": "9999-12-31T23:59:59-01:00"}) is None
+    assert to_utc(datetime(2026, 1, 1)) == datetime(2026, 1, 1, tzinfo=UTC)
