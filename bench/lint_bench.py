@@ -3,6 +3,7 @@
     python3 bench/lint_bench.py                 # 1M events (generated once into bench/data/)
     python3 bench/lint_bench.py --events 200000 # quicker
     python3 bench/lint_bench.py --memory 5000000  # also peak RSS at 1M and 5M events
+    python3 bench/lint_bench.py --memory-log bench/data/events-5000000-s42-u40000.ndjson  # an existing 5M log
 
 Measured in one process, back to back, on the same file (rates are messages per second):
 
@@ -192,12 +193,39 @@ def peak_rss(path: Path, jobs: int) -> tuple[float, int]:
     return secs, max(int(own), int(kids)) // 1024
 
 
+def cli_lint(path: Path, *extra: str) -> float:
+    """Wall seconds of `cdp events lint LOG --plan plans/ecommerce -q` (default jobs), end to end."""
+    cmd = [sys.executable, "-m", "cdp_cli", "events", "lint", str(path), "--plan", "plans/ecommerce", "-q", *extra]
+    t = time.perf_counter()
+    r = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    secs = time.perf_counter() - t
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr[-1000:]}")
+    return secs
+
+
+def findings_cost(path: Path, rounds: int) -> list[tuple[float, float]]:
+    """(without, with --findings-out) wall seconds, run in turn `rounds` times: the issue's "keeping
+    every finding costs under 15% more", as paired rounds (a noisy machine drifts between runs)."""
+    import tempfile
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(rounds):
+            plain = cli_lint(path)
+            kept = cli_lint(path, "--findings-out", str(Path(tmp) / f"f{i}.ndjson"))
+            out.append((plain, kept))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--naive-events", type=int, default=50_000)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--memory", type=int, default=0, help="also measure peak RSS on a log this big (and on --events)")
+    ap.add_argument("--memory-log", type=Path, help="the big log for --memory (instead of generating one)")
+    ap.add_argument("--findings-rounds", type=int, default=3, help="paired CLI rounds with/without --findings-out")
     args = ap.parse_args()
 
     path = ensure_log(args.events)
@@ -223,8 +251,20 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, n, t in rows:
         print(f"| {name} | {n:,} | {t:.2f} | {n / t:,.0f} | {n / t / ceiling:.2f} |")
-    if args.memory:
-        big = ensure_log(args.memory)
+    if args.findings_rounds:
+        pairs = findings_cost(path, args.findings_rounds)
+        ratios = sorted(k / p for p, k in pairs)
+        print()
+        print("| `cdp events lint --plan -q` (CLI, default jobs) | seconds per round | median ratio |")
+        print("| --- | --- | ---: |")
+        print(f"| without `--findings-out` | {', '.join(f'{p:.2f}' for p, _ in pairs)} | 1.00 |")
+        print(
+            f"| with `--findings-out FILE` (every finding) | {', '.join(f'{k:.2f}' for _, k in pairs)} "
+            f"| {ratios[len(ratios) // 2]:.2f} |"
+        )
+    if args.memory or args.memory_log:
+        big = args.memory_log or ensure_log(args.memory)
+        args.memory = args.memory or sum(1 for _ in open(big, "rb"))
         print()
         print("| log | jobs | seconds | peak RSS MiB |")
         print("| --- | ---: | ---: | ---: |")
