@@ -66,6 +66,12 @@ def parse_now(value: datetime | str | None) -> datetime | None:
             raise UsageError(f"--now {value!r} is not an ISO-8601 date-time such as 2026-11-22T00:00:00Z") from None
     if when is not None and when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    from cdp_cli.events.model import to_utc
+
+    if when is not None and to_utc(when) is None:
+        raise UsageError(
+            f"--now {value!s} is not a time in UTC (before year 1 or after 9999 once its offset is applied)"
+        )
     return when
 
 

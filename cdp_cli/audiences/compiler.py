@@ -20,6 +20,7 @@ from cdp_cli.audiences import sql
 from cdp_cli.audiences.definitions import Node
 from cdp_cli.engine.dialect import Dialect
 from cdp_cli.engine.template import Statement
+from cdp_cli.events.model import shifted
 from cdp_cli.traits import sql as traits_sql
 from cdp_cli.traits.compiler import _used, _with
 from cdp_cli.traits.conditions import (
@@ -144,7 +145,7 @@ class _Builder:
             value = property_value(leaf.trait, self.d, alias)
         if leaf.op in ("within_last", "before_last"):
             when = hooks(self.d).as_timestamp(f"CASE WHEN {value.kind} = 'string' THEN {value.text} END")
-            start = self.bind(f"{prefix}from", self.as_of - leaf.window())
+            start = self.bind(f"{prefix}from", shifted(self.as_of, -leaf.window()))
             if leaf.op == "within_last":
                 now = self.bind(f"{prefix}now", self.as_of)
                 test = f"{when} >= {start} AND {when} <= {now}"

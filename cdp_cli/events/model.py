@@ -9,7 +9,7 @@ identifiers an empty or blank string is absent too.
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
@@ -262,6 +262,20 @@ def effective_timestamp(msg: dict[str, Any]) -> datetime | None:
         if ts is None:
             ts = original or received
     return ts
+
+
+#: the first and last instants Python can hold, in UTC
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def shifted(when: datetime, delta: timedelta) -> datetime:
+    """``when + delta``, held to years 1-9999 (a window of 30 days before an event of
+    0001-01-02 starts at the first instant there is, instead of stopping the run)."""
+    try:
+        return when + delta
+    except OverflowError:
+        return EARLIEST if delta < timedelta(0) else LATEST
 
 
 def to_utc(ts: datetime | None) -> datetime | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zlib import crc32
 
-from cdp_cli.events.model import effective_timestamp, parse_timestamp, traits
+from cdp_cli.events.model import effective_timestamp, parse_timestamp, to_utc, traits
 from cdp_cli.events.reader import Problem, ReadStats, materialize, parse_slices
 from cdp_cli.identity.config import IdentityConfig
 from cdp_cli.identity.extract import Extractor, ExtractStats
@@ -90,7 +90,7 @@ class Stager:
                             x.previous_id(msg) if t == "alias" else None,
                             dumps(tr).decode() if tr else None,
                             micros(effective_timestamp(msg)),
-                            micros(parse_timestamp(get("receivedAt"))),
+                            micros(to_utc(parse_timestamp(get("receivedAt")))),
                             mid if type(mid) is str else None,
                             kinds.get(t, -1),
                             crc32(rec.raw),  # type: ignore[arg-type]

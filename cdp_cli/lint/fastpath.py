@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cdp_cli.events.model import KNOWN_FIELDS, RESERVED_GROUP_TRAITS, RESERVED_TRAITS, TIMESTAMP_FIELDS
@@ -75,8 +75,9 @@ class FastPath:
         self.max_skew = spec.max_skew
         self.future = spec.future
         self.oldest = spec.oldest
-        self.future19 = spec.future.strftime("%Y-%m-%dT%H:%M:%S")
-        self.oldest19 = spec.oldest.strftime("%Y-%m-%dT%H:%M:%S")
+        # isoformat pads years below 1000 to four digits (strftime's %Y does not), so these compare as text
+        self.future19 = spec.future.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+        self.oldest19 = spec.oldest.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
         self.time_rules = on[SPEC_TIMESTAMP_IN_FUTURE] or on[SPEC_TIMESTAMP_TOO_OLD] or on[SPEC_CLOCK_SKEW]
         self.same_day_ok = spec.max_skew.total_seconds() >= 86400
         self.conformance = conformance

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cdp_cli.events.model import CONTEXT_KEYS, KNOWN_FIELDS, TIMESTAMP_FIELDS, TYPES, present
+from cdp_cli.events.model import CONTEXT_KEYS, KNOWN_FIELDS, TIMESTAMP_FIELDS, TYPES, present, shifted
 from cdp_cli.jsonpath import json_type, with_article
 from cdp_cli.naming import normalize
 from cdp_cli.rules.codes import (
@@ -127,7 +127,7 @@ class SpecChecks:
         self.ctx = ctx
         self.max_id = int(cfg.option(SPEC_MESSAGE_ID_TOO_LONG, "max_length"))
         self.max_bytes = int(cfg.option(SPEC_MESSAGE_TOO_LARGE, "max_bytes"))
-        self.future = ctx.now + parse_duration(cfg.option(SPEC_TIMESTAMP_IN_FUTURE, "max_future"))
+        self.future = shifted(ctx.now, parse_duration(cfg.option(SPEC_TIMESTAMP_IN_FUTURE, "max_future")))
         oldest = cfg.option(SPEC_TIMESTAMP_TOO_OLD, "oldest")
         self.oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
         self.max_skew = parse_duration(cfg.option(SPEC_CLOCK_SKEW, "max_skew"))

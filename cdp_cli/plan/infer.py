@@ -625,7 +625,7 @@ def _utc(ts: str) -> str | None:
         when = when.astimezone(UTC)
     except OverflowError:  # not a time in UTC (year 0 or 10000 once its offset is applied)
         return None
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
+    return when.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # years below 1000 keep 4 digits
 
 
 def _time_range(lo: str, hi: str, stamps: list) -> tuple[str | None, str | None]:

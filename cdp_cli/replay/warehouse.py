@@ -463,9 +463,14 @@ def is_timestamp(value: str) -> bool:
     elif n < 10 or value[4] != "-" or not _TS.fullmatch(value):
         return False
     try:
-        datetime.fromisoformat(value)
+        when = datetime.fromisoformat(value)
     except ValueError:
         return False
+    if when.tzinfo is not None and when.year in (1, 9999):  # the instant must exist in UTC (Parquet, Arrow)
+        try:
+            when.astimezone(UTC)
+        except OverflowError:
+            return False
     return True
 
 

@@ -126,7 +126,14 @@ def parse_as_of(value: datetime | str | None) -> datetime | None:
             when = datetime.fromisoformat(value.strip())
         except ValueError:
             raise UsageError(f"--as-of {value!r} is not an ISO-8601 date-time such as 2026-11-22T00:00:00Z") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    from cdp_cli.events.model import to_utc
+
+    when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    if to_utc(when) is None:
+        raise UsageError(
+            f"--as-of {value!s} is not a time in UTC (before year 1 or after 9999 once its offset is applied)"
+        )
+    return when
 
 
 def settle_as_of(store: Any, as_of: datetime | str | None) -> tuple[datetime, str]:

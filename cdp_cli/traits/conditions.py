@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from cdp_cli.engine.dialect import Dialect
+from cdp_cli.events.model import shifted
 from cdp_cli.traits.definitions import (
     DATE_OPS,
     LIST_OPS,
@@ -255,7 +256,7 @@ def window(trait: Any, as_of: datetime, dialect: Dialect, *, prefix: str = "win"
     bind = _Binder(dialect, prefix)
     ts = f"{alias}.{dialect.quote_ident('timestamp')}"
     if trait.within is not None:
-        return bind.fragment(f"{ts} >= {bind(as_of - trait.within)}")
+        return bind.fragment(f"{ts} >= {bind(shifted(as_of, -trait.within))}")
     if trait.between is not None:
         start, end = trait.between
         return bind.fragment(f"{ts} >= {bind(start)} AND {ts} < {bind(end)}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cdp_cli.errors import UsageError
+from cdp_cli.events.model import shifted
 from cdp_cli.results import DefinitionResult, Table, plural
 from cdp_cli.traits import sql
 from cdp_cli.traits.compiler import compile_traits, explain_events
@@ -78,7 +79,7 @@ def one_profile_events(store: Any, profile_id: str) -> Iterator[None]:
 
 def _window_words(trait: Any, as_of: datetime) -> str:
     if trait.within is not None:
-        return f"before the window (within {_hours(trait.within)}: from {iso(as_of - trait.within)})"
+        return f"before the window (within {_hours(trait.within)}: from {iso(shifted(as_of, -trait.within))})"
     start, end = trait.between
     return f"outside between [{iso(start)}, {iso(end)})"
 
