@@ -255,7 +255,6 @@ def effective_timestamp(msg: dict[str, Any]) -> datetime | None:
         received = to_utc(parse_timestamp(msg.get("receivedAt")))
         sent = to_utc(parse_timestamp(msg.get("sentAt")))
         original = to_utc(parse_timestamp(msg.get("originalTimestamp")))
-        ts = None
         if received and sent and original:
             with contextlib.suppress(OverflowError):
                 ts = received - (sent - original)

@@ -56,13 +56,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, cast
 
 from cdp_cli.errors import UsageError
+from cdp_cli.events.model import to_utc
 from cdp_cli.events.reader import (
     DEFAULT_MAX_LINE_BYTES,
     Chunk,
@@ -619,13 +620,10 @@ def _utc(ts: str) -> str | None:
         when = datetime.fromisoformat(ts)
     except ValueError:
         return None
-    if when.tzinfo is None:
+    utc = to_utc(when) if when.tzinfo is not None else None
+    if utc is None:  # no zone, or no time in UTC (year 0 or 10000 once its offset is applied)
         return None
-    try:
-        when = when.astimezone(UTC)
-    except OverflowError:  # not a time in UTC (year 0 or 10000 once its offset is applied)
-        return None
-    return when.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # years below 1000 keep 4 digits
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # years below 1000 keep 4 digits
 
 
 def _time_range(lo: str, hi: str, stamps: list) -> tuple[str | None, str | None]:

@@ -45,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from cdp_cli.events.model import to_utc
 from cdp_cli.replay.destination import Message
 
 #: PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes; snake_case names are ASCII.
@@ -466,12 +467,8 @@ def is_timestamp(value: str) -> bool:
         when = datetime.fromisoformat(value)
     except ValueError:
         return False
-    if when.tzinfo is not None and when.year in (1, 9999):  # the instant must exist in UTC (Parquet, Arrow)
-        try:
-            when.astimezone(UTC)
-        except OverflowError:
-            return False
-    return True
+    # the instant must exist in UTC (Parquet, Arrow): only years 1 and 9999 can leave it
+    return when.year not in (1, 9999) or to_utc(when) is not None
 
 
 def parse_timestamp(value: Any) -> datetime | None:
