@@ -12,6 +12,9 @@ Each measurement is one whole `cdp events replay LOG --format json` subprocess, 
   postgresql    --to a throwaway PostgreSQL    tests/pg.py's server(): initdb in a temporary
                                                directory, fsync=off (a real server's commit costs more)
   http, small   the same HTTP replay of the small log (--small-events): memory flat in log size
+  postgresql-halves                            only when asked (--only): the log's two halves replayed
+                                               at the same time into two schemas, `--jobs 1` each:
+                                               what loading over two connections could give
 
 Reported per run: wall time; peak RSS (os.wait4's ru_maxrss: the largest process, cdp or one of its
 workers); CPU of cdp and its workers (user + sys); for PostgreSQL also the server's CPU (its
@@ -157,6 +160,57 @@ def postgresql(log: Path, work: Path, schema: str) -> dict[str, Any]:
         server.close()  # stops the server and removes its directory
 
 
+def postgresql_halves(log: Path, work: Path, schema: str) -> dict[str, Any]:
+    """The log's two halves (split at its middle line) replayed at the same time into two schemas of
+    one server, each by its own `cdp events replay --jobs 1`: what loading over two connections
+    at once could give (a probe for the issue's PostgreSQL goal; cdp does not do it by itself)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests import pg
+
+    halves = [work / "half-1.ndjson", work / "half-2.ndjson"]
+    with open(log, "rb") as f:
+        lines = sum(1 for _ in f)
+    with open(log, "rb") as f, open(halves[0], "wb") as a, open(halves[1], "wb") as b:
+        for i, line in enumerate(f):
+            (a if i < lines // 2 else b).write(line)
+    server = pg.server()
+    try:
+        dsn = next(server)
+    except BaseException as e:
+        raise SystemExit(f"no throwaway PostgreSQL: {e}") from None
+    try:
+        cpu = _server_cpu(dsn)
+        dirs = [work / "a", work / "b"]
+        for d in dirs:
+            d.mkdir()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:
+            runs = list(
+                pool.map(
+                    lambda k: replay(halves[k], dsn, dirs[k], "--schema", f"{schema}_{k}", "--jobs", "1"), range(2)
+                )
+            )
+        wall = time.perf_counter() - started
+        counts = [_count_rows(dsn, f"{schema}_{k}") for k in range(2)]
+        out: dict[str, Any] = {
+            "sent": sum(r["sent"] for r in runs),
+            "read": sum(r["read"] for r in runs),
+            "dead_lettered": sum(r["dead_lettered"] for r in runs),
+            "wall_s": round(wall, 2),
+            "cpu_s": round(sum(r["cpu_s"] for r in runs), 2),
+            "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+            "server_cpu_s": round(_server_cpu(dsn) - cpu, 2),
+            "rows": sum(c[0] for c in counts),
+            "tables": max(c[1] for c in counts),
+        }
+        out["messages_per_s"] = round(out["sent"] / wall)
+        out["rows_per_s"] = round(out["rows"] / wall)
+        return out
+    finally:
+        server.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000, help="the log's size (default 1,000,000)")
@@ -185,6 +239,8 @@ def main() -> None:
             best("http", lambda work, i: replay(log, url, work))
     if "postgresql" in only:
         best("postgresql", lambda work, i: postgresql(log, work, f"bench_{i}"))
+    if "postgresql-halves" in only:
+        best("postgresql-halves", lambda work, i: postgresql_halves(log, work, f"bench_{i}"))
     if small is not None:
         with Sink() as url:
             best("http-small", lambda work, i: replay(small, url, work))
@@ -194,6 +250,7 @@ def main() -> None:
         "file": f"`file:` (the ceiling), {log.name}",
         "http": f"HTTP to bench/sink.py, {log.name}",
         "postgresql": f"PostgreSQL (throwaway, fsync=off), {log.name}",
+        "postgresql-halves": f"PostgreSQL, the two halves of {log.name} at once (`--jobs 1` each)",
         "http-small": f"HTTP to bench/sink.py, {small.name if small else ''}",
     }
     print(f"\n{os.cpu_count()} cores; load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after\n")
