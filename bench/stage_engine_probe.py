@@ -153,22 +153,22 @@ class StageSQL:
         self.sql = self._build()
 
     # --- helpers ---------------------------------------------------------------------------------------
-    def v(self, parts: tuple[str, ...]) -> str:
-        """The column (in layer ``y``) holding the JSON text at ``parts``, NULL when missing or null."""
-        if parts not in self.leaves:
-            self.leaves.append(parts)
+    def _read(self, into: list[tuple[str, ...]], parts: tuple[str, ...]) -> None:
+        """Note that ``parts`` is read (into ``into``), and that the objects on its way need unique keys."""
+        if parts not in into:
+            into.append(parts)
         for k in range(1, len(parts)):
             if parts[:k] not in self.prefixes:
                 self.prefixes.append(parts[:k])
+
+    def v(self, parts: tuple[str, ...]) -> str:
+        """The column (in layer ``y``) holding the JSON text at ``parts``, NULL when missing or null."""
+        self._read(self.leaves, parts)
         return _column(parts)
 
     def obj(self, parts: tuple[str, ...]) -> str:
         """The column holding the JSON text of ``parts`` as a whole (an object events.parquet keeps)."""
-        if parts not in self.objects:
-            self.objects.append(parts)
-        for k in range(1, len(parts)):
-            if parts[:k] not in self.prefixes:
-                self.prefixes.append(parts[:k])
+        self._read(self.objects, parts)
         return "o_" + _column(parts)
 
     @staticmethod
