@@ -10,7 +10,10 @@ Each measurement is one whole `cdp events replay LOG --format json` subprocess, 
   http          --to the local sink            bench/sink.py (a Segment-compatible /v1/batch that
                                                counts and answers 200), started as a subprocess
   postgresql    --to a throwaway PostgreSQL    tests/pg.py's server(): initdb in a temporary
-                                               directory, fsync=off (a real server's commit costs more)
+                                               directory, fsync=off (a real server's commit costs more);
+                                               default --connections (one loader per core)
+  postgresql-1  the same with --connections 1  one loader, batches in order: the baseline of the
+                                               line above (the paired ratio per round is printed)
   http, small   the same HTTP replay of the small log (--small-events): memory flat in log size
   postgresql-halves                            only when asked (--only): the log's two halves replayed
                                                at the same time into two schemas, `--jobs 1` each:
@@ -141,7 +144,7 @@ def _count_rows(dsn: str, schema: str) -> tuple[int, int]:
     return rows, len(tables)
 
 
-def postgresql(log: Path, work: Path, schema: str) -> dict[str, Any]:
+def postgresql(log: Path, work: Path, schema: str, *extra: str) -> dict[str, Any]:
     from tests import pg
 
     server = pg.server()
@@ -151,7 +154,7 @@ def postgresql(log: Path, work: Path, schema: str) -> dict[str, Any]:
         raise SystemExit(f"no throwaway PostgreSQL: {e}") from None
     try:
         cpu = _server_cpu(dsn)
-        out = replay(log, dsn, work, "--schema", schema)
+        out = replay(log, dsn, work, "--schema", schema, *extra)
         out["server_cpu_s"] = round(_server_cpu(dsn) - cpu, 2)
         out["rows"], out["tables"] = _count_rows(dsn, schema)
         out["rows_per_s"] = round(out["rows"] / out["wall_s"])
@@ -215,41 +218,49 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000, help="the log's size (default 1,000,000)")
     ap.add_argument("--small-events", type=int, default=100_000, help="the small log of 'http, small'")
-    ap.add_argument("--only", default="file,http,postgresql,http-small", help="which measurements, comma-separated")
-    ap.add_argument("--repeat", type=int, default=1, help="runs of each; the fastest counts")
+    ap.add_argument(
+        "--only", default="file,http,postgresql,postgresql-1,http-small", help="which measurements, comma-separated"
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of them all (in turn); the fastest run counts")
     args = ap.parse_args()
     only = args.only.split(",")
     log = ensure_log(args.events)
     small = ensure_log(args.small_events) if "http-small" in only else None
     load_before = os.getloadavg()
     results: dict[str, dict[str, Any]] = {}
+    rounds: list[dict[str, float]] = []
 
-    def best(name: str, run: Any) -> None:
-        for i in range(args.repeat):
-            with tempfile.TemporaryDirectory(prefix="cdp-replay-bench-") as tmp:
-                out = run(Path(tmp), i)
-            if name not in results or out["wall_s"] < results[name]["wall_s"]:
-                results[name] = out
-            print(f"{name}: {out}", file=sys.stderr, flush=True)
+    def best(name: str, run: Any, i: int) -> None:
+        with tempfile.TemporaryDirectory(prefix="cdp-replay-bench-") as tmp:
+            out = run(Path(tmp), i)
+        if name not in results or out["wall_s"] < results[name]["wall_s"]:
+            results[name] = out
+        rounds[-1][name] = out["wall_s"]
+        print(f"{name}: {out}", file=sys.stderr, flush=True)
 
-    if "file" in only:
-        best("file", lambda work, i: replay(log, f"file:{work / 'out.ndjson'}", work, "--force"))
-    if "http" in only:
-        with Sink() as url:
-            best("http", lambda work, i: replay(log, url, work))
-    if "postgresql" in only:
-        best("postgresql", lambda work, i: postgresql(log, work, f"bench_{i}"))
-    if "postgresql-halves" in only:
-        best("postgresql-halves", lambda work, i: postgresql_halves(log, work, f"bench_{i}"))
-    if small is not None:
-        with Sink() as url:
-            best("http-small", lambda work, i: replay(small, url, work))
+    for i in range(args.repeat):  # rounds of every measurement in turn: the machine drifts between rounds
+        rounds.append({})
+        if "file" in only:
+            best("file", lambda work, i: replay(log, f"file:{work / 'out.ndjson'}", work, "--force"), i)
+        if "http" in only:
+            with Sink() as url:
+                best("http", lambda work, i: replay(log, url, work), i)
+        if "postgresql" in only:
+            best("postgresql", lambda work, i: postgresql(log, work, f"bench_{i}"), i)
+        if "postgresql-1" in only:
+            best("postgresql-1", lambda work, i: postgresql(log, work, f"bench_{i}", "--connections", "1"), i)
+        if "postgresql-halves" in only:
+            best("postgresql-halves", lambda work, i: postgresql_halves(log, work, f"bench_{i}"), i)
+        if small is not None:
+            with Sink() as url:
+                best("http-small", lambda work, i: replay(small, url, work), i)
 
     ceiling = results.get("file", {}).get("messages_per_s")
     labels = {
         "file": f"`file:` (the ceiling), {log.name}",
         "http": f"HTTP to bench/sink.py, {log.name}",
-        "postgresql": f"PostgreSQL (throwaway, fsync=off), {log.name}",
+        "postgresql": f"PostgreSQL (throwaway, fsync=off; default `--connections`), {log.name}",
+        "postgresql-1": f"PostgreSQL, `--connections 1` (one loader, in order), {log.name}",
         "postgresql-halves": f"PostgreSQL, the two halves of {log.name} at once (`--jobs 1` each)",
         "http-small": f"HTTP to bench/sink.py, {small.name if small else ''}",
     }
@@ -266,7 +277,14 @@ def main() -> None:
             f"| {labels[name]} | {r['sent']:,} | {r['wall_s']} s | {r['messages_per_s']:,} | {rows} | {r['cpu_s']} s "
             f"| {server} | {r['peak_rss_mib']} MiB | {r.get('vs_file', '')} |"
         )
+    for k, r in enumerate(rounds):
+        if "postgresql" in r and "postgresql-1" in r:
+            print(
+                f"round {k + 1}: PostgreSQL default {r['postgresql']} s, one connection {r['postgresql-1']} s: "
+                f"{r['postgresql-1'] / r['postgresql']:.2f}x"
+            )
     line = {"bench": "replay", "events": args.events, "small_events": args.small_events, "results": results}
+    line["rounds"] = rounds
     print("\n" + json.dumps(line))
 
 

@@ -383,6 +383,18 @@ def replay(
             rich_help_panel=DEST_PANEL,
         ),
     ] = None,
+    connections: Annotated[
+        int,
+        typer.Option(
+            "--connections",
+            min=0,
+            help="PostgreSQL: loader processes, each loading batches over its own connection; 0 = automatic "
+            "(one per core, at most 4, for inputs over 16 MB; else 1). 1 loads the batches in order. The tables "
+            "are the same whatever the number; above 1 needs de-duplication (not --no-dedup). "
+            "Example: --connections 2",
+            rich_help_panel=DEST_PANEL,
+        ),
+    ] = 0,
     batch_size: Annotated[
         int | None,
         typer.Option(
@@ -480,7 +492,7 @@ def replay(
         suppress=suppress, profiles=profiles, checkpoint=checkpoint, dead_letter=dead_letter, dry_run=dry_run,
         dedup=not no_dedup, force=force, write_key_env=write_key_env, gzip=gzip, concurrency=concurrency,
         rate=rate, timeout=timeout, max_retries=max_retries, schema=schema, password_env=password_env,
-        batch_size=batch_size, jobs=jobs,
+        batch_size=batch_size, jobs=jobs, connections=connections,
     )  # fmt: skip
     with progress_bar(show_progress(quiet) and to != "-") as observer:
         result = api.replay_events(options=options, observer=observer)

@@ -129,6 +129,32 @@ class Checkpoint:
             fh.write(json.dumps(self.document(state)) + "\n")
 
 
+def fold(watermark: int, acked: Iterable[int] = (), spans: Iterable[tuple[int, int]] = ()) -> dict[str, Any]:
+    """One state from what is known done: every position before ``watermark``, the positions
+    ``acked``, and the half-open ``spans`` ``[lo, hi)`` (what the batches loaded over several
+    connections committed, each with its own span; see :class:`Tracker.span`). The watermark moves
+    past everything contiguous from it; what lies beyond stays ``acked`` (positions)."""
+    intervals = sorted([(p, p + 1) for p in acked] + [(lo, hi) for lo, hi in spans if hi > lo])
+    beyond: list[int] = []
+    for lo, hi in intervals:
+        if lo <= watermark:
+            watermark = max(watermark, hi)
+        else:
+            beyond.extend(range(lo, hi))
+    return {"watermark": watermark, "acked": sorted({p for p in beyond if p >= watermark})}
+
+
+def expand(ranges: Iterable[Any]) -> list[int]:
+    """Positions from ``acked`` as stored: ``[first, last]`` ranges (a document) or plain positions."""
+    out: list[int] = []
+    for r in ranges:
+        if isinstance(r, list | tuple):
+            out.extend(range(int(r[0]), int(r[1]) + 1))
+        else:
+            out.append(int(r))
+    return out
+
+
 def _ranges(positions: list[int]) -> list[list[int]]:
     out: list[list[int]] = []
     for p in sorted(positions):
@@ -151,8 +177,12 @@ class Tracker:
         self._positions: dict[int, list[int]] = {}
         self._done: set[int] = set()
         self._next = 0
+        self._lows: dict[int, int] = {}
+        self._last_high = 0
 
     def add(self, seq: int, high: int, positions: list[int]) -> None:
+        self._lows[seq] = self._last_high
+        self._last_high = high
         self._high[seq] = high
         self._positions[seq] = positions
 
@@ -162,6 +192,7 @@ class Tracker:
             self._done.discard(self._next)
             self.watermark = max(self.watermark, self._high.pop(self._next))
             self._positions.pop(self._next, None)
+            self._lows.pop(self._next, None)
             self._next += 1
         self.resumed = {p for p in self.resumed if p >= self.watermark}
 
@@ -176,6 +207,13 @@ class Tracker:
         for seq in self._done:
             beyond.update(self._positions.get(seq, ()))
         return {"watermark": self.watermark, "acked": sorted(p for p in beyond if p >= self.watermark)}
+
+    def span(self, seq: int) -> tuple[int, int]:
+        """The positions ``[lo, hi)`` batch ``seq`` settles: from the previous batch's ``high`` (0 for
+        the first) to its own. Each is its message, or one dropped or done before: once the batch is
+        committed they are all done, whatever became of the batches around it (a destination loading
+        over several connections commits batches out of order and stores each one's span)."""
+        return self._lows[seq], self._high[seq]
 
     def state_after(self, seq: int) -> dict[str, Any]:
         """The state once ``seq`` is done, for a destination that stores it with the batch (it

@@ -150,6 +150,9 @@ class Progress:
 
     key: str
     state: dict[str, Any]
+    #: the positions ``[lo, hi)`` the batch settles (:meth:`cdp_cli.replay.checkpoint.Tracker.span`):
+    #: what a destination committing batches out of order stores instead of ``state``
+    span: tuple[int, int] | None = None
 
 
 class Destination(Protocol):

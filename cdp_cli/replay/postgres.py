@@ -154,12 +154,24 @@ class PostgresDestination:
     fresh_sent_at = False
 
     def __init__(
-        self, dsn: str, *, schema: str = "cdp", password_env: str | None = None, batch_rows: int = 10000
+        self,
+        dsn: str,
+        *,
+        schema: str = "cdp",
+        password_env: str | None = None,
+        batch_rows: int = 10000,
+        connections: int = 1,
     ) -> None:
         if not schema or len(schema.encode()) > 63 or "\x00" in schema:
             raise DestinationError(f"schema name {schema!r} is not a PostgreSQL identifier (1 to 63 bytes)")
         if batch_rows < 1:
             raise DestinationError("batch_rows must be at least 1")
+        if connections < 1:
+            raise DestinationError("connections must be at least 1")
+        #: loaders, each with its own connection (see _deliver_shared); 1: this process loads in order
+        self.connections = connections
+        #: whether this is one of several loaders of one replay (see _deliver_shared)
+        self._shared = False
         self.label, self._secrets = _describe(dsn)
         self._dsn = dsn
         self.schema = schema
@@ -209,9 +221,68 @@ class PostgresDestination:
     # --- lifecycle ------------------------------------------------------------------------------------------
     def open(self, key: str) -> dict[str, Any] | None:
         """Connect, create the schema and cdp's own tables if missing, read the columns of every table,
-        and return the checkpoint stored under ``key`` (None when there is none)."""
-        import psycopg
+        and return the checkpoint stored under ``key`` (None when there is none). Batches loaded over
+        several connections store their spans beside it (see :meth:`_store_checkpoint`): they are
+        folded into it here, in one transaction, and the state returned is the fold."""
         from psycopg import sql
+
+        self._connect()
+        conn = self._conn
+        with self._errors(f"cannot prepare schema {self.schema}"):
+            with conn.transaction():
+                self._lock()
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+                conn.execute(
+                    sql.SQL(
+                        "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, state jsonb NOT NULL, "
+                        "updated_at timestamptz NOT NULL)"
+                    ).format(self._ident(CHECKPOINTS_TABLE))
+                )
+                self._create(DISCARDS_TABLE)
+                state = self._stored_checkpoint(key)
+            self._read_catalog(None)
+        return state
+
+    def _stored_checkpoint(self, key: str) -> dict[str, Any] | None:
+        """The state stored under ``key``, with the spans stored beside it (``key@lo``) folded in and
+        written back as one state (the spans deleted): by the caller's transaction."""
+        from psycopg import sql
+        from psycopg.types.json import Jsonb
+
+        from cdp_cli.replay.checkpoint import _ranges, expand, fold
+
+        table = self._ident(CHECKPOINTS_TABLE)
+        prefix = f"{key}@"
+        rows = self._conn.execute(
+            sql.SQL("SELECT key, state FROM {} WHERE key = %s OR left(key, %s) = %s ORDER BY key").format(table),
+            [key, len(prefix), prefix],
+        ).fetchall()
+        state = next((s for k, s in rows if k == key), None)
+        spans: list[tuple[int, int]] = []
+        for k, s in rows:
+            if k != key and isinstance(s, dict) and "span" in s:  # less its dead letters (_store_checkpoint)
+                lo, hi = s["span"]
+                for p in sorted(s.get("except", [])):
+                    spans.append((lo, p))
+                    lo = p + 1
+                spans.append((lo, hi))
+        if not spans:
+            return state
+        base = state if isinstance(state, dict) else {}
+        folded = fold(int(base.get("watermark", 0)), expand(base.get("acked", [])), spans)
+        state = {**base, "watermark": folded["watermark"], "acked": _ranges(folded["acked"])}
+        self._conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (key, state, updated_at) VALUES (%s, %s, now()) "
+                "ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at"
+            ).format(table),
+            [key, Jsonb(state)],
+        )
+        self._conn.execute(sql.SQL("DELETE FROM {} WHERE left(key, %s) = %s").format(table), [len(prefix), prefix])
+        return state
+
+    def _connect(self) -> None:
+        import psycopg
 
         kwargs: dict[str, Any] = {"autocommit": True}
         if self._password_env:
@@ -227,24 +298,7 @@ class PostgresDestination:
             kwargs["connect_timeout"] = 10
         with self._errors("cannot connect"):
             self._conn = psycopg.connect(self._dsn, **kwargs)
-        conn = self._conn
-        with self._errors(f"cannot prepare schema {self.schema}"):
-            conn.execute("SET TIME ZONE 'UTC'")  # plain dates in timestamptz columns are midnight UTC
-            with conn.transaction():
-                self._lock()
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-                conn.execute(
-                    sql.SQL(
-                        "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, state jsonb NOT NULL, "
-                        "updated_at timestamptz NOT NULL)"
-                    ).format(self._ident(CHECKPOINTS_TABLE))
-                )
-                self._create(DISCARDS_TABLE)
-            self._read_catalog(None)
-            row = conn.execute(
-                sql.SQL("SELECT state FROM {} WHERE key = %s").format(self._ident(CHECKPOINTS_TABLE)), [key]
-            ).fetchone()
-        return row[0] if row else None
+            self._conn.execute("SET TIME ZONE 'UTC'")  # plain dates in timestamptz columns are midnight UTC
 
     def close(self, ok: bool) -> None:
         """Close the connection; an open transaction (an interrupted batch) is rolled back by it."""
@@ -256,10 +310,13 @@ class PostgresDestination:
                 pass
 
     # --- catalog --------------------------------------------------------------------------------------------
-    def _lock(self) -> datetime:
-        """Take the schema's lock for this transaction; the transaction's time (``now()``)."""
+    def _lock(self, shared: bool = False) -> datetime:
+        """Take the schema's lock for this transaction (``shared``: the one the loaders of one replay
+        hold together while they write rows; every other transaction takes it alone); the
+        transaction's time (``now()``)."""
+        how = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         return self._conn.execute(
-            "SELECT now() FROM pg_advisory_xact_lock(hashtext(%s))", [f"cdp replay schema {self.schema}"]
+            f"SELECT now() FROM {how}(hashtext(%s))", [f"cdp replay schema {self.schema}"]
         ).fetchone()[0]
 
     def _read_catalog(self, tables: list[str] | None) -> None:
@@ -348,7 +405,10 @@ class PostgresDestination:
         read only after the next batch is laid out (:func:`_prepare`), which they take about as long
         as. (Laying out the next batch in a thread was measured: no faster, the layout needs the
         interpreter lock as much as the load does.) The cyclic garbage collector is off while a batch
-        is laid out and written (:func:`_gc_paused`); no outcome waits while a query is in flight."""
+        is laid out and written (:func:`_gc_paused`); no outcome waits while a query is in flight.
+
+        This loads over this process's one connection, whatever :attr:`connections` says: the runner
+        loads over several through :meth:`deliver_shaped`."""
         if self._conn is None:
             raise DestinationError(f"{self.label}: deliver before open")
         pending: _Pending | None = None
@@ -366,7 +426,209 @@ class PostgresDestination:
                 outcome = self._settle(pending)
             yield outcome
 
-    def _send(self, batch: Batch, progress: Progress | None, prepared: _Prepared) -> _Pending:
+    def deliver_shaped(
+        self, chunks: Iterable[Any], shaper: Callable[..., Any], plan: Callable[[Any], list[tuple]]
+    ) -> Iterator[Outcome]:
+        """Load over :attr:`connections` connections at once: one forked loader process each, which
+        shapes the input chunks it is given (``shaper(chunk, keep=True)``: parse, select, shape) and
+        loads them itself (flatten, fit, COPY) over its own connection. Only small records cross the
+        pipes: this process numbers and de-duplicates them in input order and cuts the batches
+        (``plan(shaped)``: per batch, its messages as known here, its checkpoint, the indexes of its
+        records in the chunk), which the loader holding the chunk loads. Outcomes come as batches
+        commit, in any order. What one loader guarantees still holds:
+
+        * a messageId is in one batch only (the runner de-duplicates before cutting batches; without
+          de-duplication it asks for one connection), so loaders never write the same id;
+        * the new tables and columns a batch brings are decided **in batch order**: after its rows are
+          laid out, a batch waits for its turn (:class:`_Turn`), and only if it brings something the
+          cache does not know does it read the catalog and run its DDL, in a transaction of its own
+          under the schema's lock taken alone; a column's type is thus its first value in the input
+          order, as when one process loads;
+        * the rows are written in a transaction holding the schema's lock *shared*: the loaders write
+          at once; a DDL transaction (theirs, or another replay's batch) waits for them;
+        * the ``users`` merge takes a lock of its own first (:meth:`_merge_users`), so a merge reads the
+          identifies another loader committed;
+        * each batch stores its span (the positions it settles) with its rows, as a row of its own
+          (:meth:`_store_checkpoint`); :meth:`open` folds them, so a resume skips exactly the
+          committed batches, whichever order they committed in;
+        * a transaction that fails on a deadlock or on an id another replay inserted meanwhile is
+          rolled back and redone (nothing of it was committed).
+
+        The loaders die with this process (``PR_SET_PDEATHSIG``), so a killed replay leaves no loader
+        committing behind it. No deadlock between them: a loader handles its requests in the order
+        they were sent, and a batch waits only for batches cut before it, whose requests were sent
+        before its own."""
+        import multiprocessing as mp
+        from multiprocessing.connection import wait
+
+        from cdp_cli.workers import WorkerError
+
+        if self._conn is None:
+            raise DestinationError(f"{self.label}: deliver before open")
+        n = self.connections
+        ctx = mp.get_context("fork")
+        turn = _Turn(ctx)
+        self.close(True)  # the loaders open their own connections: none is shared across a fork
+        procs, conns = [], []
+        args = (self._dsn, self.schema, self._password_env, self.limits.max_messages, os.getpid())
+        try:
+            for _ in range(n):
+                parent, child = ctx.Pipe(duplex=True)
+                proc = ctx.Process(target=_loader_main, args=(child, shaper, args, turn), daemon=True)
+                proc.start()
+                child.close()
+                procs.append(proc)
+                conns.append(parent)
+            source = iter(chunks)
+            sent = planned = 0
+            exhausted = False
+            in_flight = [0] * n  # chunks given to each loader and not yet loaded
+            shaped: dict[int, Any] = {}  # chunk -> its shaped records, until its turn to be planned
+            left: dict[int, int] = {}  # chunk -> its batches not yet loaded
+            batches: dict[int, Batch] = {}
+            while True:
+                while not exhausted and in_flight[sent % n] < _CHUNKS_IN_FLIGHT:
+                    chunk = next(source, None)
+                    if chunk is None:
+                        exhausted = True
+                        break
+                    conns[sent % n].send(("shape", sent, chunk))
+                    in_flight[sent % n] += 1
+                    sent += 1
+                if exhausted and not any(in_flight):
+                    break
+                ready: list[Any] = wait(conns)
+                for conn in ready:
+                    k = conns.index(conn)
+                    try:
+                        reply = conn.recv()
+                    except EOFError:
+                        raise WorkerError(f"a loader process died (exit code {procs[k].exitcode})") from None
+                    if reply[0] == "error":
+                        exc, text = reply[1], reply[2]
+                        if isinstance(exc, BaseException):
+                            raise exc
+                        raise DestinationError(f"{self.label}: a loader failed: {text}")
+                    if reply[0] == "shaped":
+                        shaped[reply[1]] = reply[2]
+                        while planned in shaped:  # in input order: de-duplication and batches need it
+                            cut = plan(shaped.pop(planned))
+                            owner = planned % n
+                            for batch, _, _ in cut:
+                                batches[batch.seq] = batch
+                            load = [(b.seq, ix, [m.position for m in b.messages], pr) for b, pr, ix in cut]
+                            conns[owner].send(("load", planned, load))
+                            if cut:
+                                left[planned] = len(cut)
+                            else:
+                                in_flight[owner] -= 1
+                            planned += 1
+                        continue
+                    _, i, seq, dead, stored = reply  # "loaded"
+                    left[i] -= 1
+                    if not left[i]:
+                        del left[i]
+                        in_flight[k] -= 1
+                    batch = batches.pop(seq)
+                    letters = []
+                    gone = {d[0]: d for d in dead}
+                    for m in batch.messages if gone else ():
+                        if m.position in gone:
+                            _, status, reason, raw = gone[m.position]
+                            letter = Message(m.position, m.file, m.line, m.message_id, index=m.index, raw=raw)
+                            letters.append(DeadLetter(letter, status, reason))
+                    acked = [m for m in batch.messages if m.position not in gone] if gone else batch.messages
+                    yield Outcome(batch=batch, acked=acked, dead=letters, checkpoint_stored=stored)
+            for conn in conns:
+                conn.send(None)
+            for proc in procs:
+                proc.join(timeout=5)
+        except WorkerError as e:
+            raise DestinationError(f"{self.label}: {e}") from None
+        finally:
+            for proc in procs:
+                if proc.exitcode is None:
+                    proc.kill()
+            for proc in procs:
+                proc.join()
+            for conn in conns:
+                conn.close()
+
+    def _begin_shared(self, batch: Batch, progress: Progress | None, prepared: _Prepared, turn: _Turn) -> _Pending:
+        """A batch in a loader process (see :meth:`deliver_shaped`), ``prepared`` already: its DDL on
+        its turn, its layout, its rows; its last statements and COMMIT sent (:meth:`_end_shared` reads
+        their results, after the loader has done other work meanwhile)."""
+        doing = f"batch {batch.seq} not loaded (rolled back, nothing of it stored)"
+        laid = self._laid_out(prepared, doing, turn, batch.seq)
+        return self._send(batch, progress, prepared, laid)
+
+    def _end_shared(self, batch: Batch, progress: Progress | None, pending: _Pending) -> None:
+        """Read a batch's commit (:meth:`_begin_shared`); a transaction that failed on a deadlock or on
+        an id another replay inserted meanwhile is laid out and run again (nothing of it was committed)."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._settle(pending)
+                return
+            except DestinationError as e:
+                if attempt == _ATTEMPTS - 1 or getattr(e.__cause__, "sqlstate", None) not in _TRANSIENT:
+                    raise
+            prepared = _prepare(batch)  # fitting changed the rows: lay them out again
+            pending = self._send(batch, progress, prepared, self._laid_out(prepared, pending.doing))
+
+    def _laid_out(self, prepared: _Prepared, doing: str, turn: _Turn | None = None, seq: int = 0) -> _Laid:
+        """A loader's layout of a batch. When it brings tables or columns the cache does not know, their
+        DDL first, in a transaction of its own (committed before the rows are written), on the batch's
+        ``turn`` (after every earlier batch's DDL; the turn passes on as soon as this one's is done);
+        then the fitting, with no statement (every table and column is known by then)."""
+        by_table, pairs = prepared[2], prepared[3]
+        if turn is not None:
+            turn.wait(seq)
+        try:
+            with self._errors(doing):
+                if self._stale:
+                    self._read_catalog(None)
+                if self._unknown(by_table):
+                    try:
+                        with self._conn.transaction():
+                            self._lock()
+                            if not self._add_new(by_table):
+                                return self._layout(by_table, pairs)
+                    except BaseException:
+                        self._failed()
+                        raise
+        finally:
+            if turn is not None:
+                turn.done(seq)
+        with self._errors(doing):
+            return self._layout(by_table, pairs)
+
+    def _add_new(self, by_table: _Rows) -> bool:
+        """The DDL of :meth:`_layout` alone (the catalog of the tables the cache does not know read
+        again first): the new tables, and the new columns in order of first use, typed by their first
+        value, as fitting adds them; so that the transaction holding the schema's lock alone is short.
+        False, having done nothing, when a table would pass PostgreSQL's column limit (which new
+        columns are refused then depends on the rows: :meth:`_layout` does it all)."""
+        unknown = self._unknown(by_table)
+        self._read_catalog(unknown)
+        plans: list[tuple[str, dict[str, str]]] = []
+        for table, rows in by_table.items():
+            known = {**base_columns(table), **self._columns.get(table, {})}
+            new = [c for c in dict.fromkeys(chain.from_iterable(rows)) if c not in known]
+            if len(known) + len(new) > MAX_COLUMNS:
+                return False
+            if new or table not in self._columns:
+                plans.append((table, {c: infer_type(next(row[c] for row in rows if c in row)) for c in new}))
+        for table, added in plans:
+            self._ensure(table, added)
+        if "identifies" in by_table:
+            columns = self._columns["identifies"]
+            users = self._columns.get("users", {})
+            self._ensure("users", {c: columns[c] for c in trait_columns(columns) if c not in users})
+        return True
+
+    def _send(
+        self, batch: Batch, progress: Progress | None, prepared: _Prepared, laid: _Laid | None = None
+    ) -> _Pending:
         """Begin the batch's transaction, write its rows, and send its last statements and COMMIT as
         one query (:meth:`_settle` reads their results)."""
         from psycopg import generators
@@ -377,7 +639,7 @@ class PostgresDestination:
         try:
             with self._errors(doing):
                 self._conn.execute("BEGIN")
-                self._load(by_table, pairs, progress)
+                self._load(by_table, pairs, progress, laid, [d.message.position for d in dead])
                 pgconn = self._conn.pgconn
                 pgconn.send_query(b"; ".join([*self._tail, b"COMMIT"]))
                 self._conn.wait(generators.send(pgconn))
@@ -415,19 +677,67 @@ class PostgresDestination:
         self._stages.clear()
         self._stage_epoch += 1  # staging tables created in the failed batch are gone: new names
 
-    def _load(self, by_table: _Rows, pairs: _Rows, progress: Progress | None) -> None:
-        import psycopg
-
-        loaded_at = self._lock()  # uuid_ts: the transaction's time
-        if self._stale:
-            self._read_catalog(None)
+    def _unknown(self, by_table: _Rows) -> list[str]:
+        """The tables ``by_table``'s rows need that the cache does not know, or not every column of."""
         unknown = [
             t
             for t, rows in by_table.items()
             if t not in self._columns or not set().union(*rows) <= self._columns[t].keys()
         ]
-        if "identifies" in by_table and "users" not in self._columns:
-            unknown.append("users")
+        if "identifies" in by_table:
+            users = self._columns.get("users")
+            if users is None or not set(trait_columns(self._columns.get("identifies", {}))) <= users.keys():
+                unknown.append("users")
+        return unknown
+
+    def _load(
+        self,
+        by_table: _Rows,
+        pairs: _Rows,
+        progress: Progress | None,
+        laid: _Laid | None = None,
+        dead: list[int] | None = None,
+    ) -> None:
+        """A batch's statements in its transaction (begun): the layout unless ``laid`` already (see
+        :meth:`_layout`), the rows, the discards, the users merge and the checkpoint."""
+        import psycopg
+
+        loaded_at = self._lock(shared=self._shared)  # uuid_ts: the transaction's time
+        if laid is None:
+            if self._stale:
+                self._read_catalog(None)
+            laid = self._layout(by_table, pairs)
+        fitted, derived, discards, created = laid
+        stamp = loaded_at.isoformat()
+        done = False
+        if self._fresh:
+            self._conn.execute("SAVEPOINT cdp_fresh")  # a row that is there already undoes only this
+            try:
+                self._write_fresh(fitted, derived, stamp)
+                done = True
+            except psycopg.errors.UniqueViolation:
+                self._conn.execute("ROLLBACK TO SAVEPOINT cdp_fresh")
+                self._fresh = False
+        if not done:
+            if derived:  # their tracks rows go the usual way after all: fitted as tracks rows
+                fit_rows("tracks", list(chain.from_iterable(derived.values())), self._columns["tracks"])
+            have = self._have({t: rows for t, rows in by_table.items() if t not in created})
+            for table, rows in by_table.items():
+                self._write(table, rows, have.get(table), stamp)
+            self._fresh = not have
+        if discards:
+            self._store_discards(discards)
+        if "identifies" in by_table:
+            self._merge_users(list({r["user_id"] for r in by_table["identifies"] if r.get("user_id")}))
+        if progress is not None:
+            self._store_checkpoint(progress, dead or [])
+
+    def _layout(self, by_table: _Rows, pairs: _Rows) -> _Laid:
+        """Fit a batch's rows to the tables: read the catalog of the tables the cache does not know
+        enough of, create the new tables and add the new columns (typed by their first value, in the
+        batch's order), fit the values (the discards), choose the tracks rows the server copies. The
+        DDL runs in the current transaction, under the schema's lock taken alone."""
+        unknown = self._unknown(by_table)
         if unknown:
             self._read_catalog(unknown)
         discards: list[Discard] = []
@@ -454,29 +764,7 @@ class PostgresDestination:
             users = self._columns.get("users", {})
             missing = {c: columns[c] for c in trait_columns(columns) if c not in users}
             self._ensure("users", missing)
-        stamp = loaded_at.isoformat()
-        done = False
-        if self._fresh:
-            self._conn.execute("SAVEPOINT cdp_fresh")  # a row that is there already undoes only this
-            try:
-                self._write_fresh(fitted, derived, stamp)
-                done = True
-            except psycopg.errors.UniqueViolation:
-                self._conn.execute("ROLLBACK TO SAVEPOINT cdp_fresh")
-                self._fresh = False
-        if not done:
-            if derived:  # their tracks rows go the usual way after all: fitted as tracks rows
-                fit_rows("tracks", list(chain.from_iterable(derived.values())), self._columns["tracks"])
-            have = self._have({t: rows for t, rows in by_table.items() if t not in created})
-            for table, rows in by_table.items():
-                self._write(table, rows, have.get(table), stamp)
-            self._fresh = not have
-        if discards:
-            self._store_discards(discards)
-        if "identifies" in by_table:
-            self._merge_users(list({r["user_id"] for r in by_table["identifies"] if r.get("user_id")}))
-        if progress is not None:
-            self._store_checkpoint(progress)
+        return fitted, derived, discards, created
 
     def _fit_tracks(self, rows: list[dict[str, Any]], pairs: _Rows, discards: list[Discard]) -> _Fitted:
         """Fit the ``tracks`` rows (after the other tables'), like :func:`fit_rows`, and choose the
@@ -750,14 +1038,42 @@ class PostgresDestination:
             ids=sql.Literal(user_ids),
         )
         columns = ["id", "received_at", "uuid_ts", *traits]
+        if user_ids and self._shared:  # another loader may be merging the same users: one at a time,
+            # each merge then reads the identifies the other committed (its own statement, its snapshot)
+            self._tail.append(
+                sql.SQL("SELECT pg_advisory_xact_lock(hashtext({}))")
+                .format(sql.Literal(f"cdp replay users {self.schema}"))
+                .as_bytes(self._conn)
+            )
         if user_ids:
             self._tail.append(_upsert_sql(self._ident("users"), select, columns, newest=False).as_bytes(self._conn))
 
-    def _store_checkpoint(self, progress: Progress) -> None:
-        """The checkpoint, as one of the batch's last statements (committed with its rows)."""
+    def _store_checkpoint(self, progress: Progress, dead: list[int]) -> None:
+        """The checkpoint, as one of the batch's last statements (committed with its rows). A loader of
+        several stores its batch's span instead, as its own row (``key@lo-hi``; batches commit out of
+        order, and no two loaders then write one row): :meth:`open` folds them.
+
+        The positions of the batch's ``dead`` letters are left out of it: the runner writes them to
+        the dead-letter file only once the batch is committed, so a replay killed in between must
+        find them again (a resume then writes them, perhaps a second time, never none)."""
         from psycopg import sql
         from psycopg.types.json import Jsonb
 
+        from cdp_cli.replay.checkpoint import _ranges, expand
+
+        if self._shared and progress.span is not None:
+            lo, hi = progress.span
+            state: dict[str, Any] = {"span": [lo, hi]}
+            if dead:
+                state["except"] = sorted(dead)
+            progress = Progress(f"{progress.key}@{lo}-{hi}", state)
+        elif dead and "watermark" in progress.state:  # everything before the first dead letter is done
+            first, watermark = min(dead), int(progress.state["watermark"])
+            acked = set(expand(progress.state.get("acked", [])))
+            acked.update(p for p in range(first, watermark) if p not in set(dead))
+            progress = Progress(
+                progress.key, {**progress.state, "watermark": min(first, watermark), "acked": _ranges(sorted(acked))}
+            )
         self._tail.append(
             sql.SQL(
                 "INSERT INTO {} (key, state, updated_at) VALUES ({}, {}, now()) "
@@ -770,6 +1086,135 @@ class PostgresDestination:
 
 #: a batch laid out: acknowledged messages, dead letters, the rows of each table
 _Rows = dict[str, list[dict[str, Any]]]
+
+
+#: SQLSTATEs of a transaction worth running again: a deadlock, a serialization failure, an id that
+#: another replay inserted between the look-up and the COPY
+_TRANSIENT = frozenset({"40P01", "40001", "23505"})
+_ATTEMPTS = 3
+
+
+class _Turn:
+    """Batch order across loader processes: ``wait(seq)`` returns once every batch before ``seq`` is
+    ``done``. Shared memory and a condition, made before the fork."""
+
+    def __init__(self, ctx: Any) -> None:
+        self._cond = ctx.Condition()
+        self._next = ctx.RawValue("q", 0)
+
+    def wait(self, seq: int) -> None:
+        with self._cond:
+            while self._next.value < seq:
+                self._cond.wait(1.0)
+
+    def done(self, seq: int) -> None:
+        with self._cond:
+            if self._next.value <= seq:
+                self._next.value = seq + 1
+            self._cond.notify_all()
+
+
+#: chunks a loader holds at once (shaped, waiting for their batches, or being loaded)
+_CHUNKS_IN_FLIGHT = 2
+
+
+def _loader_main(conn: Any, shaper: Callable[..., Any], args: tuple, turn: _Turn) -> None:
+    """A loader process (:meth:`PostgresDestination.deliver_shaped`): requests from its pipe, in
+    order. ``("shape", i, chunk)``: shape it, keep its messages, answer ``("shaped", i, records)``;
+    ``("load", i, [(seq, indexes, positions, progress), ...])``: load those batches of chunk ``i``
+    (``indexes``: of their records in the chunk; ``positions``: their input positions), answering
+    ``("loaded", i, seq, dead letters as (position, status, reason, JSON text), checkpoint stored)``
+    after each commit. A batch's commit is read while the loader does the next thing (shapes a chunk,
+    lays out the next batch), or when it has nothing else to do. A failure is answered ``("error",
+    exception, text)``, and the process ends."""
+    import traceback
+
+    from cdp_cli.workers import _quiet_worker
+
+    dsn, schema, password_env, batch_rows, parent = args
+    _quiet_worker()
+    _die_with_parent(parent)
+    # A loader holds two chunks of parsed messages (a million objects, none in a cycle): the cyclic
+    # collector would walk them all again and again (a fifth of the loader's time, measured)
+    gc.disable()
+    dest: PostgresDestination | None = None
+    held: dict[int, tuple[list[tuple], list[Any]]] = {}
+    #: the batch whose commit is in flight: (chunk, batch, progress, its transaction, its dead letters)
+    flying: tuple[int, Batch, Progress | None, _Pending, list[DeadLetter]] | None = None
+
+    def land() -> None:
+        """Read the commit of the batch in flight and say so."""
+        nonlocal flying
+        assert flying is not None and dest is not None
+        i, batch, progress, pending, dead = flying
+        flying = None
+        dest._end_shared(batch, progress, pending)
+        conn.send(("loaded", i, batch.seq, [(d.message.position, d.status, d.reason, d.message.raw) for d in dead],
+                   progress is not None))  # fmt: skip
+
+    while True:
+        seqs: list[int] = []
+        try:
+            if flying is not None and not conn.poll():  # nothing else to do meanwhile
+                land()
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):  # the replay is gone
+                return
+            if request is None:
+                return
+            if request[0] == "shape":  # while the batch in flight commits
+                _, i, chunk = request
+                part = shaper(chunk, keep=True)
+                held[i] = (part.records, part.kept)
+                part.kept = None
+                conn.send(("shaped", i, part))
+                continue
+            _, i, batches = request
+            seqs = [seq for seq, _, _, _ in batches]
+            records, kept = held.pop(i)
+            if dest is None and batches:
+                dest = PostgresDestination(dsn, schema=schema, password_env=password_env, batch_rows=batch_rows)
+                dest._shared = True
+                dest._connect()
+                with dest._errors("cannot read the catalog"):
+                    dest._read_catalog(None)
+            for seq, indexes, positions, progress in batches:
+                messages = []
+                for j, p in zip(indexes, positions, strict=True):
+                    file, line, index, _h, _why, mid, _n, _actions = records[j]
+                    data, raw = kept[j]
+                    messages.append(Message(p, file, line, mid, data, index=index, raw=raw))
+                assert dest is not None
+                batch = Batch(seq, messages)
+                with _gc_paused():
+                    prepared = _prepare(batch)  # while the batch in flight commits
+                    if flying is not None:
+                        land()
+                    flying = (i, batch, progress, dest._begin_shared(batch, progress, prepared, turn), prepared[1])
+        except BaseException as e:
+            for seq in seqs:
+                turn.done(seq)  # a batch that failed must not hold the later ones
+            try:
+                conn.send(("error", e, f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+            except Exception:
+                conn.send(("error", None, f"{type(e).__name__}: {e}"))
+            return
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux), so a loader never outlives a
+    killed replay."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent is gone already
+        os._exit(1)
 
 
 @dataclass(slots=True)
@@ -800,6 +1245,10 @@ _Prepared = tuple[list[Message], list[DeadLetter], _Rows, _Rows, bool]
 #: fitted tracks rows: the columns to add, the discards, the rows copied from event tables, the rows
 #: Python writes and their values by column
 _Fitted = tuple[dict[str, str], list[Discard], _Rows, list[dict[str, Any]], dict[str, list[Any]]]
+#: a batch fitted to the tables (:meth:`PostgresDestination._layout`): by table the rows Python writes
+#: and their values by column, by event table the tracks rows the server copies, the discards, the
+#: tables the batch created
+_Laid = tuple[dict[str, tuple[list[dict[str, Any]], dict[str, list[Any]]]], _Rows, list[Discard], set[str]]
 
 
 def _prepare(batch: Batch) -> _Prepared:

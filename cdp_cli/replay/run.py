@@ -41,7 +41,7 @@ from typing import Any
 import orjson
 
 from cdp_cli.errors import DestinationError, UsageError
-from cdp_cli.replay.checkpoint import Checkpoint, Tracker, describe_inputs
+from cdp_cli.replay.checkpoint import Checkpoint, Tracker, describe_inputs, expand, fold
 from cdp_cli.replay.destination import Batch, DeadLetter, Message, Outcome, Progress
 from cdp_cli.results import Table, plural
 
@@ -86,6 +86,9 @@ class ReplayOptions:
     password_env: str | None = None
     batch_size: int | None = None
     jobs: int = 0  #: worker processes reading and shaping the input; 0 = all cores for inputs over 16 MB
+    #: PostgreSQL: loader processes, each with its own connection; 0 = one per core (at most 4) for
+    #: inputs over 16 MB, else 1 (always 1 without de-duplication)
+    connections: int = 0
 
     def identity(self) -> dict[str, Any]:
         """The options that change what is sent (a checkpoint is only resumed with the same)."""
@@ -257,7 +260,11 @@ def open_destination(options: ReplayOptions) -> Any:
         from cdp_cli.replay.postgres import PostgresDestination
 
         return PostgresDestination(
-            to, schema=options.schema, password_env=options.password_env, batch_rows=options.batch_size or 10_000
+            to,
+            schema=options.schema,
+            password_env=options.password_env,
+            batch_rows=options.batch_size or 10_000,
+            connections=_connections(options),
         )
     raise UsageError(
         f"--to {to!r}: give file:PATH, - (standard output), parquet:DIR, an http(s):// URL of a Segment-compatible "
@@ -266,6 +273,27 @@ def open_destination(options: ReplayOptions) -> Any:
 
 
 # --- the pipeline ----------------------------------------------------------------------------------
+def _connections(options: ReplayOptions) -> int:
+    """PostgreSQL loaders for ``--connections`` (see :attr:`ReplayOptions.connections`)."""
+    from cdp_cli.events.reader import discover
+    from cdp_cli.workers import cores, default_jobs
+
+    if options.connections < 0:
+        raise UsageError("--connections must be 0 (one per core) or more")
+    if not options.dedup:
+        if options.connections > 1:
+            raise UsageError(
+                "--connections above 1 needs de-duplication: without it one messageId can be in two batches "
+                "loaded at once, and which copy wins would depend on timing (drop --no-dedup or --connections)"
+            )
+        return 1
+    if options.connections:
+        return options.connections
+    if not hasattr(os, "fork"):
+        return 1
+    return min(cores(), 4) if default_jobs(discover([str(i) for i in options.inputs])) > 1 else 1
+
+
 def _when(value: datetime | str | None, flag: str) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
@@ -430,8 +458,10 @@ def replay(options: ReplayOptions, observer: Any = None) -> ReplayResult:
     if dead_path is not None and state is None:
         check_file_replaceable(dead_path, "--dead-letter")
     try:
-        if stored is not None and (state is None or stored.get("watermark", 0) > state["watermark"]):
-            state = {"watermark": int(stored.get("watermark", 0)), "acked": list(stored.get("acked", []))}
+        if stored is not None:  # both are true (each written once batches were committed): their union
+            base = state or {"watermark": 0, "acked": []}
+            acked = [*base["acked"], *expand(stored.get("acked", []))]
+            state = fold(base["watermark"], acked, [(0, int(stored.get("watermark", 0)))])
         tracker = Tracker(**({"watermark": state["watermark"], "acked": state["acked"]} if state else {}))
         _run(
             options,
@@ -466,6 +496,7 @@ class _Shaped:
     records: list[tuple]
     problems: list[Any]
     stats: Any
+    kept: list[tuple[dict, bytes] | None] | None = None
 
 
 class Shaper:
@@ -480,7 +511,11 @@ class Shaper:
         self.suppressions, self.controls, self.transforms = suppressions, controls, transforms
         self.strip_sent_at = strip_sent_at
 
-    def __call__(self, chunk: Any) -> _Shaped:
+    def __call__(self, chunk: Any, keep: bool = False) -> _Shaped:
+        """The chunk shaped. ``keep``: in a destination's own loader process (see
+        :meth:`cdp_cli.replay.postgres.PostgresDestination.deliver_shaped`), which loads the messages
+        itself: each record holds its JSON text's length instead of the text, and :attr:`_Shaped.kept`
+        the message and its JSON text (None for a message dropped), for the loader to keep."""
         from cdp_cli.events.parse import parse_slices
         from cdp_cli.events.sources import ChunkRef, materialize
         from cdp_cli.events.stats import ReadStats
@@ -491,6 +526,7 @@ class Shaper:
         problems: list = []
         out: list[tuple] = []
         append = out.append
+        kept: list[tuple[dict, bytes] | None] = []
         selection, suppressions, controls, transforms = (
             self.selection,
             self.suppressions,
@@ -529,8 +565,12 @@ class Shaper:
                     if strip and "sentAt" in msg:
                         msg = {k: v for k, v in msg.items() if k != "sentAt"}
                     raw = rec.raw if msg is rec.msg and rec.raw is not None else dumps(msg)
-                append((rec.file, rec.line, rec.index, hash(mid), why, mid, raw, actions))
-        return _Shaped(out, problems, stats)
+                if keep:
+                    kept.append((msg, raw) if why is None else None)
+                    append((rec.file, rec.line, rec.index, hash(mid), why, mid, len(raw), actions))
+                else:
+                    append((rec.file, rec.line, rec.index, hash(mid), why, mid, raw, actions))
+        return _Shaped(out, problems, stats, kept if keep else None)
 
 
 def _count(result: ReplayResult, actions: tuple) -> None:
@@ -558,7 +598,7 @@ def _run(
     checkpoint: Checkpoint | None = None,
     dead_letters: _DeadLetters | None = None,
 ) -> None:
-    from cdp_cli.events.reader import iter_chunks
+    from cdp_cli.events.reader import CHUNK_LINES, iter_chunks
     from cdp_cli.events.stats import ReadStats
     from cdp_cli.results import Progress as Tick
     from cdp_cli.workers import default_jobs, ordered_map
@@ -575,6 +615,8 @@ def _run(
         limits = Limits(min(limits.max_messages, options.batch_size), limits.max_bytes)
     max_message = getattr(dest, "max_message_bytes", None)
     jobs = options.jobs if options.jobs > 0 else default_jobs(sources)
+    #: the destination shapes the input in its own loader processes (PostgreSQL over several connections)
+    loaders = dest is not None and getattr(dest, "connections", 1) > 1
     shaper = Shaper(
         selection, suppressions, controls, transforms, strip_sent_at=bool(getattr(dest, "fresh_sent_at", False))
     )
@@ -585,38 +627,51 @@ def _run(
 
     position = 0
 
-    def messages() -> Iterator[Message]:
+    def kept(part: _Shaped) -> Iterator[tuple[int, int, tuple]]:
+        """The records of a shaped chunk to send, as ``(index in the chunk, position, record)``:
+        numbered, then without those resumed (done before), de-duplicated, or dropped; counted."""
         nonlocal position
-        chunks = iter_chunks(sources, progress=read, stats=stats, by_reference=jobs > 1)
-        shaped = ordered_map(shaper, chunks, jobs) if jobs > 1 else map(shaper, chunks)
+        stats.merge(part.stats)
+        result.problems_total += len(part.problems)
+        room = KEEP_PROBLEMS - len(result.problems)
+        if room > 0:
+            result.problems.extend(part.problems[:room])
         dedup, dropped = options.dedup, result.dropped
+        for j, record in enumerate(part.records):
+            h, why, raw, actions = record[3], record[4], record[6], record[7]
+            p = position
+            position += 1
+            if p < watermark0 or p in skip_acked:
+                result.resumed += 1
+                if dedup:
+                    seen.add(h)
+                continue
+            if why is None and dedup:
+                if h in seen:
+                    why = "duplicate"
+                else:
+                    seen.add(h)
+            if why is not None:
+                dropped[why] += 1
+                continue
+            if actions:
+                _count(result, actions)
+            if max_message is not None and options.dry_run and len(raw) > max_message:
+                dropped["too_large"] += 1
+                continue
+            yield j, p, record
+
+    def chunks() -> Iterator[Any]:
+        if not loaders:
+            return iter_chunks(sources, progress=read, stats=stats, by_reference=jobs > 1)
+        # a loader's batches are cut from the chunks it holds: chunks of a batch's size at least
+        lines = max(CHUNK_LINES, limits.max_messages) if limits is not None else CHUNK_LINES
+        return iter_chunks(sources, progress=read, stats=stats, by_reference=True, chunk_lines=lines)
+
+    def messages() -> Iterator[Message]:
+        shaped = ordered_map(shaper, chunks(), jobs) if jobs > 1 else map(shaper, chunks())
         for part in shaped:
-            stats.merge(part.stats)
-            result.problems_total += len(part.problems)
-            room = KEEP_PROBLEMS - len(result.problems)
-            if room > 0:
-                result.problems.extend(part.problems[:room])
-            for file, line, index, h, why, mid, raw, actions in part.records:
-                p = position
-                position += 1
-                if p < watermark0 or p in skip_acked:
-                    result.resumed += 1
-                    if dedup:
-                        seen.add(h)
-                    continue
-                if why is None and dedup:
-                    if h in seen:
-                        why = "duplicate"
-                    else:
-                        seen.add(h)
-                if why is not None:
-                    dropped[why] += 1
-                    continue
-                if actions:
-                    _count(result, actions)
-                if max_message is not None and len(raw) > max_message and options.dry_run:
-                    dropped["too_large"] += 1
-                    continue
+            for _, p, (file, line, index, _h, _why, mid, raw, _actions) in kept(part):
                 yield Message(p, file, line, mid, index=index, raw=raw)
         result.read = position
 
@@ -645,6 +700,27 @@ def _run(
         if current:
             yield cut(current, position)  # the last one covers everything read
 
+    def plan(part: _Shaped) -> list[tuple[Batch, Progress | None, list[int]]]:
+        """A chunk shaped in a loader, cut into batches as :func:`batches` cuts the stream (within
+        the chunk: a loader loads the messages it holds): per batch, its messages as they are known
+        here (no JSON text: the loader has it), its checkpoint, the indexes of its records in the chunk."""
+        out = []
+        current: list[Message] = []
+        indexes: list[int] = []
+        size = 0
+        max_messages, max_bytes = limits.max_messages, limits.max_bytes
+        for j, p, (file, line, index, _h, _why, mid, n, _actions) in kept(part):
+            if current and (len(current) >= max_messages or size + n > max_bytes):
+                out.append((*cut(current, p), indexes))
+                current, indexes, size = [], [], 0
+            current.append(Message(p, file, line, mid, index=index, raw=b""))
+            indexes.append(j)
+            size += n
+        if current:
+            out.append((*cut(current, position), indexes))
+        result.read = position
+        return out
+
     def cut(msgs: list[Message], high: int) -> tuple[Batch, Progress | None]:
         """A batch of ``msgs``; once it is done (and every earlier one), every position before
         ``high`` is done: its messages, and the dropped ones between them."""
@@ -655,7 +731,9 @@ def _run(
         result.batches += 1
         progress = None
         if dest.transactional and checkpoint is not None:
-            progress = Progress(checkpoint.key, checkpoint.document(tracker.state_after(batch.seq)))
+            progress = Progress(
+                checkpoint.key, checkpoint.document(tracker.state_after(batch.seq)), span=tracker.span(batch.seq)
+            )
         return batch, progress
 
     def settle(outcome: Outcome) -> None:
@@ -666,7 +744,11 @@ def _run(
         dead_letters.write(outcome.dead)
         tracker.complete(outcome.batch.seq)
 
-    for outcome in dest.deliver(batches()):
+    if loaders:
+        outcomes = dest.deliver_shaped(chunks(), shaper, plan)
+    else:
+        outcomes = dest.deliver(batches())
+    for outcome in outcomes:
         statuses = {d.status for d in outcome.dead}
         systemic = (
             bool(outcome.dead)

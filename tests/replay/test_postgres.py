@@ -277,10 +277,10 @@ def test_a_batch_killed_half_way_leaves_neither_rows_nor_checkpoint(dsn, schema,
     assert next(outcomes).checkpoint_stored
     store = dest._store_checkpoint
 
-    def killed_before_the_checkpoint(progress):  # the rows of batch 1 are written by now
+    def killed_before_the_checkpoint(progress, *rest):  # the rows of batch 1 are written by now
         with psycopg.connect(dsn, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [dest._conn.info.backend_pid])
-        store(progress)
+        store(progress, *rest)
 
     monkeypatch.setattr(dest, "_store_checkpoint", killed_before_the_checkpoint)
     with pytest.raises(DestinationError) as error:
@@ -341,3 +341,129 @@ def test_the_label_and_errors_never_show_the_password(monkeypatch):
 
 def test_batch_rows_sets_the_limits(dsn):
     assert PostgresDestination(dsn, batch_rows=250).limits.max_messages == 250
+
+
+# --- loading over several connections -------------------------------------------------------------------
+def _messy_log(n: int = 1600, batch: int = 40) -> list[dict]:
+    """A log whose batches (of ``batch`` messages) race when loaded at once: each pair of batches
+    brings the same new property first as an integer, then as text (so which batch adds the column
+    decides its type and the discards); one user's identifies spread over every batch, their times
+    out of order; duplicates, messages with no place, values COPY must escape."""
+    out: list[dict] = []
+    for i in range(n):
+        k = i // batch
+        ts = f"2026-11-{1 + (i * 7) % 28:02d}T{i % 24:02d}:00:{i % 60:02d}Z"
+        if i % 97 == 5:
+            out.append({"type": "extract", "messageId": f"x{i}"})
+        elif i % 50 == 49:
+            out.append(dict(out[i - 30]))  # a duplicate messageId
+        elif i % 6 == 0:
+            traits = {"tier": f"tier{k}", f"seen_{k % 4}": i if k % 2 else str(i), "name": None if i % 12 else f"N{i}"}
+            out.append({"type": "identify", "messageId": f"i{i}", "userId": f"u{i // 6 % 3}", "timestamp": ts,
+                        "receivedAt": ts, "traits": traits})  # fmt: skip
+        else:
+            props = {f"q{k // 2}": i if k % 2 == 0 else f"text {i}", "amount": i / 4 if i % 5 else "n/a",
+                     "note": "tab\there\\and\nnewline" if i % 31 == 0 else f"plain {i}"}  # fmt: skip
+            out.append({"type": "track", "event": f"Event {i % 4}", "messageId": f"t{i}", "userId": f"u{i % 3}",
+                        "timestamp": ts, "receivedAt": ts, "properties": props})  # fmt: skip
+    return out
+
+
+def _dump(dsn: str, schema: str) -> dict[str, tuple[list[tuple], list[str]]]:
+    """Every table of ``schema`` but the checkpoints: its columns (in order, typed) and its rows as
+    JSON without ``uuid_ts`` (the load time), sorted."""
+    out = {}
+    for (table,) in _query(dsn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema]):
+        if table == "cdp_replay_checkpoints":
+            continue
+        columns = _query(dsn, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s "
+                         "AND table_name = %s ORDER BY ordinal_position", [schema, table])  # fmt: skip
+        rows = _query(dsn, f'SELECT (to_jsonb(x) - \'uuid_ts\')::text FROM "{schema}"."{table}" x ORDER BY 1')
+        out[table] = (columns, [r[0] for r in rows])
+    return out
+
+
+def _replay(path, dsn: str, schema: str, *args: str):
+    return run_cdp("events", "replay", str(path), "--to", dsn, "--schema", schema, "--format", "json", "-q", *args)
+
+
+def test_two_connections_load_the_tables_one_connection_loads(dsn, tmp_path):
+    log = tmp_path / "messy.ndjson"
+    log.write_text("".join(json.dumps(d) + "\n" for d in _messy_log()))
+    one = _replay(log, dsn, "conn_one", "--connections", "1", "--batch-size", "40")
+    two = _replay(log, dsn, "conn_two", "--connections", "2", "--batch-size", "40", "--checkpoint", str(tmp_path / "c"))
+    assert one.returncode == two.returncode == 1, (one.stderr, two.stderr)  # the messages with no place
+    s1, s2 = json.loads(one.stdout), json.loads(two.stdout)
+    assert s1["sent"] == s2["sent"] > 1400 and s1["dropped"] == s2["dropped"] and s1["dropped"]["duplicate"] > 25
+    assert s1["dead_lettered"] == s2["dead_lettered"] and s1["dead_lettered"]["rejected"] > 10
+    first, second = _dump(dsn, "conn_one"), _dump(dsn, "conn_two")
+    assert first.keys() == second.keys() and "event_0" in first
+    for table in first:
+        assert first[table] == second[table], table  # columns in the same order, typed alike; the same rows
+    discards = first["cdp_discards"][1]
+    assert len(discards) > 20 and any('"column_name": "q0"' in d for d in discards)
+    [(users,)] = _query(dsn, 'SELECT count(*) FROM "conn_two".users')
+    assert users == 3
+    # the spans the batches stored are folded by the next open: one state, everything done
+    spans = [state["span"] for key, state in _query(dsn, 'SELECT key, state FROM "conn_two".cdp_replay_checkpoints')
+             if "@" in key]  # fmt: skip
+    assert len(spans) == s2["batches"] and sorted(spans)[-1][1] == len(_messy_log())
+    args = ("--connections", "2", "--batch-size", "40", "--checkpoint", str(tmp_path / "c"))
+    again = _replay(log, dsn, "conn_two", *args)
+    assert json.loads(again.stdout)["sent"] == 0 and json.loads(again.stdout)["resumed"] == len(_messy_log())
+    # the stored state: every position but the dead letters' (the runner writes those to the dead-letter
+    # file after the commit; a kill in between must find them again); the checkpoint file has them
+    [(state,)] = _query(dsn, 'SELECT state FROM "conn_two".cdp_replay_checkpoints')
+    done = set(range(state["watermark"])) | {p for lo, hi in state["acked"] for p in range(lo, hi + 1)}
+    ids = [d["messageId"] for d in _messy_log()]
+    dead = {p for p, d in enumerate(_messy_log()) if d["type"] == "extract" and ids.index(d["messageId"]) == p}
+    assert done == set(range(len(ids))) - dead and len(dead) == s1["dead_lettered"]["rejected"]
+    assert _dump(dsn, "conn_two") == second
+
+
+def _backends(dsn: str) -> int:
+    """Connections to the test database other than this one (the loaders of a replay)."""
+    [(n,)] = _query(dsn, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")  # fmt: skip
+    return n
+
+
+def test_killed_with_sigkill_over_two_connections_then_resumed_ends_like_one_uninterrupted_run(dsn, tmp_path):
+    """The replay is killed with SIGKILL at random points, several times, while two loaders commit
+    batches out of order; each time its loaders die with it (no connection is left), and the same
+    command resumes. The end state is the tables of one uninterrupted run over one connection."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    log = tmp_path / "messy.ndjson"
+    log.write_text("".join(json.dumps(d) + "\n" for d in _messy_log(10000, batch=50)))
+    assert _replay(log, dsn, "kill_one", "--connections", "1", "--batch-size", "50").returncode == 1
+    command = [sys.executable, "-m", "cdp_cli", "events", "replay", str(log), "--to", dsn, "--schema", "kill_two",
+               "--connections", "2", "--batch-size", "50", "--checkpoint", str(tmp_path / "ckpt"), "-q"]  # fmt: skip
+    rng = random.Random(12)
+    kills = 0
+    for _ in range(12):
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=rng.uniform(0.9, 1.8))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            deadline = time.monotonic() + 10
+            while _backends(dsn) and time.monotonic() < deadline:  # the loaders die with the replay
+                time.sleep(0.05)
+            assert _backends(dsn) == 0
+            continue
+        # done: 1 when this last run dead-lettered messages, 0 when an earlier one did them all
+        assert proc.returncode in (0, 1), proc.stderr.read().decode()[-2000:]
+        break
+    else:
+        raise AssertionError("the replay never finished")
+    assert kills >= 2
+    assert _dump(dsn, "kill_two") == _dump(dsn, "kill_one")
+    dead = [json.loads(line) for line in (tmp_path / "ckpt.dead-letters.ndjson").read_text().splitlines()]
+    assert {d["messageId"] for d in dead} == {d["messageId"] for d in _messy_log(10000, 50) if d["type"] == "extract"}
