@@ -459,6 +459,8 @@ class PostgresDestination:
         they were sent, and a batch waits only for batches cut before it, whose requests were sent
         before its own."""
         import multiprocessing as mp
+        import queue
+        import threading
         from multiprocessing.connection import wait
 
         from cdp_cli.workers import WorkerError
@@ -470,7 +472,23 @@ class PostgresDestination:
         turn = _Turn(ctx)
         self.close(True)  # the loaders open their own connections: none is shared across a fork
         procs, conns = [], []
+        outboxes: list[queue.SimpleQueue] = []
+        senders: list[threading.Thread] = []
         args = (self._dsn, self.schema, self._password_env, self.limits.max_messages, os.getpid())
+
+        def forward(conn: Any, outbox: queue.SimpleQueue) -> None:
+            """Requests to a loader, sent by a thread of their own: a request (a batch's positions, a
+            chunk's lines) can be more than a pipe holds, and the loader may be sending its answer
+            meanwhile; this process must keep reading answers, never wait on a full pipe."""
+            while True:
+                item = outbox.get()
+                try:
+                    conn.send(item)
+                except (OSError, ValueError):  # the loader is gone: the reading side says so
+                    return
+                if item is None:
+                    return
+
         try:
             for _ in range(n):
                 parent, child = ctx.Pipe(duplex=True)
@@ -479,6 +497,9 @@ class PostgresDestination:
                 child.close()
                 procs.append(proc)
                 conns.append(parent)
+                outboxes.append(queue.SimpleQueue())
+                senders.append(threading.Thread(target=forward, args=(parent, outboxes[-1]), daemon=True))
+                senders[-1].start()
             source = iter(chunks)
             sent = planned = 0
             exhausted = False
@@ -492,7 +513,7 @@ class PostgresDestination:
                     if chunk is None:
                         exhausted = True
                         break
-                    conns[sent % n].send(("shape", sent, chunk))
+                    outboxes[sent % n].put(("shape", sent, chunk))
                     in_flight[sent % n] += 1
                     sent += 1
                 if exhausted and not any(in_flight):
@@ -517,7 +538,7 @@ class PostgresDestination:
                             for batch, _, _ in cut:
                                 batches[batch.seq] = batch
                             load = [(b.seq, ix, [m.position for m in b.messages], pr) for b, pr, ix in cut]
-                            conns[owner].send(("load", planned, load))
+                            outboxes[owner].put(("load", planned, load))
                             if cut:
                                 left[planned] = len(cut)
                             else:
@@ -539,8 +560,10 @@ class PostgresDestination:
                             letters.append(DeadLetter(letter, status, reason))
                     acked = [m for m in batch.messages if m.position not in gone] if gone else batch.messages
                     yield Outcome(batch=batch, acked=acked, dead=letters, checkpoint_stored=stored)
-            for conn in conns:
-                conn.send(None)
+            for outbox in outboxes:
+                outbox.put(None)
+            for thread in senders:
+                thread.join(timeout=5)
             for proc in procs:
                 proc.join(timeout=5)
         except WorkerError as e:
@@ -551,15 +574,20 @@ class PostgresDestination:
                     proc.kill()
             for proc in procs:
                 proc.join()
+            for outbox in outboxes:
+                outbox.put(None)  # a sender still waiting ends (one blocked on a dead pipe errs out)
             for conn in conns:
                 conn.close()
 
-    def _begin_shared(self, batch: Batch, progress: Progress | None, prepared: _Prepared, turn: _Turn) -> _Pending:
+    def _begin_shared(
+        self, batch: Batch, progress: Progress | None, prepared: _Prepared, turn: _Turn, idle: Callable[[], bool]
+    ) -> _Pending:
         """A batch in a loader process (see :meth:`deliver_shaped`), ``prepared`` already: its DDL on
-        its turn, its layout, its rows; its last statements and COMMIT sent (:meth:`_end_shared` reads
-        their results, after the loader has done other work meanwhile)."""
+        its turn (``idle()`` does other work while it waits), its layout, its rows; its last statements
+        and COMMIT sent (:meth:`_end_shared` reads their results, after the loader has done other work
+        meanwhile)."""
         doing = f"batch {batch.seq} not loaded (rolled back, nothing of it stored)"
-        laid = self._laid_out(prepared, doing, turn, batch.seq)
+        laid = self._laid_out(prepared, doing, turn, batch.seq, idle)
         return self._send(batch, progress, prepared, laid)
 
     def _end_shared(self, batch: Batch, progress: Progress | None, pending: _Pending) -> None:
@@ -575,14 +603,21 @@ class PostgresDestination:
             prepared = _prepare(batch)  # fitting changed the rows: lay them out again
             pending = self._send(batch, progress, prepared, self._laid_out(prepared, pending.doing))
 
-    def _laid_out(self, prepared: _Prepared, doing: str, turn: _Turn | None = None, seq: int = 0) -> _Laid:
+    def _laid_out(
+        self,
+        prepared: _Prepared,
+        doing: str,
+        turn: _Turn | None = None,
+        seq: int = 0,
+        idle: Callable[[], bool] | None = None,
+    ) -> _Laid:
         """A loader's layout of a batch. When it brings tables or columns the cache does not know, their
         DDL first, in a transaction of its own (committed before the rows are written), on the batch's
         ``turn`` (after every earlier batch's DDL; the turn passes on as soon as this one's is done);
         then the fitting, with no statement (every table and column is known by then)."""
         by_table, pairs = prepared[2], prepared[3]
         if turn is not None:
-            turn.wait(seq)
+            turn.wait(seq, idle)
         try:
             with self._errors(doing):
                 if self._stale:
@@ -1102,10 +1137,20 @@ class _Turn:
         self._cond = ctx.Condition()
         self._next = ctx.RawValue("q", 0)
 
-    def wait(self, seq: int) -> None:
-        with self._cond:
-            while self._next.value < seq:
-                self._cond.wait(1.0)
+    def wait(self, seq: int, idle: Callable[[], bool] | None = None) -> None:
+        """Return once every batch before ``seq`` is done; meanwhile ``idle()`` is called for other
+        work (True when it did some)."""
+        while True:
+            with self._cond:
+                if self._next.value >= seq:
+                    return
+                if idle is None:
+                    self._cond.wait(1.0)
+                    continue
+            if not idle():
+                with self._cond:
+                    if self._next.value < seq:
+                        self._cond.wait(0.05)
 
     def done(self, seq: int) -> None:
         with self._cond:
@@ -1115,7 +1160,7 @@ class _Turn:
 
 
 #: chunks a loader holds at once (shaped, waiting for their batches, or being loaded)
-_CHUNKS_IN_FLIGHT = 2
+_CHUNKS_IN_FLIGHT = 3
 
 
 def _loader_main(conn: Any, shaper: Callable[..., Any], args: tuple, turn: _Turn) -> None:
@@ -1138,7 +1183,7 @@ def _loader_main(conn: Any, shaper: Callable[..., Any], args: tuple, turn: _Turn
     # collector would walk them all again and again (a fifth of the loader's time, measured)
     gc.disable()
     dest: PostgresDestination | None = None
-    held: dict[int, tuple[list[tuple], list[Any]]] = {}
+    held: dict[int, tuple[list[tuple], list[Any]]] = {}  # chunk -> its records, (rows, JSON text) of each
     #: the batch whose commit is in flight: (chunk, batch, progress, its transaction, its dead letters)
     flying: tuple[int, Batch, Progress | None, _Pending, list[DeadLetter]] | None = None
 
@@ -1152,23 +1197,42 @@ def _loader_main(conn: Any, shaper: Callable[..., Any], args: tuple, turn: _Turn
         conn.send(("loaded", i, batch.seq, [(d.message.position, d.status, d.reason, d.message.raw) for d in dead],
                    progress is not None))  # fmt: skip
 
+    deferred: list[Any] = []  # requests read while waiting for a turn, not handled then
+
+    def shape(request: tuple) -> None:
+        _, i, chunk = request
+        part = shaper(chunk, keep=True)
+        conn.send(("shaped", i, part.__class__(part.records, part.problems, part.stats)))
+        # its warehouse rows made now, while the parent numbers it: the batches then wait for
+        # their turn (every batch waits for the one before) with less work left to do
+        kept = [None if k is None else (_rows(k[0]), k[1]) for k in part.kept or ()]
+        held[i] = (part.records, kept)
+
+    def idle() -> bool:
+        """While a batch waits for its turn: shape a chunk if one was sent (keep any other request
+        for later, in order)."""
+        if not conn.poll():
+            return False
+        request = conn.recv()
+        if request is not None and request[0] == "shape":
+            shape(request)
+            return True
+        deferred.append(request)
+        return False
+
     while True:
         seqs: list[int] = []
         try:
-            if flying is not None and not conn.poll():  # nothing else to do meanwhile
+            if flying is not None and not deferred and not conn.poll():  # nothing else to do meanwhile
                 land()
             try:
-                request = conn.recv()
+                request = deferred.pop(0) if deferred else conn.recv()
             except (EOFError, OSError):  # the replay is gone
                 return
             if request is None:
                 return
             if request[0] == "shape":  # while the batch in flight commits
-                _, i, chunk = request
-                part = shaper(chunk, keep=True)
-                held[i] = (part.records, part.kept)
-                part.kept = None
-                conn.send(("shaped", i, part))
+                shape(request)
                 continue
             _, i, batches = request
             seqs = [seq for seq, _, _, _ in batches]
@@ -1180,25 +1244,30 @@ def _loader_main(conn: Any, shaper: Callable[..., Any], args: tuple, turn: _Turn
                 with dest._errors("cannot read the catalog"):
                     dest._read_catalog(None)
             for seq, indexes, positions, progress in batches:
-                messages = []
+                messages, made = [], []
                 for j, p in zip(indexes, positions, strict=True):
                     file, line, index, _h, _why, mid, _n, _actions = records[j]
-                    data, raw = kept[j]
-                    messages.append(Message(p, file, line, mid, data, index=index, raw=raw))
+                    rows, raw = kept[j]
+                    messages.append(Message(p, file, line, mid, index=index, raw=raw))
+                    made.append(rows)
                 assert dest is not None
                 batch = Batch(seq, messages)
                 with _gc_paused():
-                    prepared = _prepare(batch)  # while the batch in flight commits
+                    prepared = _prepare(batch, made)  # while the batch in flight commits
                     if flying is not None:
                         land()
-                    flying = (i, batch, progress, dest._begin_shared(batch, progress, prepared, turn), prepared[1])
+                    pending = dest._begin_shared(batch, progress, prepared, turn, idle)
+                    flying = (i, batch, progress, pending, prepared[1])
         except BaseException as e:
             for seq in seqs:
                 turn.done(seq)  # a batch that failed must not hold the later ones
-            try:
-                conn.send(("error", e, f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
-            except Exception:
-                conn.send(("error", None, f"{type(e).__name__}: {e}"))
+            text = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
+            for reply in (("error", e, text), ("error", None, text)):  # the exception itself may not pickle
+                try:
+                    conn.send(reply)
+                    break
+                except Exception:  # the parent may be gone too: nothing left to tell
+                    continue
             return
 
 
@@ -1251,19 +1320,26 @@ _Fitted = tuple[dict[str, str], list[Discard], _Rows, list[dict[str, Any]], dict
 _Laid = tuple[dict[str, tuple[list[dict[str, Any]], dict[str, list[Any]]]], _Rows, list[Discard], set[str]]
 
 
-def _prepare(batch: Batch) -> _Prepared:
+def _rows(message: Message | dict[str, Any]) -> list[tuple[str, dict[str, Any]]] | Unloadable:
+    """A message's warehouse rows (:func:`rows_for`), or why it has none."""
+    try:
+        return rows_for(message)
+    except Unloadable as e:
+        return e
+
+
+def _prepare(batch: Batch, made: list[Any] | None = None) -> _Prepared:
     """A batch's rows by table, the newest copy of each messageId only (``ON CONFLICT DO UPDATE``
     cannot see an id twice in one statement): the newer ``received_at``, on a tie the later message.
     Messages with no place in the schema are dead letters. A batch whose JSON has no backslash has no
-    string value with a character that COPY text must escape (JSON escapes them all)."""
+    string value with a character that COPY text must escape (JSON escapes them all). ``made``: the
+    messages' rows made already (:func:`_rows`, in the messages' order)."""
     acked: list[Message] = []
     dead: list[DeadLetter] = []
     newest: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for message in batch.messages:
-        try:
-            rows = rows_for(message)
-        except Unloadable as e:
-            dead.append(DeadLetter(message, "rejected", str(e)))
+    for message, rows in zip(batch.messages, made or map(_rows, batch.messages), strict=True):
+        if type(rows) is not list:
+            dead.append(DeadLetter(message, "rejected", str(rows)))
             continue
         acked.append(message)
         mid = rows[0][1]["id"]

@@ -467,3 +467,41 @@ def test_killed_with_sigkill_over_two_connections_then_resumed_ends_like_one_uni
     assert _dump(dsn, "kill_two") == _dump(dsn, "kill_one")
     dead = [json.loads(line) for line in (tmp_path / "ckpt.dead-letters.ndjson").read_text().splitlines()]
     assert {d["messageId"] for d in dead} == {d["messageId"] for d in _messy_log(10000, 50) if d["type"] == "extract"}
+
+
+def test_a_loader_whose_connection_dies_stops_the_replay_with_a_clear_error_and_a_rerun_resumes(dsn, tmp_path):
+    """Mid-replay, the server ends every loader's connection (an administrator, a failover): the
+    replay stops with exit 2 and a one-line reason naming the batch, no traceback; the same command
+    then finishes, with the tables of one uninterrupted run."""
+    import subprocess
+    import sys
+    import time
+
+    log = tmp_path / "messy.ndjson"
+    log.write_text("".join(json.dumps(d) + "\n" for d in _messy_log(10000, batch=50)))
+    assert _replay(log, dsn, "cut_one", "--connections", "1", "--batch-size", "50").returncode == 1
+    command = [sys.executable, "-m", "cdp_cli", "events", "replay", str(log), "--to", dsn, "--schema", "cut_two",
+               "--connections", "2", "--batch-size", "50", "--checkpoint", str(tmp_path / "ckpt"), "-q"]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while _backends(dsn) < 2 and time.monotonic() < deadline:  # both loaders connected
+        time.sleep(0.02)
+    time.sleep(0.3)
+    _query(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+           "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")  # fmt: skip
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert "not loaded (rolled back, nothing of it stored)" in err and "Traceback" not in err, err
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode in (0, 1), again.stderr
+    assert _dump(dsn, "cut_two") == _dump(dsn, "cut_one")
+
+
+def test_several_connections_need_de_duplication(tmp_path):
+    log = tmp_path / "log.ndjson"
+    log.write_text(json.dumps(_track("m1", "2026-11-01T00:00:00Z")) + "\n")
+    r = run_cdp("events", "replay", str(log), "--to", "postgresql://nobody@127.0.0.1:1/x", "--no-dedup",
+                "--connections", "2")  # fmt: skip
+    assert r.returncode == 2 and "--connections above 1 needs de-duplication" in r.stderr, r.stderr
+    r = run_cdp("events", "replay", str(log), "--to", "postgresql://nobody@127.0.0.1:1/x", "--connections", "-1")
+    assert r.returncode == 2 and "--connections" in r.stderr, r.stderr
