@@ -384,7 +384,9 @@ def _dump(dsn: str, schema: str) -> dict[str, tuple[list[tuple], list[str]]]:
 
 
 def _replay(path, dsn: str, schema: str, *args: str):
-    return run_cdp("events", "replay", str(path), "--to", dsn, "--schema", schema, "--format", "json", "-q", *args)
+    """The replay, run in the log's directory (where its default dead-letter file goes)."""
+    return run_cdp("events", "replay", str(path), "--to", dsn, "--schema", schema, "--format", "json", "-q", *args,
+                   cwd=path.parent)  # fmt: skip
 
 
 def test_two_connections_load_the_tables_one_connection_loads(dsn, tmp_path):
@@ -482,7 +484,7 @@ def test_a_loader_whose_connection_dies_stops_the_replay_with_a_clear_error_and_
     assert _replay(log, dsn, "cut_one", "--connections", "1", "--batch-size", "50").returncode == 1
     command = [sys.executable, "-m", "cdp_cli", "events", "replay", str(log), "--to", dsn, "--schema", "cut_two",
                "--connections", "2", "--batch-size", "50", "--checkpoint", str(tmp_path / "ckpt"), "-q"]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.monotonic() + 30
     while _backends(dsn) < 2 and time.monotonic() < deadline:  # both loaders connected
         time.sleep(0.02)
@@ -492,7 +494,7 @@ def test_a_loader_whose_connection_dies_stops_the_replay_with_a_clear_error_and_
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
     assert "not loaded (rolled back, nothing of it stored)" in err and "Traceback" not in err, err
-    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert again.returncode in (0, 1), again.stderr
     assert _dump(dsn, "cut_two") == _dump(dsn, "cut_one")
 
@@ -501,7 +503,8 @@ def test_several_connections_need_de_duplication(tmp_path):
     log = tmp_path / "log.ndjson"
     log.write_text(json.dumps(_track("m1", "2026-11-01T00:00:00Z")) + "\n")
     r = run_cdp("events", "replay", str(log), "--to", "postgresql://nobody@127.0.0.1:1/x", "--no-dedup",
-                "--connections", "2")  # fmt: skip
+                "--connections", "2", cwd=tmp_path)  # fmt: skip
     assert r.returncode == 2 and "--connections above 1 needs de-duplication" in r.stderr, r.stderr
-    r = run_cdp("events", "replay", str(log), "--to", "postgresql://nobody@127.0.0.1:1/x", "--connections", "-1")
+    r = run_cdp("events", "replay", str(log), "--to", "postgresql://nobody@127.0.0.1:1/x", "--connections", "-1",
+                cwd=tmp_path)  # fmt: skip
     assert r.returncode == 2 and "--connections" in r.stderr, r.stderr
