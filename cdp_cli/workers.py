@@ -27,7 +27,7 @@ def default_jobs(sources: list[Any]) -> int:
     return n if (total > 16 * 2**20 or unknown) and n > 1 else 1
 
 
-def _quiet_worker() -> None:
+def quiet_worker() -> None:
     """Workers leave signals to the parent: Ctrl-C reaches the whole process group, but only the
     parent decides (it stops the workers, removes its temporary files and exits 130/143). SIGTERM
     ends a worker at once and silently."""
@@ -42,7 +42,7 @@ def _serve(fn: Callable[[Any], Any], conn: Any) -> None:
     """A worker: one task at a time from its own pipe, each answer on the same pipe."""
     import traceback
 
-    _quiet_worker()
+    quiet_worker()
     while True:
         try:
             item = conn.recv()
@@ -127,10 +127,16 @@ def ordered_map(fn: Callable[[Any], Any], items: Iterable[Any], jobs: int) -> It
         for proc in procs:
             proc.join(timeout=5)
     finally:
-        for proc in procs:
-            if proc.exitcode is None:
-                proc.kill()
-        for proc in procs:
-            proc.join()
-        for conn in conns:
-            conn.close()
+        reap(procs, conns)
+
+
+def reap(procs: list[Any], conns: list[Any]) -> None:
+    """Kill the worker processes still alive, wait for them all, close their pipes: however the
+    parent stops, no worker outlives it (a worker killed first cannot leave a shared lock held)."""
+    for proc in procs:
+        if proc.exitcode is None:
+            proc.kill()
+    for proc in procs:
+        proc.join()
+    for conn in conns:
+        conn.close()

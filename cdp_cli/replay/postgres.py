@@ -467,7 +467,7 @@ class PostgresDestination:
         import threading
         from multiprocessing.connection import wait
 
-        from cdp_cli.workers import WorkerError
+        from cdp_cli.workers import WorkerError, reap
 
         if self._conn is None:
             raise DestinationError(f"{self.label}: deliver before open")
@@ -573,15 +573,9 @@ class PostgresDestination:
         except WorkerError as e:
             raise DestinationError(f"{self.label}: {e}") from None
         finally:
-            for proc in procs:
-                if proc.exitcode is None:
-                    proc.kill()
-            for proc in procs:
-                proc.join()
             for outbox in outboxes:
                 outbox.put(None)  # a sender still waiting ends (one blocked on a dead pipe errs out)
-            for conn in conns:
-                conn.close()
+            reap(procs, conns)
 
     def _begin_shared(
         self, batch: Batch, progress: Progress | None, prepared: _Prepared, turn: _Turn, idle: Callable[[], bool]
@@ -1181,10 +1175,10 @@ def _loader_main(conn: Any, shaper: Callable[..., Any], args: tuple, turn: _Turn
     exception, text)``, and the process ends."""
     import traceback
 
-    from cdp_cli.workers import _quiet_worker
+    from cdp_cli.workers import quiet_worker
 
     dsn, schema, password_env, batch_rows, parent = args
-    _quiet_worker()
+    quiet_worker()
     _die_with_parent(parent)
     # A loader holds two chunks of parsed messages (a million objects, none in a cycle): the cyclic
     # collector would walk them all again and again (a fifth of the loader's time, measured)
