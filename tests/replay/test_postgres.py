@@ -441,7 +441,7 @@ def test_killed_with_sigkill_over_two_connections_then_resumed_ends_like_one_uni
     import time
 
     log = tmp_path / "messy.ndjson"
-    log.write_text("".join(json.dumps(d) + "\n" for d in _messy_log(10000, batch=50)))
+    log.write_text("".join(json.dumps(d) + "\n" for d in _messy_log(6000, batch=50)))
     assert _replay(log, dsn, "kill_one", "--connections", "1", "--batch-size", "50").returncode == 1
     command = [sys.executable, "-m", "cdp_cli", "events", "replay", str(log), "--to", dsn, "--schema", "kill_two",
                "--connections", "2", "--batch-size", "50", "--checkpoint", str(tmp_path / "ckpt"), "-q"]  # fmt: skip
@@ -468,7 +468,7 @@ def test_killed_with_sigkill_over_two_connections_then_resumed_ends_like_one_uni
     assert kills >= 2
     assert _dump(dsn, "kill_two") == _dump(dsn, "kill_one")
     dead = [json.loads(line) for line in (tmp_path / "ckpt.dead-letters.ndjson").read_text().splitlines()]
-    assert {d["messageId"] for d in dead} == {d["messageId"] for d in _messy_log(10000, 50) if d["type"] == "extract"}
+    assert {d["messageId"] for d in dead} == {d["messageId"] for d in _messy_log(6000, 50) if d["type"] == "extract"}
 
 
 def test_a_loader_whose_connection_dies_stops_the_replay_with_a_clear_error_and_a_rerun_resumes(dsn, tmp_path):
@@ -480,7 +480,7 @@ def test_a_loader_whose_connection_dies_stops_the_replay_with_a_clear_error_and_
     import time
 
     log = tmp_path / "messy.ndjson"
-    log.write_text("".join(json.dumps(d) + "\n" for d in _messy_log(10000, batch=50)))
+    log.write_text("".join(json.dumps(d) + "\n" for d in _messy_log(6000, batch=50)))
     assert _replay(log, dsn, "cut_one", "--connections", "1", "--batch-size", "50").returncode == 1
     command = [sys.executable, "-m", "cdp_cli", "events", "replay", str(log), "--to", dsn, "--schema", "cut_two",
                "--connections", "2", "--batch-size", "50", "--checkpoint", str(tmp_path / "ckpt"), "-q"]  # fmt: skip
