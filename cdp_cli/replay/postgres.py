@@ -168,9 +168,9 @@ class PostgresDestination:
             raise DestinationError("batch_rows must be at least 1")
         if connections < 1:
             raise DestinationError("connections must be at least 1")
-        #: loaders, each with its own connection (see _deliver_shared); 1: this process loads in order
+        #: loaders, each with its own connection (see deliver_shaped); 1: this process loads in order
         self.connections = connections
-        #: whether this is one of several loaders of one replay (see _deliver_shared)
+        #: whether this is one of several loaders of one replay (see deliver_shaped)
         self._shared = False
         self.label, self._secrets = _describe(dsn)
         self._dsn = dsn
@@ -654,9 +654,7 @@ class PostgresDestination:
         for table, added in plans:
             self._ensure(table, added)
         if "identifies" in by_table:
-            columns = self._columns["identifies"]
-            users = self._columns.get("users", {})
-            self._ensure("users", {c: columns[c] for c in trait_columns(columns) if c not in users})
+            self._ensure_users()
         return True
 
     def _send(
@@ -793,11 +791,14 @@ class PostgresDestination:
             discards.extend(dropped)
             fitted["tracks"] = rest, values
         if "identifies" in by_table:
-            columns = self._columns["identifies"]
-            users = self._columns.get("users", {})
-            missing = {c: columns[c] for c in trait_columns(columns) if c not in users}
-            self._ensure("users", missing)
+            self._ensure_users()
         return fitted, derived, discards, created
+
+    def _ensure_users(self) -> None:
+        """``users`` with a column for every trait column ``identifies`` has (typed alike)."""
+        columns = self._columns["identifies"]
+        users = self._columns.get("users", {})
+        self._ensure("users", {c: columns[c] for c in trait_columns(columns) if c not in users})
 
     def _fit_tracks(self, rows: list[dict[str, Any]], pairs: _Rows, discards: list[Discard]) -> _Fitted:
         """Fit the ``tracks`` rows (after the other tables'), like :func:`fit_rows`, and choose the
