@@ -15,6 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 settings.register_profile("cdp", suppress_health_check=[HealthCheck.too_slow], deadline=None)
 settings.load_profile("cdp")
 
+# The JVMs of the Spark tests (local sessions in this process and in the cdp processes they start)
+# live for seconds on tiny inputs: the client compiler alone starts and warms up faster (about a fifth
+# off a `profiles resolve --engine spark` of the identity sample). Only the tests' JVMs: cdp's own
+# sessions keep the JVM's defaults, which pay off on real data.
+os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: two workers a core. Much of the suite waits rather than computes (cdp processes,
+    JVMs, PostgreSQL, a browser): with one worker a core the cores were busy 57% of the time."""
+    return 2 * (os.cpu_count() or 1)
+
 
 @pytest.fixture(autouse=True)
 def _plain_env(monkeypatch):
