@@ -456,7 +456,11 @@ class PostgresDestination:
 
         Unlike one loader, a loader of several writes the ``tracks`` rows itself (COPY) instead of
         having the server copy them from the event tables (:meth:`_fit_tracks`): the server is then
-        the one resource all loaders share. The tables are the same either way.
+        the one resource all loaders share. Their values are those fitted for the event tables
+        (:func:`_with_derived`). The tables are the same either way.
+
+        A batch that brings no new table or column does not wait for its turn: its layout depends on
+        no earlier batch's (a column's type never changes once made); the turn passes over it.
 
         The loaders die with this process (``PR_SET_PDEATHSIG``), so a killed replay leaves no loader
         committing behind it. No deadlock between them: a loader handles its requests in the order
@@ -614,6 +618,12 @@ class PostgresDestination:
         ``turn`` (after every earlier batch's DDL; the turn passes on as soon as this one's is done);
         then the fitting, with no statement (every table and column is known by then)."""
         by_table, pairs = prepared[2], prepared[3]
+        if turn is not None and not self._stale and not self._unknown(by_table):
+            # every table and column it needs is there, typed: its layout depends on no earlier batch
+            # (a column's type never changes once made), so it does not wait for its turn
+            turn.done(seq)
+            with self._errors(doing):
+                return self._layout(by_table, pairs, known=True)
         if turn is not None:
             turn.wait(seq, idle)
         try:
@@ -763,12 +773,13 @@ class PostgresDestination:
         if progress is not None:
             self._store_checkpoint(progress, dead or [])
 
-    def _layout(self, by_table: _Rows, pairs: _Rows) -> _Laid:
+    def _layout(self, by_table: _Rows, pairs: _Rows, known: bool = False) -> _Laid:
         """Fit a batch's rows to the tables: read the catalog of the tables the cache does not know
         enough of, create the new tables and add the new columns (typed by their first value, in the
         batch's order), fit the values (the discards), choose the tracks rows the server copies. The
-        DDL runs in the current transaction, under the schema's lock taken alone."""
-        unknown = self._unknown(by_table)
+        DDL runs in the current transaction, under the schema's lock taken alone. ``known``: the cache
+        is known to hold every table and column the rows need (no catalog to read, no DDL)."""
+        unknown = [] if known else self._unknown(by_table)
         if unknown:
             self._read_catalog(unknown)
         discards: list[Discard] = []
@@ -817,10 +828,7 @@ class PostgresDestination:
         types = dict(known)
         for column in new:
             types[column] = infer_type(next(row[column] for row in rows if column in row))
-        # Loaders of several (self._shared) write tracks rows themselves: the server is then the one
-        # resource they all share, and copying a row costs it an index look-up per row (measured at
-        # 200k messages over two connections: 10% less CPU in all, the server's by a third)
-        if self._shared or not pairs or len(known) + len(new) > MAX_COLUMNS or "jsonb" in (types[c] for c in new):
+        if not pairs or len(known) + len(new) > MAX_COLUMNS or "jsonb" in (types[c] for c in new):
             added, dropped, values = fit_columns("tracks", rows, current, max_columns=MAX_COLUMNS)
             return added, dropped, {}, rows, values
         derived: _Rows = {}
@@ -932,7 +940,15 @@ class PostgresDestination:
         for table in tables:
             rows, values = fitted[table]
             present = list(values)
-            if table == "tracks" and derived:  # the columns of all its rows, as one COPY would have
+            if table == "tracks" and derived and self._shared:
+                # Loaders of several write these rows themselves: the server is then the one resource
+                # they all share, and copying a row costs it an index look-up per row (measured at
+                # 200k messages over two connections: 10% less CPU in all, the server's by a third).
+                # With the values fitted for their event table, not fitted again.
+                rows, values = _with_derived(rows, values, derived, fitted)
+                present = list(values)
+                derived = {}
+            elif table == "tracks" and derived:  # the columns of all its rows, as one COPY would have
                 copied = chain.from_iterable(chain.from_iterable(derived.values()))
                 present = list(dict.fromkeys(chain(present, copied)))
             if rows:
@@ -1133,11 +1149,15 @@ _ATTEMPTS = 3
 
 class _Turn:
     """Batch order across loader processes: ``wait(seq)`` returns once every batch before ``seq`` is
-    ``done``. Shared memory and a condition, made before the fork."""
+    ``done``. A batch may be done before its turn (one that brings nothing new, see
+    :meth:`PostgresDestination._laid_out`): the turn then passes over it when it comes. Shared memory
+    and a condition, made before the fork."""
 
     def __init__(self, ctx: Any) -> None:
         self._cond = ctx.Condition()
         self._next = ctx.RawValue("q", 0)
+        #: done before their turn, by ``seq`` modulo the ring's size (the batches in flight are far fewer)
+        self._early = ctx.RawArray("b", _TURN_RING)
 
     def wait(self, seq: int, idle: Callable[[], bool] | None = None) -> None:
         """Return once every batch before ``seq`` is done; meanwhile ``idle()`` is called for other
@@ -1156,9 +1176,16 @@ class _Turn:
 
     def done(self, seq: int) -> None:
         with self._cond:
-            if self._next.value <= seq:
-                self._next.value = seq + 1
+            if seq >= self._next.value:
+                self._early[seq % _TURN_RING] = 1
+                while self._early[self._next.value % _TURN_RING]:
+                    self._early[self._next.value % _TURN_RING] = 0
+                    self._next.value += 1
             self._cond.notify_all()
+
+
+#: batches a :class:`_Turn` can see done before their turn (those in flight: a few per loader)
+_TURN_RING = 1 << 16
 
 
 #: chunks a loader holds at once (shaped, waiting for their batches, or being loaded)
@@ -1320,6 +1347,23 @@ _Fitted = tuple[dict[str, str], list[Discard], _Rows, list[dict[str, Any]], dict
 #: and their values by column, by event table the tracks rows the server copies, the discards, the
 #: tables the batch created
 _Laid = tuple[dict[str, tuple[list[dict[str, Any]], dict[str, list[Any]]]], _Rows, list[Discard], set[str]]
+
+
+def _with_derived(
+    rows: list[dict[str, Any]],
+    values: dict[str, list[Any]],
+    derived: _Rows,
+    fitted: dict[str, tuple[list[dict[str, Any]], dict[str, list[Any]]]],
+) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
+    """The ``tracks`` rows a loader of several writes: ``rows`` (fitted as tracks rows; ``values``:
+    theirs by column), then the tracks rows of the event tables' rows (``derived``, by event table),
+    with their values by column. Those are the values fitted for the event table's rows (in the same
+    order): each column of theirs has the same type in both tables (:meth:`_fit_tracks`), so fitting
+    them again as tracks rows would give the same."""
+    parts = [(values, len(rows)), *((fitted[table][1], len(trows)) for table, trows in derived.items())]
+    columns = dict.fromkeys(chain(values, chain.from_iterable(chain.from_iterable(derived.values()))))
+    by_column = {c: list(chain.from_iterable(v.get(c) or repeat(MISSING, n) for v, n in parts)) for c in columns}
+    return list(chain(rows, *derived.values())), by_column
 
 
 def _rows(message: Message | dict[str, Any]) -> list[tuple[str, dict[str, Any]]] | Unloadable:
