@@ -348,9 +348,9 @@ def _messy_log(n: int = 4400, batch: int = 40) -> list[dict]:
     """A log whose batches (of ``batch`` messages) race when loaded at once: each pair of batches
     brings the same new property first as an integer, then as text (so which batch adds the column
     decides its type and the discards), pairs straddling the input chunks the loaders are given
-    (2,000 lines: batches 49 and 50 of 40 messages, 39 and 40 of 50); one user's identifies spread over every batch, their times
-    out of order; duplicates, messages with no place, values COPY must escape; columns that tracks and
-    the event tables share with values refused or made to fit."""
+    (2,000 lines: batches 49 and 50 of 40 messages, 39 and 40 of 50); one user's identifies spread
+    over every batch, their times out of order; duplicates, messages with no place, values COPY must
+    escape; columns that tracks and the event tables share with values refused or made to fit."""
     out: list[dict] = []
     for i in range(n):
         k = i // batch
