@@ -14,14 +14,10 @@ replays (say `-- --connections 1`).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,37 +30,31 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4, help="paired rounds (default 4)")
     ap.add_argument("extra", nargs="*", help="after --: arguments for both replays")
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
+    sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+    from replay_bench import replay
+
     from tests import pg
 
     trees = {"base": args.base.resolve(), "this": ROOT}
     server = pg.server()
     dsn = next(server)
-    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in trees}
+    runs: dict[str, list[dict]] = {k: [] for k in trees}
     with tempfile.TemporaryDirectory(prefix="cdp-ab-") as work:
         for r in range(args.rounds):
             order = list(trees.items()) if r % 2 == 0 else list(reversed(trees.items()))
             for name, tree in order:
-                schema = f"ab_{name}_{r}"
-                before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                started = time.perf_counter()
-                cmd = [sys.executable, "-m", "cdp_cli", "events", "replay", str(args.log.resolve()), "--to", dsn,
-                       "--schema", schema, "--format", "json", "-q", "--dead-letter", f"{work}/{schema}.ndjson",
-                       *args.extra]  # fmt: skip
-                done = subprocess.run(
-                    cmd, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True, cwd=work
+                env = {**os.environ, "PYTHONPATH": str(tree)}
+                out = replay(
+                    args.log.resolve(), dsn, Path(work), "--schema", f"ab_{name}_{r}", "-q", *args.extra, env=env
                 )
-                wall = time.perf_counter() - started
-                after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-                if done.returncode not in (0, 1):
-                    sys.exit(f"{name}: exit {done.returncode}\n{done.stderr[-2000:]}")
-                runs[name].append((wall, cpu))
-                sent = json.loads(done.stdout)["sent"]
-                print(f"round {r + 1} {name}: {wall:.2f} s wall, {cpu:.2f} s CPU, {sent:,} sent", flush=True)
-            print(f"round {r + 1}: base / this = {runs['base'][-1][0] / runs['this'][-1][0]:.3f}", flush=True)
-    ratios = [b[0] / t[0] for b, t in zip(runs["base"], runs["this"], strict=True)]
-    cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
+                runs[name].append(out)
+                print(f"round {r + 1} {name}: {out['wall_s']} s wall, {out['cpu_s']} s CPU, {out['sent']:,} sent")
+            print(
+                f"round {r + 1}: base / this = {runs['base'][-1]['wall_s'] / runs['this'][-1]['wall_s']:.3f}",
+                flush=True,
+            )
+    ratios = [b["wall_s"] / t["wall_s"] for b, t in zip(runs["base"], runs["this"], strict=True)]
+    cpu = {k: statistics.median(o["cpu_s"] for o in v) for k, v in runs.items()}
     print(f"median ratio base / this: {statistics.median(ratios):.3f}; median CPU base {cpu['base']:.1f} s, "
           f"this {cpu['this']:.1f} s")  # fmt: skip
 

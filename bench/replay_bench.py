@@ -58,13 +58,14 @@ def ensure_log(events: int, seed: int = 42) -> Path:
     return path
 
 
-def replay(log: Path, to: str, work: Path, *extra: str) -> dict[str, Any]:
-    """One `cdp events replay` subprocess: its JSON summary, wall time, CPU and peak RSS."""
+def replay(log: Path, to: str, work: Path, *extra: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """One `cdp events replay` subprocess (``env``: its environment, when not this one's): its JSON
+    summary, wall time, CPU and peak RSS."""
     cmd = [sys.executable, "-m", "cdp_cli", "events", "replay", str(log), "--to", to, "--format", "json"]
     cmd += ["--dead-letter", str(work / "dead.ndjson"), *extra]
     with open(work / "stderr.txt", "w+b") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, env=env)
         assert proc.stdout is not None
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
