@@ -618,10 +618,13 @@ class PostgresDestination:
         ``turn`` (after every earlier batch's DDL; the turn passes on as soon as this one's is done);
         then the fitting, with no statement (every table and column is known by then)."""
         by_table, pairs = prepared[2], prepared[3]
-        if turn is not None and not self._stale and not self._unknown(by_table):
+        # the cache changes only by this loader's own statements: what it lacks now, it lacks after the wait
+        new = self._stale or bool(self._unknown(by_table))
+        if not new:
             # every table and column it needs is there, typed: its layout depends on no earlier batch
             # (a column's type never changes once made), so it does not wait for its turn
-            turn.done(seq)
+            if turn is not None:
+                turn.done(seq)
             with self._errors(doing):
                 return self._layout(by_table, pairs, known=True)
         if turn is not None:
@@ -630,7 +633,8 @@ class PostgresDestination:
             with self._errors(doing):
                 if self._stale:
                     self._read_catalog(None)
-                if self._unknown(by_table):
+                    new = bool(self._unknown(by_table))
+                if new:
                     try:
                         with self._conn.transaction():
                             self._lock()
