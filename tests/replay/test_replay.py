@@ -311,7 +311,11 @@ def test_sigterm_stops_cleanly_and_resumes(tmp_path):
         cmd = [sys.executable, "-m", "cdp_cli", "events", "replay", str(log), "--to", server.url, "--checkpoint",
                str(ckpt), "--batch-size", "100", "--concurrency", "2", "-q"]  # fmt: skip
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)
+        # stopped once batches arrive (a fixed 2 s was before the first one on a loaded machine)
+        deadline = time.monotonic() + 60
+        while not server.received_ids() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
         err = proc.communicate(timeout=30)[1]
         assert proc.returncode == 143, err
