@@ -211,9 +211,15 @@ def test_segment_and_rudder_clients_land_every_message_exactly_once(collector: R
     for m in stored.values():
         assert "writeKey" not in m and m["receivedAt"].endswith("Z") and "timestamp" in m and "sentAt" in m
     assert stored["rud-0"]["context"]["library"]["name"].startswith("analytics-python")
-    # on disk too, each once: closed files (rotated by age) plus the one being written
-    disk = ids_on_disk(collector.out, include_open=True)
-    assert [i for i in sent if disk[i] != 1] == []
+
+    # on disk too, each once: closed files (rotated by age) plus the one being written. Read again
+    # while a reading is off: a file rotated between listing the closed ones and the open one is in
+    # neither listing (seen on a loaded machine); a real loss or duplicate stays
+    def off() -> list[str]:
+        disk = ids_on_disk(collector.out, include_open=True)
+        return [i for i in sent if disk[i] != 1]
+
+    assert until(lambda: not off()), off()
 
 
 def test_faults_are_retried_by_the_clients_and_nothing_lands_twice(start: Any) -> None:
